@@ -1,0 +1,5 @@
+import sys
+
+from gcl_nb.cli import main
+
+sys.exit(main())

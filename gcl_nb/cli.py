@@ -1,0 +1,37 @@
+"""`gcl-nb` command line: one subcommand per workbench step.
+
+Each subcommand lives with its code: the module named in SUBCOMMANDS provides
+`add_cli(parser)` (declare arguments) and `run_cli(args) -> int` (do the work).
+Modules are imported only when their subcommand runs, so `gcl-nb --help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "make-data": ("gcl_nb.data.synthshop", "generate the SynthShop data set in the Marqo-GS layout"),
+    "train": ("gcl_nb.train", "train a multi-field model with the GCL (or CLIP) loss"),
+    "evaluate": ("gcl_nb.evaluate", "evaluate a trained model on the Marqo-GS protocol, per split"),
+    "experiment": ("gcl_nb.experiment", "CLIP vs GCL variants over seeds and splits, with a report"),
+    "notebooks": ("gcl_nb.notebooks", "execute the four notebooks with papermill and export HTML"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="gcl-nb", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = argv[0] if argv else None
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(module=module_name)
+        if name == chosen:
+            importlib.import_module(module_name).add_cli(sp)
+    args = parser.parse_args(argv)
+    return int(importlib.import_module(args.module).run_cli(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
