@@ -1,0 +1,37 @@
+"""Names shared by every data path: the four Marqo-GS splits, their files, their corpus halves, the columns.
+
+See GCL_SPEC "Data": queries are split 80/20 (query_0 / query_1), products 50/50 (corpus 1 / corpus 2).
+"""
+from __future__ import annotations
+
+SPLITS = ("in_domain", "novel_query", "novel_document", "zero_shot")
+
+#: split -> file stem in the tarball release (query_{0,1}_product_id_{0,1}).
+SPLIT_FILE_STEMS = {
+    "in_domain": "query_0_product_id_0",
+    "novel_query": "query_1_product_id_0",
+    "novel_document": "query_0_product_id_1",
+    "zero_shot": "query_1_product_id_1",
+}
+
+#: split -> corpus half (1 or 2) whose documents are searched when evaluating the split.
+SPLIT_CORPUS = {"in_domain": 1, "novel_query": 1, "novel_document": 2, "zero_shot": 2}
+
+#: Columns every pair table has once loaded (ids are strings, position/scores numeric).
+PAIR_COLUMNS = (
+    "query", "query_id", "product_id", "title",
+    "position", "score_linear", "score_reciprocal", "no_score", "pair_id",
+)
+SCORE_COLUMNS = ("score_linear", "score_reciprocal", "no_score")
+ID_COLUMNS = ("query_id", "product_id", "pair_id")
+
+
+class DataError(ValueError):
+    """Bad input data: the message names the file, the row/column and what to do about it."""
+
+
+def check_split(name: str) -> str:
+    """Return `name` if it is one of SPLITS, else raise DataError listing the valid names."""
+    if name not in SPLITS:
+        raise DataError(f"unknown split {name!r}: choose one of {', '.join(SPLITS)}")
+    return name
