@@ -1,0 +1,103 @@
+"""Embedding maps: 2-D projections (UMAP, or PCA for speed) of query and document embeddings, coloured by
+any attribute, with one query and its ground-truth products highlighted, and the nearest items of a point."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+METHODS = ("umap", "pca")
+
+
+def project_2d(embeddings: np.ndarray, method: str = "umap", seed: int = 0,
+               n_neighbors: int = 15) -> np.ndarray:
+    """(n, d) embeddings -> (n, 2) coordinates. UMAP uses cosine distance (embeddings are L2-normalised);
+    PCA is the fast, deterministic choice for CI."""
+    x = np.asarray(embeddings, dtype=np.float32)
+    if x.ndim != 2 or len(x) < 3:
+        raise ValueError(f"project_2d: need a (n >= 3, d) array, got shape {x.shape}")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        return PCA(n_components=2, random_state=seed).fit_transform(x)
+    if method == "umap":
+        import umap
+        reducer = umap.UMAP(n_components=2, metric="cosine", random_state=seed,
+                            n_neighbors=min(n_neighbors, len(x) - 1))
+        return reducer.fit_transform(x)
+    raise ValueError(f"project_2d: unknown method {method!r}; choose one of {METHODS}")
+
+
+def map_frame(coords: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:
+    """Coordinates (columns x, y) joined row by row with a label table (kind, id, text, attributes)."""
+    if len(coords) != len(labels):
+        raise ValueError(f"map_frame: {len(coords)} coordinates but {len(labels)} label rows")
+    frame = labels.reset_index(drop=True).copy()
+    frame["x"], frame["y"] = coords[:, 0], coords[:, 1]
+    return frame
+
+
+def embedding_map_figure(frame: pd.DataFrame, color: str, hover: Sequence[str] = ("text",),
+                         symbol: str | None = "kind", title: str = "") -> go.Figure:
+    """Scatter of a map frame (x, y + labels), coloured by column `color` (categorical or numeric)."""
+    needed = ["x", "y", color, *hover] + ([symbol] if symbol else [])
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"embedding_map_figure: missing columns {missing}; got {list(frame.columns)}")
+    fig = px.scatter(frame, x="x", y="y", color=color, symbol=symbol, hover_data=list(hover),
+                     title=title or f"embedding map coloured by {color}", opacity=0.75)
+    fig.update_traces(marker={"size": 6})
+    fig.update_layout(xaxis={"showticklabels": False, "title": ""},
+                      yaxis={"showticklabels": False, "title": ""}, height=520)
+    return fig
+
+
+def highlight_query_figure(frame: pd.DataFrame, query_index: int, qrels: Mapping[str, int],
+                           id_column: str = "id", title: str = "") -> go.Figure:
+    """Map with every point in grey, one query (star) and its judged products coloured by grade and
+    labelled with their ground-truth rank, so one sees whether nearness follows the grades."""
+    for c in ("x", "y", id_column):
+        if c not in frame.columns:
+            raise ValueError(f"highlight_query_figure: missing column {c!r}; got {list(frame.columns)}")
+    is_judged = frame[id_column].astype(str).isin(set(qrels)) & (frame.index != query_index)
+    judged = frame[is_judged].copy()
+    judged["grade"] = judged[id_column].astype(str).map(qrels).astype(float)
+    judged = judged.sort_values("grade", ascending=False)
+    judged["gt_rank"] = np.arange(1, len(judged) + 1)
+    query = frame.loc[query_index]
+    text = judged["text"].tolist() if "text" in judged.columns else judged[id_column].tolist()
+    fig = go.Figure([
+        go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", name="other items",
+                     marker={"color": "lightgrey", "size": 4}, hoverinfo="skip"),
+        go.Scatter(x=judged["x"], y=judged["y"], mode="markers+text", name="ground truth",
+                   text=judged["gt_rank"].astype(str), textposition="top center",
+                   customdata=np.stack([judged["grade"], text], axis=1) if len(judged) else None,
+                   hovertemplate="grade %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+                   marker={"color": judged["grade"], "colorscale": "Viridis", "size": 10,
+                           "colorbar": {"title": "grade"}, "showscale": True}),
+        go.Scatter(x=[query["x"]], y=[query["y"]], mode="markers", name="query",
+                   marker={"symbol": "star", "size": 18, "color": "red"},
+                   hovertext=[str(query.get("text", query[id_column]))], hoverinfo="text"),
+    ])
+    fig.update_layout(title=title or f"query {query.get('text', query[id_column])!s} and its ground truth",
+                      xaxis={"showticklabels": False}, yaxis={"showticklabels": False}, height=520)
+    return fig
+
+
+def nearest_items(embeddings: np.ndarray, index: int, k: int = 8,
+                  candidates: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the `k` rows most cosine-similar to row `index` (itself excluded), best first;
+    `candidates` (boolean mask) restricts the pool, e.g. to documents."""
+    x = np.asarray(embeddings, dtype=np.float32)
+    if not 0 <= index < len(x):
+        raise ValueError(f"nearest_items: index {index} outside 0..{len(x) - 1}")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = x / np.where(norms == 0, 1.0, norms)
+    sims = x @ x[index]
+    sims[index] = -np.inf
+    if candidates is not None:
+        sims[~np.asarray(candidates, dtype=bool)] = -np.inf
+    order = np.argsort(-sims, kind="stable")
+    return order[np.isfinite(sims[order])][:k]

@@ -1,0 +1,156 @@
+"""Ranking analysis: metric tables with relative gains, per-query deltas, the ground truth next to each
+model's top k, and rank correlation with the ground truth.
+
+Conventions: a *result table* has one row per (model, split) and the metric columns of `evaluate()`
+(`ndcg@10, err, rbp@0.7, ...`); a *per-query table* has one row per (model, split, query_id) and metric
+columns; *qrels* map product_id -> grade (>= 1 judged, others 0); a *ranking* is a list of product ids,
+best first.
+"""
+from __future__ import annotations
+
+import html
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from scipy import stats
+
+from gcl_nb.data.schema import SPLITS
+from gcl_nb.viz.gallery import ImageLoader, side_by_side_html, table_html
+
+HEADLINE_METRICS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9", "map@1000", "mrr@1000")
+
+
+def _check_columns(df: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: missing columns {missing}; got {list(df.columns)}")
+
+
+def _models(df: pd.DataFrame, baseline: str, candidate: str) -> None:
+    present = set(df["model"])
+    for name in (baseline, candidate):
+        if name not in present:
+            raise ValueError(f"model {name!r} not in table; models present: {sorted(present)}")
+
+
+def relative_gain(results: pd.DataFrame, baseline: str, candidate: str,
+                  metrics: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
+    """Per split, gain of `candidate` over `baseline` in percent: 100 * (cand - base) / base."""
+    _check_columns(results, ("model", "split", *metrics), "result table")
+    _models(results, baseline, candidate)
+    wide = results.set_index(["model", "split"])[list(metrics)]
+    base, cand = wide.loc[baseline], wide.loc[candidate]
+    gain = 100.0 * (cand - base) / base.replace(0.0, np.nan)
+    order = [s for s in SPLITS if s in gain.index] + [s for s in gain.index if s not in SPLITS]
+    return gain.loc[order].reset_index()
+
+
+def metric_bar_figure(results: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
+    """Grouped bars: `metric` per split, one colour per model."""
+    _check_columns(results, ("model", "split", metric), "result table")
+    order = [s for s in SPLITS if s in set(results["split"])]
+    ordered = results.assign(_order=results["split"].map({s: i for i, s in enumerate(order)}))
+    ordered = ordered.sort_values("_order", kind="stable").drop(columns="_order")
+    fig = px.bar(ordered, x="split", y=metric, color="model", barmode="group",
+                 category_orders={"split": order}, title=f"{metric} per split")
+    return fig
+
+
+def per_query_deltas(per_query: pd.DataFrame, baseline: str, candidate: str,
+                     metric: str = "ndcg@10") -> pd.DataFrame:
+    """Per (split, query): the two models' `metric` and delta = candidate - baseline, sorted by delta
+    descending (most improved first)."""
+    _check_columns(per_query, ("model", "split", "query_id", metric), "per-query table")
+    _models(per_query, baseline, candidate)
+    keys = ["split", "query_id"] + (["query"] if "query" in per_query.columns else [])
+    wide = per_query.pivot_table(index=keys, columns="model", values=metric, aggfunc="first")
+    out = wide[[baseline, candidate]].dropna().reset_index()
+    out["delta"] = out[candidate] - out[baseline]
+    return out.sort_values("delta", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def delta_histogram_figure(deltas: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
+    """Distribution of per-query deltas, one histogram per split, with the zero line."""
+    _check_columns(deltas, ("split", "delta"), "delta table")
+    fig = px.histogram(deltas, x="delta", color="split", barmode="overlay", opacity=0.6, nbins=40,
+                       title=f"Per-query {metric} delta (right of 0: the candidate wins)")
+    fig.add_vline(x=0.0, line_dash="dash", line_color="black")
+    return fig
+
+
+def ground_truth_table(qrels: Mapping[str, int], titles: Mapping[str, str], k: int = 10) -> pd.DataFrame:
+    """The ideal ranking: judged products by grade (descending), top `k`, with rank, title and grade."""
+    ordered = sorted(qrels.items(), key=lambda item: (-item[1], item[0]))[:k]
+    return pd.DataFrame({
+        "rank": np.arange(1, len(ordered) + 1),
+        "product_id": [p for p, _ in ordered],
+        "title": [titles.get(p, "") for p, _ in ordered],
+        "grade": [g for _, g in ordered],
+    })
+
+
+def ranked_list_table(ranking: Sequence[str], qrels: Mapping[str, int], titles: Mapping[str, str],
+                      k: int = 10) -> pd.DataFrame:
+    """A model's top `k` with grade and each item's share of NDCG@k:
+    gain_r = g_r / log2(r + 1) / IDCG@k (trec_eval linear gain); the column sums to NDCG@k."""
+    ideal = sorted(qrels.values(), reverse=True)[:k]
+    idcg = sum(g / np.log2(r + 2) for r, g in enumerate(ideal))
+    top = [str(p) for p in ranking[:k]]
+    grades = [int(qrels.get(p, 0)) for p in top]
+    ranks = np.arange(1, len(top) + 1)
+    gains = np.asarray(grades, dtype=float) / np.log2(ranks + 1) / idcg if idcg > 0 else np.zeros(len(top))
+    return pd.DataFrame({"rank": ranks, "product_id": top, "title": [titles.get(p, "") for p in top],
+                         "grade": grades, "ndcg_gain": gains})
+
+
+def side_by_side_view(qrels: Mapping[str, int], rankings: Mapping[str, Sequence[str]],
+                      titles: Mapping[str, str], load_image: ImageLoader | None, k: int = 10,
+                      query: str = "") -> str:
+    """HTML: the ground-truth top `k` next to each model's top `k` (thumbnail, title, grade, rank,
+    NDCG gain; the panel title gives the model's NDCG@k)."""
+    panels = [table_html(ground_truth_table(qrels, titles, k), load_image, title="ground truth")]
+    for model, ranking in rankings.items():
+        table = ranked_list_table(ranking, qrels, titles, k)
+        panels.append(table_html(table, load_image, title=f"{model}: NDCG@{k} = {table['ndcg_gain'].sum():.3f}"))
+    header = f"<h4>{html.escape(query)}</h4>" if query else ""
+    return header + side_by_side_html(panels)
+
+
+def rank_correlation(ranking: Sequence[str], qrels: Mapping[str, int]) -> dict[str, float]:
+    """Agreement of a model's order with the ground truth over the query's judged products:
+    Kendall tau-b and Spearman rho between -(model rank) and grade. Judged products the model did not
+    retrieve share the last rank. NaN when fewer than two judged products or constant grades."""
+    judged = list(qrels)
+    position = {str(p): r for r, p in enumerate(ranking)}
+    missing_rank = len(ranking)
+    model_order = np.array([-position.get(p, missing_rank) for p in judged], dtype=float)
+    grades = np.array([qrels[p] for p in judged], dtype=float)
+    if len(judged) < 2 or np.ptp(grades) == 0 or np.ptp(model_order) == 0:
+        return {"kendall_tau": float("nan"), "spearman": float("nan")}
+    return {"kendall_tau": float(stats.kendalltau(model_order, grades).statistic),
+            "spearman": float(stats.spearmanr(model_order, grades).statistic)}
+
+
+def rank_correlation_table(rankings: Mapping[str, Mapping[str, Sequence[str]]],
+                           qrels: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
+    """`rankings[model][query_id]` and `qrels[query_id]` -> one row per (model, query_id) with
+    kendall_tau and spearman (see `rank_correlation`)."""
+    rows = []
+    for model, per_query in rankings.items():
+        for qid, ranking in per_query.items():
+            if qid not in qrels:
+                raise ValueError(f"rank_correlation_table: no qrels for query {qid!r} (model {model!r})")
+            rows.append({"model": model, "query_id": qid, **rank_correlation(ranking, qrels[qid])})
+    return pd.DataFrame(rows, columns=["model", "query_id", "kendall_tau", "spearman"])
+
+
+def rank_correlation_figure(table: pd.DataFrame, measure: str = "kendall_tau") -> go.Figure:
+    """Box plot per model of the per-query rank correlation with the ground truth."""
+    _check_columns(table, ("model", measure), "rank-correlation table")
+    fig = px.box(table.dropna(subset=[measure]), x="model", y=measure, color="model", points="all",
+                 title=f"Rank correlation with the ground truth ({measure}, per query)")
+    fig.add_hline(y=0.0, line_dash="dot", line_color="grey")
+    return fig

@@ -1,0 +1,113 @@
+"""gcl_nb.viz.ranking, .gallery and .explorer: tables, gains, correlations, HTML views, the explorer."""
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from gcl_nb.viz import gallery, ranking
+from gcl_nb.viz.explorer import QueryExplorer
+
+QRELS = {"p1": 100, "p2": 50, "p3": 1}
+TITLES = {"p1": "red shoe", "p2": "blue shoe", "p3": "green hat", "x": "lamp"}
+
+
+def _image(pid):
+    return Image.new("RGB", (32, 40), (len(pid) * 40, 0, 0))
+
+
+def _results():
+    rows = []
+    for model, scale in (("clip", 1.0), ("gcl", 1.5)):
+        for split in ("zero_shot", "in_domain"):
+            rows.append({"model": model, "split": split,
+                         **{m: 0.2 * scale for m in ranking.HEADLINE_METRICS}})
+    return pd.DataFrame(rows)
+
+
+def test_relative_gain_and_bars():
+    gain = ranking.relative_gain(_results(), "clip", "gcl")
+    assert list(gain["split"]) == ["in_domain", "zero_shot"]
+    np.testing.assert_allclose(gain["ndcg@10"], [50.0, 50.0])
+    with pytest.raises(ValueError, match="'bm25' not in table"):
+        ranking.relative_gain(_results(), "bm25", "gcl")
+    fig = ranking.metric_bar_figure(_results())
+    assert sorted(t.name for t in fig.data) == ["clip", "gcl"]
+    assert list(fig.data[0].x) == ["in_domain", "zero_shot"]
+
+
+def test_per_query_deltas_sorted_and_histogram():
+    per_query = pd.DataFrame({
+        "model": ["clip"] * 3 + ["gcl"] * 3, "split": ["in_domain"] * 6,
+        "query_id": ["a", "b", "c"] * 2, "ndcg@10": [0.5, 0.2, 0.9, 0.6, 0.8, 0.4],
+    })
+    deltas = ranking.per_query_deltas(per_query, "clip", "gcl")
+    assert list(deltas["query_id"]) == ["b", "a", "c"]
+    np.testing.assert_allclose(deltas["delta"], [0.6, 0.1, -0.5])
+    fig = ranking.delta_histogram_figure(deltas)
+    assert fig.data[0].type == "histogram" and len(fig.data[0].x) == 3
+
+
+def test_ranked_list_gains_sum_to_ndcg():
+    table = ranking.ranked_list_table(["x", "p2", "p1"], QRELS, TITLES, k=3)
+    assert list(table["grade"]) == [0, 50, 100]
+    idcg = 100 + 50 / np.log2(3) + 1 / np.log2(4)
+    dcg = 50 / np.log2(3) + 100 / np.log2(4)
+    assert table["ndcg_gain"].sum() == pytest.approx(dcg / idcg)
+    perfect = ranking.ranked_list_table(["p1", "p2", "p3"], QRELS, TITLES, k=3)
+    assert perfect["ndcg_gain"].sum() == pytest.approx(1.0)
+    gt = ranking.ground_truth_table(QRELS, TITLES, k=2)
+    assert list(gt["product_id"]) == ["p1", "p2"] and list(gt["title"]) == ["red shoe", "blue shoe"]
+
+
+def test_rank_correlation_signs():
+    assert ranking.rank_correlation(["p1", "p2", "p3"], QRELS)["kendall_tau"] == pytest.approx(1.0)
+    assert ranking.rank_correlation(["p3", "p2", "p1"], QRELS)["spearman"] == pytest.approx(-1.0)
+    assert np.isnan(ranking.rank_correlation(["x"], {"p1": 3})["kendall_tau"])
+    table = ranking.rank_correlation_table({"clip": {"q": ["p3", "p2", "p1"]}, "gcl": {"q": ["p1", "p2"]}},
+                                           {"q": QRELS})
+    assert list(table["kendall_tau"]) == pytest.approx([-1.0, 1.0])
+    fig = ranking.rank_correlation_figure(table)
+    assert {t.name for t in fig.data} == {"clip", "gcl"}
+
+
+def test_gallery_inlines_images_as_data_uris():
+    items = pd.DataFrame({"product_id": ["p1", "p2"], "title": ["<b>shoe</b>", "hat"], "position": [1, 2]})
+    html = gallery.gallery_html(items, _image, caption=("title", "position"), title="q")
+    assert html.count('src="data:image/png;base64,') == 2
+    assert "&lt;b&gt;shoe" in html and "http" not in html
+    uri = gallery.image_data_uri(Image.new("RGB", (300, 150)), size=60)
+    import base64, io
+    thumb = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert thumb.size == (60, 30)
+    with pytest.raises(ValueError, match="caption columns"):
+        gallery.gallery_html(items, _image, caption=("score",))
+
+
+def test_side_by_side_view_has_one_panel_per_model():
+    html = ranking.side_by_side_view(QRELS, {"clip": ["x", "p1"], "gcl": ["p1", "p2"]}, TITLES, _image, k=2,
+                                     query="shoes")
+    assert html.count("<table") == 3
+    assert "ground truth" in html and "clip: NDCG@2 = " in html and "gcl: NDCG@2 = 1.000" in html
+    assert html.count("data:image/png;base64,") == 6
+
+
+def test_explorer_updates_and_keeps_static_html():
+    calls = []
+
+    def render(split, qid, models, k):
+        calls.append((split, qid, models, k))
+        return f"<p>{split}|{qid}|{','.join(models)}|{k}</p>"
+
+    explorer = QueryExplorer(render, {"in_domain": [("q1", "shoes"), ("q2", "hats")],
+                                      "zero_shot": [("q9", "lamps")]}, ["clip", "gcl"], k=5)
+    assert explorer.output.value == "<p>in_domain|q1|clip,gcl|5</p>"
+    explorer.split.value = "zero_shot"
+    assert explorer.output.value == "<p>zero_shot|q9|clip,gcl|5</p>"
+    explorer.model.value = ("gcl",)
+    explorer.k.value = 3
+    assert explorer.output.value == "<p>zero_shot|q9|gcl|3</p>"
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/html"] == "<p>zero_shot|q9|gcl|3</p>"
+    with pytest.raises(ValueError, match="at least one query"):
+        QueryExplorer(render, {"in_domain": []}, ["clip"])
