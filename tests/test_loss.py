@@ -1,0 +1,179 @@
+import math
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+from open_clip.loss import ClipLoss
+
+from gcl_nb.loss import GCLLoss, gcl_loss
+
+
+def unit_rows(n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    return F.normalize(torch.randn(n, d, generator=g), dim=-1)
+
+
+def test_constant_weights_equal_open_clip_cliploss():
+    q, d = unit_rows(16, 32, 0), unit_rows(16, 32, 1)
+    scale = torch.tensor(14.3)
+    expected = ClipLoss()(q, d, scale)
+    assert torch.allclose(gcl_loss(q, d, torch.ones(16), scale), expected, atol=1e-6)
+    gcl = GCLLoss("constant")(q, d, scale, scores=torch.rand(16) * 100)
+    assert torch.allclose(gcl, expected, atol=1e-6)
+
+
+# Hand example: d = identity, q rows below, t = 2, so z = 2 q:
+#   z = [[2, 0, 0], [1.2, 1.6, 0], [0, 1.2, 1.6]], w = (3, 2, 1).
+Q = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.6, 0.8]])
+W = torch.tensor([3.0, 2.0, 1.0])
+E = math.exp
+ROWS = [math.log(E(2) + 2) - 2, math.log(E(1.2) + E(1.6) + 1) - 1.6, math.log(1 + E(1.2) + E(1.6)) - 1.6]
+COLS = [math.log(E(2) + E(1.2) + 1) - 2, math.log(1 + E(1.6) + E(1.2)) - 1.6, math.log(2 + E(1.6)) - 1.6]
+
+
+def weighted(terms, denom):
+    return sum(w * t for w, t in zip(W.tolist(), terms)) / denom
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("normalize, denom", [("n", 3.0), ("sum_w", 6.0)])
+def test_hand_computed_3x3(symmetric, normalize, denom):
+    q2d, d2q = weighted(ROWS, denom), weighted(COLS, denom)
+    expected = (q2d + d2q) / 2 if symmetric else q2d
+    got = gcl_loss(Q, torch.eye(3), W, 2.0, symmetric=symmetric, normalize=normalize)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_mask_removes_same_query_rows_from_the_softmax():
+    # rows 0 and 1 share a query: z_01 and z_10 leave the denominators of row 0/1 and column 0/1.
+    rows = [math.log(E(2) + 1) - 2, math.log(E(1.6) + 1) - 1.6, ROWS[2]]
+    cols = [math.log(E(2) + 1) - 2, math.log(E(1.6) + E(1.2)) - 1.6, COLS[2]]
+    expected = (weighted(rows, 3) + weighted(cols, 3)) / 2
+    ids = torch.tensor([7, 7, 9])
+    got = gcl_loss(Q, torch.eye(3), W, 2.0, same_query="mask", query_ids=ids)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    distinct = gcl_loss(Q, torch.eye(3), W, 2.0, same_query="mask", query_ids=torch.arange(3))
+    assert torch.allclose(distinct, gcl_loss(Q, torch.eye(3), W, 2.0))
+    with pytest.raises(ValueError, match="needs query_ids"):
+        gcl_loss(Q, torch.eye(3), W, 2.0, same_query="mask")
+
+
+def test_target_matrix_generalises_the_diagonal():
+    q, d = unit_rows(8, 16, 2), unit_rows(8, 16, 3)
+    w = torch.rand(8) + 0.5
+    for normalize in ("n", "sum_w"):
+        assert torch.allclose(gcl_loss(q, d, torch.eye(8), 10.0, normalize=normalize), ClipLoss()(q, d, 10.0),
+                              atol=1e-6)
+        assert torch.allclose(gcl_loss(q, d, torch.diag(w), 10.0, normalize=normalize),
+                              gcl_loss(q, d, w, 10.0, normalize=normalize), atol=1e-6)
+
+
+def test_multipositive_target_is_optimal_where_softmax_matches_it():
+    # Row 0 targets p = (0.5, 0.25, 0.25); logits log p make its q2d gradient vanish. The diagonal
+    # target (the paper's) still pushes row 0 away from documents 1 and 2.
+    target = torch.tensor([[2.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    logits = torch.log(torch.tensor([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]))
+    for weights, vanishes in ((target, True), (torch.diagonal(target), False)):
+        q = logits.clone().requires_grad_(True)
+        gcl_loss(q, torch.eye(3), weights, 1.0, symmetric=False).backward()
+        assert torch.allclose(q.grad[0], torch.zeros(3), atol=1e-7) == vanishes
+    # row term = m_0 * cross-entropy(p, softmax) = 2 * H(p); other rows: -log of their diagonal.
+    h = -(0.5 * math.log(0.5) + 0.5 * math.log(0.25))
+    expected = (2 * h - math.log(0.8) - math.log(0.6)) / 3
+    assert gcl_loss(logits, torch.eye(3), target, 1.0, symmetric=False).item() == pytest.approx(expected)
+
+
+def test_mask_keeps_positives_of_a_target_matrix():
+    q, d = unit_rows(3, 8, 4), unit_rows(3, 8, 5)
+    ids = torch.tensor([0, 0, 1])
+    both = torch.tensor([[3.0, 2.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+    assert torch.allclose(gcl_loss(q, d, both, 5.0, same_query="mask", query_ids=ids), gcl_loss(q, d, both, 5.0))
+    one_way = torch.tensor([[3.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])  # z_10 is masked
+    assert not torch.allclose(gcl_loss(q, d, one_way, 5.0, same_query="mask", query_ids=ids),
+                              gcl_loss(q, d, one_way, 5.0))
+
+
+class DictLookup:
+    """Stand-in for gcl_nb.data.torch_data.PairLookup: raw score of (query code, doc code), else 0."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def matrix(self, query_codes, doc_codes):
+        return torch.tensor([[float(self.scores.get((q, d), 0)) for d in doc_codes.tolist()]
+                             for q in query_codes.tolist()])
+
+
+def test_gcl_loss_module_builds_multipos_targets_from_the_lookup():
+    lookup = DictLookup({(0, 10): 90, (0, 11): 45, (1, 12): 30})
+    loss = GCLLoss("linear", stw_options={"rescale": "range", "w_min": 0.5}, target="multipos", lookup=lookup)
+    target = loss.target_matrix(torch.tensor([0, 0, 1]), torch.tensor([10, 11, 12]))
+    # nonzero raw scores (90, 45, 45, 30) rescaled into [0.5, 1]; zeros stay zero
+    expected = torch.tensor([[1.0, 0.625, 0.0], [1.0, 0.625, 0.0], [0.0, 0.0, 0.5]])
+    assert torch.allclose(target, expected)
+    with pytest.raises(ValueError, match="needs lookup"):
+        GCLLoss(target="multipos")
+
+
+@pytest.mark.parametrize("options", [{}, {"same_query": "mask"}, {"target": "multipos", "same_query": "mask"}])
+def test_gradients_are_finite(options):
+    q = unit_rows(6, 8, 6).requires_grad_(True)
+    d = unit_rows(6, 8, 7).requires_grad_(True)
+    scale = torch.tensor(math.log(1 / 0.07), requires_grad=True)
+    codes_q, codes_d = torch.tensor([0, 0, 0, 1, 1, 2]), torch.arange(6)
+    lookup = DictLookup({(int(a), int(b)): 100 - b for a, b in zip(codes_q, codes_d)})
+    loss = GCLLoss("reciprocal", lookup=lookup, **options)(q, d, scale.exp(), 100.0 - codes_d, codes_q, codes_d)
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(t.grad).all() for t in (q, d, scale))
+
+
+# --- 2 processes (gloo) == 1 process on the concatenated batch -------------------------------------------
+N, DIM = 8, 6
+LOOKUP = {(i // 2, i): 100 - i for i in range(N)} | {(0, 2): 50, (3, 1): 20}
+
+
+def batch_and_model():
+    torch.manual_seed(0)
+    model = torch.nn.ModuleDict({"lhs": torch.nn.Linear(DIM, 4), "rhs": torch.nn.Linear(DIM, 4)})
+    g = torch.Generator().manual_seed(1)
+    x_q, x_d = torch.randn(N, DIM, generator=g), torch.randn(N, DIM, generator=g)
+    scores, q_codes, d_codes = 100.0 - torch.arange(N), torch.arange(N) // 2, torch.arange(N)
+    return model, (x_q, x_d, scores, q_codes, d_codes)
+
+
+def loss_and_grads(model, batch, options, distributed=False):
+    x_q, x_d, scores, q_codes, d_codes = batch
+    q, d = F.normalize(model["lhs"](x_q), dim=-1), F.normalize(model["rhs"](x_d), dim=-1)
+    loss = GCLLoss("linear", lookup=DictLookup(LOOKUP), **options)(q, d, 10.0, scores, q_codes, d_codes)
+    loss.backward()
+    if distributed:  # average the gradients over ranks, as DistributedDataParallel does
+        for p in model.parameters():
+            dist.all_reduce(p.grad)
+            p.grad /= dist.get_world_size()
+    return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+
+def _worker(rank, world_size, init_file, out_dir, option_sets):
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    results = []
+    for options in option_sets:
+        model, batch = batch_and_model()
+        half = [t.chunk(world_size)[rank] for t in batch]
+        results.append(loss_and_grads(model, half, options, distributed=True))
+    torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.destroy_process_group()
+
+
+def test_two_process_gloo_matches_one_process(tmp_path):
+    option_sets = [{}, {"target": "multipos", "same_query": "mask", "normalize": "sum_w"}]
+    mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path), option_sets), nprocs=2)
+    for i, options in enumerate(option_sets):
+        model, batch = batch_and_model()
+        loss, grads = loss_and_grads(model, batch, options)
+        for rank in range(2):
+            r_loss, r_grads = torch.load(tmp_path / f"rank{rank}.pt")[i]
+            assert torch.allclose(r_loss, loss, atol=1e-6)
+            assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(r_grads, grads))
