@@ -1,0 +1,131 @@
+"""Execute the four workbench notebooks with papermill, in order, into one run directory, and export each
+to a standalone HTML file that works offline (`gcl-nb notebooks`).
+
+Every notebook has one cell tagged `parameters`; the runner passes `run_dir`, `preset` and `ci` to all of
+them, plus any extra parameter to the notebooks that declare it. 02 writes checkpoints and results into
+`run_dir`; 03 and 04 read them. HTML export inlines plotly.js (the notebooks display figures through
+`gcl_nb.viz.display.use_offline_plotly`), drops the CDN scripts nbconvert would add (require.js, MathJax,
+the widget manager) and prefers each output's static `text/html` over a live widget view.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+NOTEBOOKS = (
+    "01_data_exploration.ipynb",
+    "02_gpu_training.ipynb",
+    "03_ranking_analysis.ipynb",
+    "04_embedding_maps.ipynb",
+)
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+_OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+#: Output mimetypes in order of preference for HTML: static renderings first, live widgets last.
+_HTML_PRIORITY = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/latex",
+                  "application/vnd.jupyter.widget-view+json", "text/plain")
+
+
+def notebook_parameters(path: str | Path) -> set[str]:
+    """Names assigned in the notebook's `parameters` cell (ValueError when it has none)."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(path))
+    if not declared:
+        raise ValueError(f"{path}: no cell tagged 'parameters'; tag the cell holding the notebook's knobs")
+    return set(declared)
+
+
+def export_html(notebook: str | Path, html_path: str | Path | None = None) -> Path:
+    """Executed notebook -> standalone HTML (inline plotly.js, no CDN scripts). Returns the HTML path."""
+    import jinja2
+    import nbformat
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    notebook = Path(notebook)
+    html_path = Path(html_path) if html_path else notebook.with_suffix(".html")
+    exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"gcl_offline.html.j2": _OFFLINE_TEMPLATE})],
+                            template_file="gcl_offline.html.j2",
+                            config=Config({"NbConvertBase": {"display_data_priority": list(_HTML_PRIORITY)}}))
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
+                  params: Mapping[str, Any] | None = None, notebooks: Sequence[str] = NOTEBOOKS,
+                  notebook_dir: str | Path = NOTEBOOK_DIR, html: bool = True,
+                  log: bool = False) -> list[Path]:
+    """Execute `notebooks` (in order) from `notebook_dir` into `out_dir` with papermill, then export HTML.
+
+    Parameters given to every notebook: run_dir=out_dir, preset, ci; `params` go to the notebooks whose
+    parameters cell declares them (ValueError for a name no notebook declares). Returns the executed
+    notebook paths; each has an HTML twin beside it when `html`.
+    """
+    import papermill
+
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = [Path(notebook_dir) / name for name in notebooks]
+    for src in sources:
+        if not src.is_file():
+            raise ValueError(f"notebook {src} not found; expected one of {', '.join(NOTEBOOKS)}")
+    declared = {src: notebook_parameters(src) for src in sources}
+    extra = dict(params or {})
+    unknown = set(extra) - set().union(*declared.values())
+    if unknown:
+        raise ValueError(f"unknown notebook parameters {sorted(unknown)}; the notebooks declare "
+                         f"{sorted(set().union(*declared.values()))}")
+    executed = []
+    for src in sources:
+        base = {"run_dir": str(out_dir), "preset": preset, "ci": bool(ci)}
+        chosen = {k: v for k, v in {**base, **extra}.items() if k in declared[src]}
+        target = out_dir / src.name
+        papermill.execute_notebook(str(src), str(target), parameters=chosen, kernel_name="python3",
+                                   cwd=str(out_dir), progress_bar=False, log_output=log)
+        if html:
+            export_html(target)
+        executed.append(target)
+    return executed
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    """`name=value` with value parsed as JSON when possible (numbers, true/false, null), else a string."""
+    import json
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"parameter {text!r}: write it as name=value")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
+def add_cli(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="cpu", help="training/data preset: smoke, cpu or gpu (default cpu)")
+    parser.add_argument("--out", default="runs/default", help="run directory (default runs/default)")
+    parser.add_argument("--ci", action="store_true", help="CI mode: smoke data, a few steps, PCA maps")
+    parser.add_argument("-p", "--param", action="append", default=[], type=_parse_param, metavar="NAME=VALUE",
+                        help="extra notebook parameter (repeatable), e.g. -p data_path=/data/marqo-gs-10m")
+    parser.add_argument("--no-html", action="store_true", help="skip the HTML export")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    executed = run_notebooks(args.out, preset=args.preset, ci=args.ci, params=dict(args.param),
+                             html=not args.no_html, log=True)
+    print(f"executed {len(executed)} notebooks in {time.perf_counter() - start:.0f} s; results in "
+          f"{Path(args.out).resolve()}:", file=sys.stderr)
+    for path in executed:
+        print(f"  {path}" + ("" if args.no_html else f"  (+ {path.with_suffix('.html').name})"))
+    return 0
