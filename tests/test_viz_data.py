@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gcl_nb import weights
 from gcl_nb.viz import data as vd
 from gcl_nb.viz import training as vt
 
@@ -58,7 +59,7 @@ def test_score_figures_follow_position(splits):
 
 
 def test_stw_weight_curves(splits):
-    fig = vd.stw_weight_figure(splits["in_domain"], {"constant": np.ones_like, "linear": lambda s: s / 100})
+    fig = vd.stw_weight_figure(splits["in_domain"], {"constant": weights.constant, "linear": lambda s: weights.linear(s, scale=0.01)})
     assert [t.name for t in fig.data] == ["constant", "linear"]
     np.testing.assert_allclose(fig.data[1].y, [1.0, 0.99, 0.98, 0.97, 0.96])
     with pytest.raises(ValueError, match="shape"):

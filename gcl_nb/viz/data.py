@@ -89,15 +89,18 @@ def score_histogram_figure(pairs: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable[[np.ndarray], np.ndarray]],
-                      score_column: str = "score_linear") -> go.Figure:
-    """Training weight w = STW(score) against position, one line per STW function (mean per position)."""
+def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_column: str = "score_linear",
+                      ) -> go.Figure:
+    """Training weight w = STW(score) against position, one line per STW function (`gcl_nb.weights`
+    functions: float tensor of scores -> weights), applied to the mean score at each position."""
+    import torch
+
     _check_columns(pairs, ("position", score_column), "pairs")
     by_position = pairs.groupby("position")[score_column].mean().sort_index()
     scores = by_position.to_numpy(dtype=float)
     fig = go.Figure()
     for name, fn in stw.items():
-        weights = np.asarray(fn(scores), dtype=float)
+        weights = np.asarray(fn(torch.as_tensor(scores)), dtype=float)
         if weights.shape != scores.shape:
             raise ValueError(f"STW {name!r} returned shape {weights.shape} for scores of shape {scores.shape}")
         fig.add_trace(go.Scatter(x=by_position.index.to_numpy(), y=weights, mode="lines", name=name))
