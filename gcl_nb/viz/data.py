@@ -100,7 +100,7 @@ def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_co
     scores = by_position.to_numpy(dtype=float)
     fig = go.Figure()
     for name, fn in stw.items():
-        weights = np.asarray(fn(torch.as_tensor(scores)), dtype=float)
+        weights = np.asarray(fn(torch.tensor(scores, dtype=torch.float32)), dtype=float)
         if weights.shape != scores.shape:
             raise ValueError(f"STW {name!r} returned shape {weights.shape} for scores of shape {scores.shape}")
         fig.add_trace(go.Scatter(x=by_position.index.to_numpy(), y=weights, mode="lines", name=name))
