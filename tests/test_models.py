@@ -1,0 +1,151 @@
+import json
+
+import open_clip
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder, load_encoder, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    torch.manual_seed(0)
+    return build_encoder(EncoderConfig(arch="gcl-tiny"))
+
+
+def test_config_defaults_and_validation():
+    config = EncoderConfig()
+    assert [f.name for f in config.rhs] == ["image", "title"] and config.rhs_weights == pytest.approx([0.9, 0.1])
+    assert EncoderConfig(rhs=[FieldSpec("title")]).rhs_weights == [1.0]
+    assert EncoderConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert FieldSpec.parse("image") == FieldSpec("image", "image")
+    assert FieldSpec.parse("photo:image") == FieldSpec("photo", "image")
+    assert FieldSpec.parse("title") == FieldSpec("title", "text")
+    for bad, match in [
+        (dict(rhs=[FieldSpec("title")], rhs_weights=[0.5, 0.5]), "rhs_weights"),
+        (dict(lhs=[FieldSpec("image", "image")]), "LHS fields must be text"),
+        (dict(text_tower="bert"), "text_tower"),
+        (dict(rhs=[]), "at least one field"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            EncoderConfig(**bad)
+    with pytest.raises(ValueError, match="kind must be"):
+        FieldSpec("title", "audio")
+    with pytest.raises(ValueError, match="unknown architecture 'ViT-Q-99'"):
+        build_encoder(EncoderConfig(arch="ViT-Q-99"))
+    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+        build_encoder(EncoderConfig(arch="ViT-B-32", pretrained="laion2b_s34b_b79k"))
+
+
+def images(encoder, n):
+    g = torch.Generator().manual_seed(n)
+    return torch.stack([encoder.preprocess(Image.fromarray((torch.rand(40, 48, 3, generator=g) * 255)
+                                                           .byte().numpy())) for _ in range(n)])
+
+
+@torch.no_grad()
+def test_fusion_renormalises_over_present_fields_whichever_is_missing(encoder):
+    img, title = images(encoder, 3), encoder.tokenize(["red dress", "blue shoe", "green hat"])
+    e_img = encoder.clip.encode_image(img, normalize=True)
+    e_title = encoder.clip.encode_text(title, normalize=True)
+    mask = torch.tensor([[True, True], [False, True], [True, False]])
+    fused = encoder.encode_fields("rhs", {"image": img, "title": title}, mask)
+    assert torch.allclose(fused[0], F.normalize(0.9 * e_img[0] + 0.1 * e_title[0], dim=0), atol=1e-6)
+    assert torch.allclose(fused[1], e_title[1], atol=1e-6)
+    assert torch.allclose(fused[2], e_img[2], atol=1e-6)
+    assert torch.allclose(fused.norm(dim=1), torch.ones(3))
+    with pytest.raises(ValueError, match=r"rhs rows \[1\] have no present field"):
+        encoder.encode_fields("rhs", {"image": img, "title": title}, torch.tensor([[True, True], [False, False],
+                                                                                 [True, True]]))
+    with pytest.raises(ValueError, match="lacks field"):
+        encoder.encode_fields("rhs", {"image": img})
+
+
+class FakeCorpus:
+    """The Corpus interface of gcl_nb.data: products indexed by product_id, images by id."""
+
+    half = 1
+
+    def __init__(self, pictures):
+        self.products = pd.DataFrame({"title": ["red dress", "blue shoe", ""]}, index=["p1", "p2", "p3"])
+        self.pictures = pictures
+
+    def has_image(self, pid):
+        return pid in self.pictures
+
+    def load_image(self, pid):
+        return self.pictures[pid]
+
+
+@torch.no_grad()
+def test_encode_queries_and_products(encoder):
+    red = Image.new("RGB", (50, 40), (220, 20, 20))
+    corpus = FakeCorpus({"p1": red, "p3": red})
+    got = encoder.encode_products(corpus, ["p1", "p2", "p3"], batch_size=2)
+    assert got.dtype == torch.float32 and got.device.type == "cpu" and got.shape == (3, 128)
+    e_img = encoder.clip.encode_image(encoder.preprocess(red)[None], normalize=True)[0]
+    e_title = encoder.clip.encode_text(encoder.tokenize(["red dress", "blue shoe"]), normalize=True)
+    assert torch.allclose(got[0], F.normalize(0.9 * e_img + 0.1 * e_title[0], dim=0), atol=1e-5)
+    assert torch.allclose(got[1], e_title[1], atol=1e-5)  # no image: title only
+    assert torch.allclose(got[2], e_img, atol=1e-5)  # empty title: image only
+    queries = encoder.encode_queries(["red dress", "blue shoe", "hat"], batch_size=2, progress=False)
+    assert torch.allclose(queries[:2], e_title, atol=1e-5)
+    assert encoder.encode_queries([]).shape == (0, 128)
+    with pytest.raises(ValueError, match="not in corpus 1"):
+        encoder.encode_products(corpus, ["p9"])
+
+
+def test_checkpoint_round_trip_through_open_clip(encoder, tmp_path):
+    file = save_checkpoint(encoder, tmp_path / "run", extra={"train": {"steps": 3}})
+    assert file == tmp_path / "run" / "checkpoint.pt"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"] == {"steps": 3}
+    tokens = encoder.tokenize(["red dress"])
+    with torch.no_grad():
+        expected = encoder.clip.encode_text(tokens)
+        plain, _, _ = open_clip.create_model_and_transforms("gcl-tiny", pretrained=str(file))
+        assert torch.equal(plain.encode_text(tokens), expected)
+        reloaded = load_encoder(tmp_path / "run")
+        assert reloaded.config == encoder.config
+        assert torch.equal(reloaded.encode_queries(["red dress"]), encoder.encode_queries(["red dress"]))
+        via_pretrained = build_encoder(encoder.config.replace(pretrained=str(file)))
+        assert torch.equal(via_pretrained.clip.encode_text(tokens), expected)
+
+
+def test_checkpoint_errors(encoder, tmp_path):
+    file = save_checkpoint(encoder, tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match="does not fit architecture 'gcl-small'"):
+        load_encoder(file, config=EncoderConfig(arch="gcl-small"))
+    with pytest.raises(ValueError, match="does not fit architecture 'gcl-tiny'.*image size 64"):
+        load_encoder(file, config=EncoderConfig(image_size=64))
+    good = file.read_bytes()
+    for name, content in [("truncated.pt", good[: len(good) // 2]), ("garbage.pt", b"not a checkpoint" * 100)]:
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match="not a readable checkpoint"):
+            load_encoder(tmp_path / name)
+    torch.save({"model": object()}, tmp_path / "pickled.pt")  # arbitrary objects are never unpickled
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_encoder(tmp_path / "pickled.pt")
+    (tmp_path / "config.json").unlink()
+    with pytest.raises(ValueError, match="config.json is missing"):
+        load_encoder(file)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_encoder(tmp_path / "nowhere")
+
+
+def test_image_less_minilm_text_tower(tmp_path):
+    config = EncoderConfig(rhs=[FieldSpec("title")], text_tower="minilm")
+    encoder = build_encoder(config)
+    assert not any(p.requires_grad for p in encoder.clip.visual.parameters())
+    titles = encoder.tokenize(["red summer dress", "leather boots"])
+    q = encoder.encode_fields("lhs", {"query": encoder.tokenize(["red dress", "boots"])})
+    d = encoder.encode_fields("rhs", {"title": titles})
+    (q @ d.T).sum().backward()
+    assert encoder.clip.text.transformer.embeddings.word_embeddings.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="no image fields"):
+        encoder.preprocess(Image.new("RGB", (8, 8)))
+    save_checkpoint(encoder, tmp_path)
+    with torch.no_grad():
+        assert torch.equal(load_encoder(tmp_path).encode_queries(["red dress"]), encoder.encode_queries(["red dress"]))
