@@ -10,6 +10,7 @@ the widget manager) and prefers each output's static `text/html` over a live wid
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,28 @@ _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 #: Output mimetypes in order of preference for HTML: static renderings first, live widgets last.
 _HTML_PRIORITY = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/latex",
                   "application/vnd.jupyter.widget-view+json", "text/plain")
+
+
+def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, preset: str = "cpu",
+                   ci: bool = False, seed: int = 0) -> Path:
+    """The data folder the notebooks work on: `data_path` when given (a Marqo-GS download, either layout),
+    else SynthShop generated into `<run_dir>/data` (the `smoke` preset in CI mode), reused while its preset
+    and seed match."""
+    if data_path:
+        path = Path(data_path)
+        if not path.is_dir():
+            raise ValueError(f"data_path {path}: no such folder; give a Marqo-GS folder or None for SynthShop")
+        return path
+    from gcl_nb.data.synthshop import make_synthshop
+
+    root = Path(run_dir) / "data"
+    wanted = {"preset": "smoke" if ci else preset, "seed": seed}
+    meta_path = root / "synthshop.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if {k: meta.get(k) for k in wanted} == wanted:
+            return root
+    return make_synthshop(root, wanted["preset"], seed)
 
 
 def notebook_parameters(path: str | Path) -> set[str]:
@@ -100,8 +123,6 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
 
 def _parse_param(text: str) -> tuple[str, Any]:
     """`name=value` with value parsed as JSON when possible (numbers, true/false, null), else a string."""
-    import json
-
     name, sep, value = text.partition("=")
     if not sep or not name.isidentifier():
         raise argparse.ArgumentTypeError(f"parameter {text!r}: write it as name=value")

@@ -61,7 +61,11 @@ def test_score_figures_follow_position(splits):
 def test_stw_weight_curves(splits):
     fig = vd.stw_weight_figure(splits["in_domain"], {"constant": weights.constant, "linear": lambda s: weights.linear(s, scale=0.01)})
     assert [t.name for t in fig.data] == ["constant", "linear"]
-    np.testing.assert_allclose(fig.data[1].y, [1.0, 0.99, 0.98, 0.97, 0.96])
+    np.testing.assert_allclose(fig.data[1].y, [1.0, 0.99, 0.98, 0.97, 0.96], rtol=1e-6)
+    fig = vd.stw_weight_figure(splits["in_domain"], {"linear": weights.linear})
+    np.testing.assert_allclose(fig.data[0].y, np.array([100, 99, 98, 97, 96]) / 100, rtol=1e-6)
+    raw = vd.stw_weight_figure(splits["in_domain"], {"linear": weights.linear}, normalise=False)
+    np.testing.assert_allclose(raw.data[0].y, [100, 99, 98, 97, 96])
     with pytest.raises(ValueError, match="shape"):
         vd.stw_weight_figure(splits["in_domain"], {"bad": lambda s: s[:2]})
 

@@ -90,9 +90,10 @@ def score_histogram_figure(pairs: pd.DataFrame) -> go.Figure:
 
 
 def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_column: str = "score_linear",
-                      ) -> go.Figure:
+                      normalise: bool = True) -> go.Figure:
     """Training weight w = STW(score) against position, one line per STW function (`gcl_nb.weights`
-    functions: float tensor of scores -> weights), applied to the mean score at each position."""
+    functions: float tensor of scores -> weights), applied to the mean score at each position.
+    `normalise` plots w / max(w) so curves of different scales compare by shape."""
     import torch
 
     _check_columns(pairs, ("position", score_column), "pairs")
@@ -103,9 +104,11 @@ def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_co
         weights = np.asarray(fn(torch.tensor(scores, dtype=torch.float32)), dtype=float)
         if weights.shape != scores.shape:
             raise ValueError(f"STW {name!r} returned shape {weights.shape} for scores of shape {scores.shape}")
+        if normalise and weights.max() > 0:
+            weights = weights / weights.max()
         fig.add_trace(go.Scatter(x=by_position.index.to_numpy(), y=weights, mode="lines", name=name))
     fig.update_layout(title=f"Training weight per position (STW applied to {score_column})",
-                      xaxis_title="position", yaxis_title="weight")
+                      xaxis_title="position", yaxis_title="weight / max weight" if normalise else "weight")
     return fig
 
 
