@@ -1,0 +1,88 @@
+"""Write a generated SynthShop data set in the Marqo-GS tarball layout (plus SynthShop-only extras).
+
+Per split `<stem>.csv` (columns SPLIT_CSV_COLUMNS), `<stem>_gt_dev.json` / `<stem>_gt_test.json`
+({query: {product_id: grade}}, the split's queries partitioned 50/50 into dev and test, grades as the official
+evaluation computes them: g = int((s - min) / (max - min) * 99 + 1) over the split's score_linear, at most 1000
+products per query, best first) and `<stem>_queries.json` (list of the split's query strings, in query-id order).
+`corpus_1.json` / `corpus_2.json`: {product_id: {"title", "image_local": "/input/images/<product_id>.jpg"}}.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
+
+SPLIT_CSV_COLUMNS = ("query", "product_id", "title", "image_local", "position", "score_linear",
+                     "score_reciprocal", "no_score", "pair_id", "query_id")
+#: where the authors' machine kept the images; the real release's image_local paths look like this.
+AUTHOR_IMAGE_DIR = "/input/images"
+GT_TOP_K = 1000
+
+
+def image_file(product_id: str) -> str:
+    return f"{product_id}.jpg"
+
+
+def official_grades(scores: pd.Series) -> pd.Series:
+    """g = int((s - min) / (max - min) * 99 + 1); a constant column gives 1 everywhere."""
+    lo, hi = scores.min(), scores.max()
+    if hi == lo:
+        return pd.Series(1, index=scores.index)
+    return ((scores - lo) / (hi - lo) * 99 + 1).astype(int)
+
+
+def _dump_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+
+
+def write_split(root: Path, split: str, table: pd.DataFrame, dev_queries: set[str]) -> None:
+    stem = SPLIT_FILE_STEMS[split]
+    table.loc[:, list(SPLIT_CSV_COLUMNS)].to_csv(root / f"{stem}.csv", index=False)
+    graded = table.assign(grade=official_grades(table["score_linear"]))
+    gt = {"dev": {}, "test": {}}
+    for query, rows in graded.groupby("query", sort=False):
+        rows = rows.sort_values("grade", ascending=False, kind="stable").head(GT_TOP_K)
+        gt["dev" if query in dev_queries else "test"][query] = dict(zip(rows["product_id"], rows["grade"].tolist()))
+    for part, qrels in gt.items():
+        _dump_json(root / f"{stem}_gt_{part}.json", qrels)
+    _dump_json(root / f"{stem}_queries.json", list(dict.fromkeys(table["query"])))
+
+
+def write_corpus(root: Path, half: int, products: pd.DataFrame) -> None:
+    own = products[products["half"] == half]
+    _dump_json(root / f"corpus_{half}.json", {
+        pid: {"title": title, "image_local": f"{AUTHOR_IMAGE_DIR}/{image_file(pid)}"}
+        for pid, title in zip(own["product_id"], own["title"])})
+
+
+def write_dataset(root: Path, products: pd.DataFrame, queries: pd.DataFrame, ranked: pd.DataFrame,
+                  meta: dict, seed: int) -> None:
+    """`ranked` holds one row per (query, product) result with query_index, product_index, position
+    (labels of `queries` / `products`)."""
+    q = queries.loc[ranked["query_index"].to_numpy()]
+    p = products.loc[ranked["product_index"].to_numpy()]
+    position = ranked["position"].to_numpy()
+    rows = pd.DataFrame({
+        "query": q["query"].to_numpy(), "product_id": p["product_id"].to_numpy(), "title": p["title"].to_numpy(),
+        "image_local": [f"{AUTHOR_IMAGE_DIR}/{image_file(pid)}" for pid in p["product_id"]],
+        "position": position, "score_linear": 101 - position, "score_reciprocal": 1.0 / position,
+        "no_score": 1, "pair_id": [str(i) for i in range(len(ranked))], "query_id": q["query_id"].to_numpy(),
+        "side": q["side"].to_numpy(), "half": p["half"].to_numpy(),
+    })
+    rng = np.random.default_rng([seed, 6])
+    dev_queries = set(queries["query"][rng.random(len(queries)) < 0.5])
+    for split in SPLITS:
+        side = int(SPLIT_FILE_STEMS[split].split("_")[1])  # query_{side}_product_id_{half - 1}
+        write_split(root, split, rows[(rows["side"] == side) & (rows["half"] == SPLIT_CORPUS[split])], dev_queries)
+    for half in (1, 2):
+        write_corpus(root, half, products)
+    products.drop(columns=["title"]).to_csv(root / "synthshop_products.csv", index=False)
+    queries.to_csv(root / "synthshop_queries.csv", index=False)
+    ranked_ids = pd.DataFrame({"query_id": rows["query_id"], "product_id": rows["product_id"],
+                               "relevance": ranked["relevance"].round(4), "match_level": ranked["match_level"]})
+    ranked_ids.to_csv(root / "synthshop_pairs.csv", index=False)
+    (root / "synthshop.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
