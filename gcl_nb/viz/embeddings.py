@@ -41,13 +41,15 @@ def map_frame(coords: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:
 
 def embedding_map_figure(frame: pd.DataFrame, color: str, hover: Sequence[str] = ("text",),
                          symbol: str | None = "kind", title: str = "") -> go.Figure:
-    """Scatter of a map frame (x, y + labels), coloured by column `color` (categorical or numeric)."""
+    """Scatter of a map frame (x, y + labels), coloured by column `color` (categorical or numeric);
+    each point's customdata[0] is its row in `frame` (for click handlers)."""
     needed = ["x", "y", color, *hover] + ([symbol] if symbol else [])
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"embedding_map_figure: missing columns {missing}; got {list(frame.columns)}")
+    frame = frame.assign(row=np.arange(len(frame)))
     fig = px.scatter(frame, x="x", y="y", color=color, symbol=symbol, hover_data=list(hover),
-                     title=title or f"embedding map coloured by {color}", opacity=0.75)
+                     custom_data=["row"], title=title or f"embedding map coloured by {color}", opacity=0.75)
     fig.update_traces(marker={"size": 6})
     fig.update_layout(xaxis={"showticklabels": False, "title": ""},
                       yaxis={"showticklabels": False, "title": ""}, height=520)
@@ -101,3 +103,29 @@ def nearest_items(embeddings: np.ndarray, index: int, k: int = 8,
         sims[~np.asarray(candidates, dtype=bool)] = -np.inf
     order = np.argsort(-sims, kind="stable")
     return order[np.isfinite(sims[order])][:k]
+
+
+def add_attributes(labels: pd.DataFrame, attributes: pd.DataFrame, key: str,
+                   columns: Sequence[str]) -> pd.DataFrame:
+    """Join attribute columns (e.g. SynthShop category, colour) onto map labels by `labels.id == key`;
+    rows without attributes get "" so they still plot."""
+    missing = [c for c in (key, *columns) if c not in attributes.columns]
+    if missing:
+        raise ValueError(f"add_attributes: attribute table lacks {missing}; has {list(attributes.columns)}")
+    table = attributes[[key, *columns]].astype({key: str}).drop_duplicates(key).rename(columns={key: "id"})
+    merged = labels.drop(columns=[c for c in columns if c in labels.columns]).merge(table, on="id", how="left")
+    merged[list(columns)] = merged[list(columns)].fillna("")
+    return merged
+
+
+def nearest_gallery(labels: pd.DataFrame, embeddings: np.ndarray, index: int, load_image, k: int = 8,
+                    title: str = "") -> str:
+    """HTML gallery of the `k` documents nearest (cosine) to point `index` of a map sample."""
+    from gcl_nb.viz.gallery import gallery_html
+
+    near = nearest_items(embeddings, index, k, candidates=(labels["kind"] == "document").to_numpy())
+    items = labels.iloc[near].rename(columns={"id": "product_id", "text": "title"})
+    caption = ("title", "grade") if "grade" in items.columns else ("title",)
+    point = labels.iloc[index]
+    return gallery_html(items, load_image, caption=caption,
+                        title=title or f"nearest products to {point['kind']} '{point['text']}'")

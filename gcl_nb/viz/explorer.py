@@ -67,3 +67,37 @@ class QueryExplorer:
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
         bundle["text/html"] = self.static_html()
         return bundle
+
+
+class LinkedMap:
+    """An embedding map whose clicked point shows its nearest products as thumbnails in a linked panel
+    (plotly hover cannot show images). Needs the figure from `embedding_map_figure` (row in customdata).
+    Outside a live kernel the panel of the default point is the static rendering."""
+
+    def __init__(self, figure, labels, embeddings, load_image, k: int = 8, index: int = 0):
+        import plotly.graph_objects as go
+
+        from gcl_nb.viz.embeddings import nearest_gallery
+
+        self._gallery = lambda i: nearest_gallery(labels, embeddings, i, load_image, k)
+        self.figure = go.FigureWidget(figure)
+        self.panel = widgets.HTML()
+        for trace in self.figure.data:
+            trace.on_click(self._on_click)
+        self.widget = widgets.VBox([self.figure, self.panel])
+        self.select(index)
+
+    def _on_click(self, trace, points, _state) -> None:
+        if points.point_inds:
+            self.select(int(trace.customdata[points.point_inds[0]][0]))
+
+    def select(self, index: int) -> str:
+        """Show the nearest products of map row `index` in the panel; returns the panel's HTML."""
+        self.index = index
+        self.panel.value = self._gallery(index)
+        return self.panel.value
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        bundle["text/html"] = "<p><i>Click a point in a live notebook to update this panel.</i></p>" + self.panel.value
+        return bundle

@@ -1,0 +1,140 @@
+"""What the analysis notebooks look at, per trained model, over one data set: each model's ranking for a
+query, the query's graded ground truth, and samples of query + document embeddings for maps. Embeddings are
+computed on demand and cached (documents per (model, corpus half), queries per (model, split)).
+
+A *model* is anything with `encode_queries(texts)` and `encode_products(corpus, ids)` (the evaluation
+contract); *data* is a `GSData`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from gcl_nb.data.schema import check_split
+from gcl_nb.viz.ranking import side_by_side_view
+
+Grader = Callable[[pd.Series], pd.Series]
+
+
+class ModelViews:
+    """Rankings, ground truth and embeddings of several models on one data set.
+
+    `grade` maps a split's score column to integer grades (the evaluation protocol's min-max grades);
+    `score_column` is the column graded (score_linear, as in the official protocol)."""
+
+    def __init__(self, models: Mapping[str, Any], data, grade: Grader, score_column: str = "score_linear"):
+        if not models:
+            raise ValueError("ModelViews: give at least one model")
+        self.models, self.data, self.grade, self.score_column = dict(models), data, grade, score_column
+        self._docs: dict[tuple[str, int], tuple[list[str], np.ndarray]] = {}
+        self._queries: dict[tuple[str, str], tuple[list[str], np.ndarray]] = {}
+        self._graded: dict[str, pd.DataFrame] = {}
+
+    def _model(self, name: str):
+        if name not in self.models:
+            raise ValueError(f"unknown model {name!r}; models: {', '.join(self.models)}")
+        return self.models[name]
+
+    def graded(self, split: str) -> pd.DataFrame:
+        """The split's pair table with a `grade` column."""
+        if split not in self._graded:
+            table = self.data.split(check_split(split)).copy()
+            table["grade"] = self.grade(table[self.score_column]).astype(int)
+            self._graded[split] = table
+        return self._graded[split]
+
+    def queries(self, split: str) -> pd.DataFrame:
+        """Unique (query_id, query) of a split, in first-seen order."""
+        return self.graded(split)[["query_id", "query"]].drop_duplicates("query_id").reset_index(drop=True)
+
+    def qrels(self, split: str, query_id: str) -> dict[str, int]:
+        """{product_id: grade} of the query's rows in the split."""
+        rows = self.graded(split)
+        rows = rows[rows["query_id"] == str(query_id)]
+        if rows.empty:
+            raise ValueError(f"query_id {query_id!r} has no rows in split {split!r}")
+        return dict(zip(rows["product_id"], rows["grade"].astype(int)))
+
+    def titles(self, split: str) -> pd.Series:
+        """product_id -> title over the split's corpus half."""
+        return self.data.corpus_for(split).products["title"]
+
+    def doc_embeddings(self, model: str, split: str) -> tuple[list[str], np.ndarray]:
+        """(product ids, (n, d) embeddings) of the whole corpus half the split searches."""
+        corpus = self.data.corpus_for(check_split(split))
+        key = (model, corpus.half)
+        if key not in self._docs:
+            ids = [str(p) for p in corpus.products.index]
+            self._docs[key] = ids, np.asarray(self._model(model).encode_products(corpus, ids), dtype=np.float32)
+        return self._docs[key]
+
+    def query_embeddings(self, model: str, split: str) -> tuple[list[str], np.ndarray]:
+        """(query ids, (n, d) embeddings) of every query of the split."""
+        key = (model, split)
+        if key not in self._queries:
+            queries = self.queries(split)
+            emb = self._model(model).encode_queries(queries["query"].tolist())
+            self._queries[key] = queries["query_id"].tolist(), np.asarray(emb, dtype=np.float32)
+        return self._queries[key]
+
+    def _query_vector(self, model: str, split: str, query_id: str) -> np.ndarray:
+        ids, emb = self.query_embeddings(model, split)
+        try:
+            return emb[ids.index(str(query_id))]
+        except ValueError:
+            raise ValueError(f"query_id {query_id!r} is not in split {split!r}") from None
+
+    def ranking(self, model: str, split: str, query_id: str, k: int = 10) -> list[str]:
+        """The model's top-`k` product ids for the query over the split's corpus half (cosine, exact)."""
+        ids, docs = self.doc_embeddings(model, split)
+        scores = docs @ self._query_vector(model, split, query_id)
+        k = min(k, len(ids))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((top, -scores[top]))]
+        return [ids[i] for i in top]
+
+    def rankings(self, split: str, query_ids: Sequence[str], k: int = 100) -> dict[str, dict[str, list[str]]]:
+        """rankings[model][query_id] = top-`k` product ids, for every model."""
+        return {m: {str(q): self.ranking(m, split, q, k) for q in query_ids} for m in self.models}
+
+    def render(self, split: str, query_id: str, models: Sequence[str], k: int) -> str:
+        """HTML: ground truth next to each chosen model's top `k` (the query explorer's renderer)."""
+        qrels = self.qrels(split, query_id)
+        query = self.queries(split).set_index("query_id").loc[str(query_id), "query"]
+        titles = self.titles(split).to_dict()
+        rankings = {m: self.ranking(m, split, query_id, k) for m in models}
+        return side_by_side_view(qrels, rankings, titles, self.data.corpus_for(split).load_image, k=k,
+                                 query=f"{query} ({split}, query {query_id})")
+
+    def embedding_sample(self, model: str, split: str, query_ids: Sequence[str], n_docs: int = 500,
+                         seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+        """Labels and embeddings of the chosen queries, all their judged products, and random other
+        products of the corpus half up to `n_docs` documents. Labels: kind (query|document), id, text,
+        query_id (a document's best-graded chosen query, else ""), grade (for that query, else 0)."""
+        qids = [str(q) for q in query_ids]
+        graded = self.graded(split)
+        judged = graded[graded["query_id"].isin(qids)].sort_values("grade", ascending=False)
+        judged = judged.drop_duplicates("product_id")
+        doc_ids, docs = self.doc_embeddings(model, split)
+        position = {p: i for i, p in enumerate(doc_ids)}
+        judged_ids = set(judged["product_id"])
+        rest = [p for p in doc_ids if p not in judged_ids]
+        n_extra = max(0, min(n_docs - len(judged), len(rest)))
+        extra = list(np.random.default_rng(seed).choice(rest, size=n_extra, replace=False)) if n_extra else []
+        chosen_docs = judged["product_id"].tolist() + [str(p) for p in extra]
+        titles = self.titles(split)
+        doc_labels = pd.DataFrame({
+            "kind": "document", "id": chosen_docs, "text": titles.loc[chosen_docs].tolist(),
+            "query_id": judged["query_id"].tolist() + [""] * len(extra),
+            "grade": judged["grade"].astype(int).tolist() + [0] * len(extra),
+        })
+        q_all, q_emb = self.query_embeddings(model, split)
+        query_text = self.queries(split).set_index("query_id")["query"]
+        q_rows = [q_all.index(q) for q in qids]
+        query_labels = pd.DataFrame({"kind": "query", "id": qids, "text": query_text.loc[qids].tolist(),
+                                     "query_id": qids, "grade": 0})
+        labels = pd.concat([query_labels, doc_labels], ignore_index=True)
+        emb = np.concatenate([q_emb[q_rows], docs[[position[p] for p in chosen_docs]]])
+        return labels, emb

@@ -1,0 +1,106 @@
+"""gcl_nb.viz.model_views, embeddings.add_attributes / nearest_gallery and explorer.LinkedMap on the
+SynthShop smoke data with a deterministic stand-in model (bag of hashed words)."""
+import zlib
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from gcl_nb.data.gs import load_gs
+from gcl_nb.viz import embeddings
+from gcl_nb.viz.explorer import LinkedMap, QueryExplorer
+from gcl_nb.viz.model_views import ModelViews
+
+
+def _grade(scores):
+    lo, hi = scores.min(), scores.max()
+    return ((scores - lo) / (hi - lo) * 99 + 1).astype(int)
+
+
+class WordModel:
+    """Embeds text as a normalised bag of hashed words; products by title."""
+
+    def __init__(self, dim=64, salt=0):
+        self.dim, self.salt = dim, salt
+
+    def _embed(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().replace(",", " ").split():
+                out[i, zlib.crc32(f"{self.salt}{word}".encode()) % self.dim] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    def encode_queries(self, texts):
+        return self._embed(list(texts))
+
+    def encode_products(self, corpus, product_ids):
+        return self._embed(corpus.products.loc[list(product_ids), "title"].tolist())
+
+
+@pytest.fixture(scope="module")
+def views(synthshop_smoke):
+    return ModelViews({"a": WordModel(), "b": WordModel(salt=1)}, load_gs(synthshop_smoke), grade=_grade)
+
+
+def test_ranking_is_exact_cosine_top_k(views):
+    qid, text = views.queries("in_domain").iloc[0]
+    ids, docs = views.doc_embeddings("a", "in_domain")
+    expected = np.argsort(-(docs @ WordModel().encode_queries([text])[0]), kind="stable")[:5]
+    top = views.ranking("a", "in_domain", qid, k=5)
+    assert top == [ids[i] for i in expected]
+    assert set(views.rankings("zero_shot", [views.queries("zero_shot").query_id[0]], k=3)) == {"a", "b"}
+    with pytest.raises(ValueError, match="unknown model 'c'"):
+        views.ranking("c", "in_domain", qid)
+    with pytest.raises(ValueError, match="no rows in split"):
+        views.qrels("in_domain", "nope")
+
+
+def test_qrels_use_the_grades_of_the_split(views):
+    table = views.graded("novel_query")
+    qid = table["query_id"].iloc[0]
+    qrels = views.qrels("novel_query", qid)
+    rows = table[table["query_id"] == qid]
+    assert set(qrels) == set(rows["product_id"])
+    assert max(qrels.values()) <= 100 and min(table["grade"]) == 1
+    best = rows.sort_values("position").iloc[0]
+    assert qrels[best["product_id"]] == max(qrels.values())
+
+
+def test_render_and_explorer_show_ground_truth_and_models(views):
+    qid = views.queries("in_domain").query_id[1]
+    html = views.render("in_domain", qid, ["a", "b"], 4)
+    assert html.count("<table") == 3 and html.count("data:image/png;base64,") == 12
+    explorer = QueryExplorer(views.render, {"in_domain": list(views.queries("in_domain").head(3).itertuples(
+        index=False, name=None))}, list(views.models), k=4)
+    assert explorer.static_html() == views.render("in_domain", views.queries("in_domain").query_id[0],
+                                                  ["a", "b"], 4)
+
+
+def test_embedding_sample_linked_map_and_gallery(views, synthshop_smoke):
+    qids = views.queries("in_domain").query_id[:2].tolist()
+    labels, emb = views.embedding_sample("a", "in_domain", qids, n_docs=40)
+    assert len(labels) == len(emb) == 42
+    assert list(labels["kind"][:2]) == ["query", "query"] and labels["id"][2:].is_unique
+    judged = labels[labels["grade"] > 0]
+    assert set(judged["query_id"]) <= set(qids) and len(judged) > 0
+    attrs = pd.read_csv(synthshop_smoke / "synthshop_products.csv", dtype={"product_id": str})
+    labels = embeddings.add_attributes(labels, attrs, "product_id", ["category"])
+    assert (labels["category"][:2] == "").all() and (labels["category"][2:] != "").all()
+    frame = embeddings.map_frame(embeddings.project_2d(emb, "pca"), labels)
+    fig = embeddings.embedding_map_figure(frame, color="category")
+    load = views.data.corpus_for("in_domain").load_image
+    html = embeddings.nearest_gallery(labels, emb, 0, load, k=5)
+    assert html.count("data:image/png;base64,") == 5 and labels["text"][0] in html
+    linked = LinkedMap(fig, labels, emb, load, k=3, index=0)
+    assert isinstance(linked.figure, go.FigureWidget)
+    trace = linked.figure.data[0]
+    row = int(trace.customdata[1][0])
+
+    class Points:
+        point_inds = [1]
+
+    linked._on_click(trace, Points(), None)
+    assert linked.index == row and labels["text"][row] in linked.panel.value
+    bundle = linked._repr_mimebundle_()
+    assert linked.panel.value in bundle["text/html"]
