@@ -1,0 +1,21 @@
+"""Ranking metrics of the Marqo-GS evaluation protocol, vectorised over queries.
+
+Each metric takes qrels {qid: {docid: grade}} and a run {qid: {docid: score}} and returns the mean
+over the qrels' queries, or {qid: value} with `per_query=True`. Array entry points (`*_values`) take
+the dense arrays of `RankedGrades` (see `arrays` for ranking, tie and missing-query conventions).
+"""
+from .arrays import RankedGrades
+from .err import err, err_values
+from .map import map_at, map_values
+from .metric_set import METRIC_COLUMNS, metric_set, metric_table
+from .mrr import mrr, mrr_values
+from .ndcg import ndcg, ndcg_values
+from .precision import precision, precision_values
+from .rbp import rbp, rbp_values
+from .recall import recall, recall_values
+
+__all__ = [
+    "METRIC_COLUMNS", "RankedGrades", "err", "err_values", "map_at", "map_values", "metric_set",
+    "metric_table", "mrr", "mrr_values", "ndcg", "ndcg_values", "precision", "precision_values",
+    "rbp", "rbp_values", "recall", "recall_values",
+]

@@ -1,0 +1,26 @@
+"""Expected Reciprocal Rank over the whole ranked list, as the official Marqo-GS evaluation defines it.
+
+    R_r = (2^{g_r} - 1) / 2^{gmax}      gmax = the query's top judged grade
+    ERR = sum_r (R_r / r) * prod_{i<r} (1 - R_i)
+
+(0 for a query without a positive judged grade.)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arrays import Qrels, RankedGrades, Run
+
+
+def err_values(gains: np.ndarray, gmax: np.ndarray) -> np.ndarray:
+    """Per-query ERR from rank-ordered `gains` (n, depth) and each query's top grade `gmax` (n,)."""
+    stop = np.exp2(gains - gmax[:, None]) - np.exp2(-gmax)[:, None]  # (2^g - 1) / 2^gmax, 0 where g = 0
+    reach = np.ones_like(stop)  # prod_{i<r} (1 - R_i)
+    reach[:, 1:] = np.cumprod(1.0 - stop[:, :-1], axis=1)
+    return (stop * reach / np.arange(1, gains.shape[1] + 1)).sum(axis=1)
+
+
+def err(qrels: Qrels, run: Run, per_query: bool = False) -> float | dict:
+    """Mean ERR over the qrels' queries ({qid: value} with `per_query`)."""
+    ranked = RankedGrades.from_dicts(qrels, run)
+    return ranked.summarise(err_values(ranked.gains, ranked.gmax), per_query)

@@ -1,0 +1,47 @@
+"""The official protocol's metric set, computed from one qrels/run conversion.
+
+Column names (`METRIC_COLUMNS`) are the ones used everywhere results are stored. MAP and MRR are cut at
+1000, the protocol's top_k; with a shorter run (top_k < 1000) they equal the official MAP@top_k and
+MRR@top_k. The official script rounds BEIR metrics to 5 decimals; values here are unrounded.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .arrays import Qrels, RankedGrades, Run
+from .err import err_values
+from .map import map_values
+from .mrr import mrr_values
+from .ndcg import ndcg_values
+from .rbp import rbp_values
+from .recall import recall_values
+
+METRIC_COLUMNS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9",
+                  "map@1000", "mrr@1000", "recall@10", "recall@100")
+
+
+def metric_table(ranked: RankedGrades) -> pd.DataFrame:
+    """Per-query values of METRIC_COLUMNS, indexed by query id (named `query_id`)."""
+    g, gmax, n_rel = ranked.gains, ranked.gmax, ranked.n_relevant
+    columns = {
+        "ndcg@10": ndcg_values(g, ranked.ideal, 10),
+        "err": err_values(g, gmax),
+        "rbp@0.7": rbp_values(g, gmax, 0.7),
+        "rbp@0.8": rbp_values(g, gmax, 0.8),
+        "rbp@0.9": rbp_values(g, gmax, 0.9),
+        "map@1000": map_values(g, n_rel, 1000),
+        "mrr@1000": mrr_values(g, 1000),
+        "recall@10": recall_values(g, n_rel, 10),
+        "recall@100": recall_values(g, n_rel, 100),
+    }
+    return pd.DataFrame(columns, index=pd.Index(list(ranked.query_ids), name="query_id"))
+
+
+def metric_set(qrels: Qrels, run: Run, per_query: bool = False) -> dict[str, float] | pd.DataFrame:
+    """Means of METRIC_COLUMNS over the qrels' queries, or the per-query table with `per_query`."""
+    table = metric_table(RankedGrades.from_dicts(qrels, run))
+    if per_query:
+        return table
+    if table.empty:
+        raise ValueError("qrels hold no query: nothing to average")
+    return {name: float(v) for name, v in table.mean().items()}

@@ -1,0 +1,28 @@
+"""NDCG@k exactly as trec_eval 9.0.x `ndcg_cut.k` (pytrec_eval) computes it.
+
+    DCG@k  = sum_{r=1..min(k, n)} g_r / log2(r + 1)          (linear gain g_r = grade at rank r)
+    IDCG@k = the same sum over the query's judged grades sorted descending
+    NDCG@k = DCG@k / IDCG@k   (0 when IDCG@k = 0)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arrays import Qrels, RankedGrades, Run
+
+
+def ndcg_values(gains: np.ndarray, ideal: np.ndarray, k: int) -> np.ndarray:
+    """Per-query NDCG@k from rank-ordered `gains` (n, depth) and sorted judged grades `ideal` (n, m)."""
+    dcg = _dcg(gains[:, :k])
+    idcg = _dcg(ideal[:, :k])
+    return np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
+
+
+def _dcg(gains: np.ndarray) -> np.ndarray:
+    return gains @ (1.0 / np.log2(np.arange(2, gains.shape[1] + 2)))
+
+
+def ndcg(qrels: Qrels, run: Run, k: int, per_query: bool = False) -> float | dict:
+    """Mean NDCG@k over the qrels' queries ({qid: value} with `per_query`)."""
+    ranked = RankedGrades.from_dicts(qrels, run)
+    return ranked.summarise(ndcg_values(ranked.gains, ranked.ideal, k), per_query)

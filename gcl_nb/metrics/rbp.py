@@ -1,0 +1,26 @@
+"""Rank-Biased Precision over the whole ranked list with grades normalised by the query's top grade.
+
+    RBP_p = (1 - p) * sum_r (g_r / gmax) * p^{r-1}
+
+(the official Marqo-GS definition; 0 for a query without a positive judged grade). ranx's `rbp.p`
+uses the raw grade: ranx = gmax * this, per query.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arrays import Qrels, RankedGrades, Run
+
+
+def rbp_values(gains: np.ndarray, gmax: np.ndarray, p: float) -> np.ndarray:
+    """Per-query RBP_p from rank-ordered `gains` (n, depth) and each query's top grade `gmax` (n,)."""
+    if not 0 < p < 1:
+        raise ValueError(f"RBP persistence p must be in (0, 1), got {p}")
+    raw = (1 - p) * (gains @ p ** np.arange(gains.shape[1]))
+    return np.divide(raw, gmax, out=np.zeros_like(raw), where=gmax > 0)
+
+
+def rbp(qrels: Qrels, run: Run, p: float, per_query: bool = False) -> float | dict:
+    """Mean RBP_p over the qrels' queries ({qid: value} with `per_query`)."""
+    ranked = RankedGrades.from_dicts(qrels, run)
+    return ranked.summarise(rbp_values(ranked.gains, ranked.gmax, p), per_query)

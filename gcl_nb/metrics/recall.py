@@ -1,0 +1,21 @@
+"""Recall@k as trec_eval `recall.k` (relevant = grade >= 1).
+
+    Recall@k = (# relevant in ranks 1..k) / R,   R = number of judged documents with grade >= 1 (0 -> 0)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arrays import Qrels, RankedGrades, Run
+
+
+def recall_values(gains: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """Per-query Recall@k from rank-ordered `gains` (n, depth) and the number of relevant documents (n,)."""
+    hits = (gains[:, :k] >= 1).sum(axis=1).astype(np.float64)
+    return np.divide(hits, n_relevant, out=np.zeros_like(hits), where=n_relevant > 0)
+
+
+def recall(qrels: Qrels, run: Run, k: int, per_query: bool = False) -> float | dict:
+    """Mean Recall@k over the qrels' queries ({qid: value} with `per_query`)."""
+    ranked = RankedGrades.from_dicts(qrels, run)
+    return ranked.summarise(recall_values(ranked.gains, ranked.n_relevant, k), per_query)
