@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import pandas as pd
+
 NOTEBOOKS = (
     "01_data_exploration.ipynb",
     "02_gpu_training.ipynb",
@@ -55,6 +57,60 @@ def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, pre
         if {k: meta.get(k) for k in wanted} == wanted:
             return root
     return make_synthshop(root, wanted["preset"], seed)
+
+
+RESULTS_FILE, PER_QUERY_FILE, GAINS_FILE = "results.csv", "per_query.csv", "gains.csv"
+MODELS = ("clip", "gcl")  #: the two runs 02 trains into <run_dir>/<name>
+
+
+def save_results(run_dir: str | Path, results: pd.DataFrame, per_query: pd.DataFrame,
+                 gains: pd.DataFrame) -> dict[str, Path]:
+    """Write 02's tables into `run_dir`: results (model, split, metrics), per-query metrics, gains."""
+    run_dir = Path(run_dir)
+    paths = {"results": run_dir / RESULTS_FILE, "per_query": run_dir / PER_QUERY_FILE,
+             "gains": run_dir / GAINS_FILE}
+    for table, path in zip((results, per_query, gains), paths.values()):
+        table.to_csv(path, index=False)
+    return paths
+
+
+def load_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(results, per-query table) written by 02 (ValueError naming the file when 02 has not run)."""
+    run_dir = Path(run_dir)
+    tables = []
+    for name in (RESULTS_FILE, PER_QUERY_FILE):
+        path = run_dir / name
+        if not path.is_file():
+            raise ValueError(f"{path} not found: run 02_gpu_training.ipynb with run_dir={str(run_dir)!r} first")
+        tables.append(pd.read_csv(path, dtype={"query_id": str, "model": str, "split": str}))
+    return tables[0], tables[1]
+
+
+def load_views(run_dir: str | Path, data, models: Sequence[str] = MODELS):
+    """ModelViews over `data` of the models 02 trained into `<run_dir>/<model>`, graded as the protocol does."""
+    from gcl_nb.evaluate import grades
+    from gcl_nb.models import load_encoder
+    from gcl_nb.viz.model_views import ModelViews
+
+    missing = [m for m in models if not (Path(run_dir) / m).is_dir()]
+    if missing:
+        raise ValueError(f"no trained model {missing} in {run_dir}: run 02_gpu_training.ipynb first")
+    encoders = {m: load_encoder(Path(run_dir) / m).eval() for m in models}
+    return ModelViews(encoders, data, grade=grades)
+
+
+def synthshop_attributes(data_root: str | Path, columns: Sequence[str] = ("category", "colour")):
+    """Attributes of SynthShop products and queries as one (kind, id, *columns) table for colouring maps;
+    None for data without the SynthShop extras (a real Marqo-GS download)."""
+    root = Path(data_root)
+    parts = []
+    for kind, file, key in (("document", "synthshop_products.csv", "product_id"),
+                            ("query", "synthshop_queries.csv", "query_id")):
+        if not (root / file).is_file():
+            return None
+        table = pd.read_csv(root / file, dtype={key: str}, keep_default_na=False)
+        parts.append(table[[key, *columns]].rename(columns={key: "id"}).assign(kind=kind))
+    return pd.concat(parts, ignore_index=True)
 
 
 def notebook_parameters(path: str | Path) -> set[str]:

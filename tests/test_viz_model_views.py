@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from gcl_nb.data.gs import load_gs
+from gcl_nb.notebooks import synthshop_attributes
 from gcl_nb.viz import embeddings
 from gcl_nb.viz.explorer import LinkedMap, QueryExplorer
 from gcl_nb.viz.model_views import ModelViews
@@ -67,6 +68,20 @@ def test_qrels_use_the_grades_of_the_split(views):
     assert qrels[best["product_id"]] == max(qrels.values())
 
 
+def test_map_sample_stacks_splits_and_images_come_from_either_half(views):
+    labels, emb = views.map_sample("b", ["in_domain", "zero_shot"], n_queries=2, n_docs=80)
+    assert len(labels) == len(emb)
+    for split, part in labels.groupby("split"):
+        assert (part["kind"] == "query").sum() == 2
+        judged = (part["grade"] > 0).sum()
+        assert 0 < judged and (part["kind"] == "document").sum() == max(80, judged)
+    doc = labels[(labels.split == "zero_shot") & (labels.kind == "document")]["id"].iloc[0]
+    assert views.load_image(doc).mode == "RGB"
+    corr = views.rank_correlations("in_domain", views.sample_queries("in_domain", 3), k=50)
+    assert len(corr) == 6 and set(corr["split"]) == {"in_domain"}
+    assert corr["kendall_tau"].dropna().between(-1, 1).all()
+
+
 def test_render_and_explorer_show_ground_truth_and_models(views):
     qid = views.queries("in_domain").query_id[1]
     html = views.render("in_domain", qid, ["a", "b"], 4)
@@ -84,9 +99,10 @@ def test_embedding_sample_linked_map_and_gallery(views, synthshop_smoke):
     assert list(labels["kind"][:2]) == ["query", "query"] and labels["id"][2:].is_unique
     judged = labels[labels["grade"] > 0]
     assert set(judged["query_id"]) <= set(qids) and len(judged) > 0
-    attrs = pd.read_csv(synthshop_smoke / "synthshop_products.csv", dtype={"product_id": str})
-    labels = embeddings.add_attributes(labels, attrs, "product_id", ["category"])
-    assert (labels["category"][:2] == "").all() and (labels["category"][2:] != "").all()
+    attrs = synthshop_attributes(synthshop_smoke, ["category"])
+    labels = embeddings.add_attributes(labels, attrs)
+    assert (labels["category"] != "").all() and len(labels) == 42
+    assert labels.loc[0, "category"] == attrs.set_index(["kind", "id"]).loc[("query", qids[0]), "category"]
     frame = embeddings.map_frame(embeddings.project_2d(emb, "pca"), labels)
     fig = embeddings.embedding_map_figure(frame, color="category")
     load = views.data.corpus_for("in_domain").load_image
@@ -94,7 +110,7 @@ def test_embedding_sample_linked_map_and_gallery(views, synthshop_smoke):
     assert html.count("data:image/png;base64,") == 5 and labels["text"][0] in html
     linked = LinkedMap(fig, labels, emb, load, k=3, index=0)
     assert isinstance(linked.figure, go.FigureWidget)
-    trace = linked.figure.data[0]
+    trace = next(t for t in linked.figure.data if len(t.x) > 1)
     row = int(trace.customdata[1][0])
 
     class Points:

@@ -111,3 +111,12 @@ def test_explorer_updates_and_keeps_static_html():
     assert bundle["text/html"] == "<p>zero_shot|q9|gcl|3</p>"
     with pytest.raises(ValueError, match="at least one query"):
         QueryExplorer(render, {"in_domain": []}, ["clip"])
+
+
+def test_sortable_table_keeps_values_for_sorting():
+    table = pd.DataFrame({"query": ["a<b", "c"], "delta": [0.25, -0.5]})
+    html = gallery.sortable_table_html(table, "deltas", max_rows=1)
+    assert html.count("<tr>") == 2 and 'data-v="0.25"' in html and "a&lt;b" in html
+    assert "getElementById('deltas')" in html and 'data-v="-0.5"' not in html
+    with pytest.raises(ValueError, match="identifier"):
+        gallery.sortable_table_html(table, "not an id")

@@ -105,16 +105,17 @@ def nearest_items(embeddings: np.ndarray, index: int, k: int = 8,
     return order[np.isfinite(sims[order])][:k]
 
 
-def add_attributes(labels: pd.DataFrame, attributes: pd.DataFrame, key: str,
-                   columns: Sequence[str]) -> pd.DataFrame:
-    """Join attribute columns (e.g. SynthShop category, colour) onto map labels by `labels.id == key`;
-    rows without attributes get "" so they still plot."""
-    missing = [c for c in (key, *columns) if c not in attributes.columns]
+def add_attributes(labels: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
+    """Join attribute columns (e.g. SynthShop category, colour) onto map labels by (kind, id); points
+    without attributes get "" so they still plot."""
+    missing = [c for c in ("kind", "id") if c not in attributes.columns]
     if missing:
         raise ValueError(f"add_attributes: attribute table lacks {missing}; has {list(attributes.columns)}")
-    table = attributes[[key, *columns]].astype({key: str}).drop_duplicates(key).rename(columns={key: "id"})
-    merged = labels.drop(columns=[c for c in columns if c in labels.columns]).merge(table, on="id", how="left")
-    merged[list(columns)] = merged[list(columns)].fillna("")
+    columns = [c for c in attributes.columns if c not in ("kind", "id")]
+    table = attributes.astype({"id": str}).drop_duplicates(["kind", "id"])
+    merged = labels.drop(columns=[c for c in columns if c in labels.columns]).merge(table, on=["kind", "id"],
+                                                                                    how="left")
+    merged[columns] = merged[columns].fillna("")
     return merged
 
 

@@ -95,3 +95,26 @@ def query_results_gallery(pairs: pd.DataFrame, query_ids: Sequence[str], load_im
                                                              "score_reciprocal"),
                                   size=size, title=f"{rows['query'].iloc[0]} (query {qid})"))
     return "".join(parts)
+
+
+_SORT_SCRIPT = """<script>(function(){var t=document.getElementById('%s');if(!t)return;
+t.querySelectorAll('th').forEach(function(th,c){th.style.cursor='pointer';th.onclick=function(){
+var b=t.tBodies[0],rows=Array.from(b.rows),asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';
+rows.sort(function(x,y){var p=x.cells[c].dataset.v,q=y.cells[c].dataset.v,u=parseFloat(p),v=parseFloat(q);
+var r=(isNaN(u)||isNaN(v))?p.localeCompare(q):u-v;return asc?r:-r;});rows.forEach(function(r){b.appendChild(r);});};});
+})();</script>"""
+
+
+def sortable_table_html(table: pd.DataFrame, table_id: str, max_rows: int | None = None) -> str:
+    """Plain HTML table whose column headers sort the rows on click (inline script, no library);
+    without JavaScript it is an ordinary table in the given order."""
+    if not table_id.isidentifier():
+        raise ValueError(f"sortable_table_html: table_id {table_id!r} must be an identifier")
+    shown = table if max_rows is None else table.head(max_rows)
+    head = "".join(f"<th>{html.escape(str(c))} &#8597;</th>" for c in shown.columns)
+    body = "".join(
+        "<tr>" + "".join(f'<td data-v="{html.escape(str(v))}">{_format(v)}</td>' for v in row) + "</tr>"
+        for row in shown.itertuples(index=False)
+    )
+    return (f'<table id="{table_id}" class="gcl-table" style="font:12px sans-serif"><thead><tr>{head}</tr>'
+            f"</thead><tbody>{body}</tbody></table>" + _SORT_SCRIPT % table_id)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from gcl_nb.data.schema import check_split
-from gcl_nb.viz.ranking import side_by_side_view
+from gcl_nb.viz.ranking import rank_correlation_table, side_by_side_view
 
 Grader = Callable[[pd.Series], pd.Series]
 
@@ -57,6 +57,13 @@ class ModelViews:
             raise ValueError(f"query_id {query_id!r} has no rows in split {split!r}")
         return dict(zip(rows["product_id"], rows["grade"].astype(int)))
 
+    def load_image(self, product_id: str):
+        """A product's image from whichever corpus half holds it."""
+        for corpus in self.data.corpora.values():
+            if str(product_id) in corpus.products.index:
+                return corpus.load_image(str(product_id))
+        raise ValueError(f"product {product_id!r} is in no corpus half")
+
     def titles(self, split: str) -> pd.Series:
         """product_id -> title over the split's corpus half."""
         return self.data.corpus_for(split).products["title"]
@@ -99,6 +106,13 @@ class ModelViews:
         """rankings[model][query_id] = top-`k` product ids, for every model."""
         return {m: {str(q): self.ranking(m, split, q, k) for q in query_ids} for m in self.models}
 
+    def rank_correlations(self, split: str, query_ids: Sequence[str], k: int = 100) -> pd.DataFrame:
+        """Per (model, query): Kendall tau and Spearman rho of the model's top-`k` order against the
+        query's grades (see `ranking.rank_correlation`), with a `split` column."""
+        qids = [str(q) for q in query_ids]
+        table = rank_correlation_table(self.rankings(split, qids, k), {q: self.qrels(split, q) for q in qids})
+        return table.assign(split=split)
+
     def render(self, split: str, query_id: str, models: Sequence[str], k: int) -> str:
         """HTML: ground truth next to each chosen model's top `k` (the query explorer's renderer)."""
         qrels = self.qrels(split, query_id)
@@ -110,8 +124,8 @@ class ModelViews:
 
     def embedding_sample(self, model: str, split: str, query_ids: Sequence[str], n_docs: int = 500,
                          seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-        """Labels and embeddings of the chosen queries, all their judged products, and random other
-        products of the corpus half up to `n_docs` documents. Labels: kind (query|document), id, text,
+        """Labels and embeddings of the chosen queries, all their judged products (even beyond `n_docs`),
+        and random other products of the corpus half up to `n_docs` documents. Labels: kind (query|document), id, text,
         query_id (a document's best-graded chosen query, else ""), grade (for that query, else 0)."""
         qids = [str(q) for q in query_ids]
         graded = self.graded(split)
@@ -138,3 +152,17 @@ class ModelViews:
         labels = pd.concat([query_labels, doc_labels], ignore_index=True)
         emb = np.concatenate([q_emb[q_rows], docs[[position[p] for p in chosen_docs]]])
         return labels, emb
+
+    def sample_queries(self, split: str, n: int, seed: int = 0) -> list[str]:
+        """`n` random query ids of the split (reproducible)."""
+        ids = self.queries(split)["query_id"]
+        return ids.sample(n=min(n, len(ids)), random_state=seed).tolist()
+
+    def map_sample(self, model: str, splits: Sequence[str], n_queries: int = 20, n_docs: int = 400,
+                   seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+        """`embedding_sample` of `n_queries` random queries and `n_docs` documents per split, stacked, with
+        a `split` column (so one projection shows queries and documents of several splits)."""
+        parts = [self.embedding_sample(model, s, self.sample_queries(s, n_queries, seed), n_docs, seed)
+                 for s in splits]
+        labels = pd.concat([lab.assign(split=s) for (lab, _), s in zip(parts, splits)], ignore_index=True)
+        return labels, np.concatenate([emb for _, emb in parts])
