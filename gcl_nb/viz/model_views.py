@@ -86,25 +86,29 @@ class ModelViews:
             self._queries[key] = queries["query_id"].tolist(), np.asarray(emb, dtype=np.float32)
         return self._queries[key]
 
-    def _query_vector(self, model: str, split: str, query_id: str) -> np.ndarray:
-        ids, emb = self.query_embeddings(model, split)
-        try:
-            return emb[ids.index(str(query_id))]
-        except ValueError:
-            raise ValueError(f"query_id {query_id!r} is not in split {split!r}") from None
+    def rankings(self, split: str, query_ids: Sequence[str], k: int = 100,
+                 models: Sequence[str] | None = None) -> dict[str, dict[str, list[str]]]:
+        """rankings[model][query_id] = the model's top-`k` product ids over the split's corpus half
+        (exact cosine search, `gcl_nb.retrieval.exact_topk`), for `models` (default all)."""
+        from gcl_nb.retrieval import exact_topk
+
+        qids = [str(q) for q in query_ids]
+        out = {}
+        for model in models or list(self.models):
+            all_ids, q_emb = self.query_embeddings(model, split)
+            unknown = [q for q in qids if q not in set(all_ids)]
+            if unknown:
+                raise ValueError(f"query ids {unknown[:3]} are not in split {split!r}")
+            rows = [all_ids.index(q) for q in qids]
+            doc_ids, docs = self.doc_embeddings(model, split)
+            _, top = exact_topk(q_emb[rows], docs, min(k, len(doc_ids)))
+            out[model] = {q: [doc_ids[i] for i in row] for q, row in zip(qids, top.tolist())}
+        return out
 
     def ranking(self, model: str, split: str, query_id: str, k: int = 10) -> list[str]:
-        """The model's top-`k` product ids for the query over the split's corpus half (cosine, exact)."""
-        ids, docs = self.doc_embeddings(model, split)
-        scores = docs @ self._query_vector(model, split, query_id)
-        k = min(k, len(ids))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.lexsort((top, -scores[top]))]
-        return [ids[i] for i in top]
-
-    def rankings(self, split: str, query_ids: Sequence[str], k: int = 100) -> dict[str, dict[str, list[str]]]:
-        """rankings[model][query_id] = top-`k` product ids, for every model."""
-        return {m: {str(q): self.ranking(m, split, q, k) for q in query_ids} for m in self.models}
+        """The model's top-`k` product ids for one query (see `rankings`)."""
+        self._model(model)
+        return self.rankings(split, [query_id], k, [model])[model][str(query_id)]
 
     def rank_correlations(self, split: str, query_ids: Sequence[str], k: int = 100) -> pd.DataFrame:
         """Per (model, query): Kendall tau and Spearman rho of the model's top-`k` order against the
@@ -118,7 +122,7 @@ class ModelViews:
         qrels = self.qrels(split, query_id)
         query = self.queries(split).set_index("query_id").loc[str(query_id), "query"]
         titles = self.titles(split).to_dict()
-        rankings = {m: self.ranking(m, split, query_id, k) for m in models}
+        rankings = {m: ranked[str(query_id)] for m, ranked in self.rankings(split, [query_id], k, models).items()}
         return side_by_side_view(qrels, rankings, titles, self.data.corpus_for(split).load_image, k=k,
                                  query=f"{query} ({split}, query {query_id})")
 
