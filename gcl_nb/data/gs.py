@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
@@ -134,47 +135,56 @@ class FolderImages:
 
 
 class ParquetImages:
-    """Image bytes inside parquet shards, located by (file, row group, row); row groups read on demand."""
+    """Image bytes inside parquet shards, located by (file, row group, row) per product (numpy arrays, so
+    millions of products cost a few bytes each); row groups are read on demand, the last few kept (LRU)."""
 
-    def __init__(self, files: list[Path], locations: dict[str, tuple[int, int, int]]):
-        self.files, self.locations = files, locations
+    def __init__(self, files: list[Path], locations: pd.DataFrame):
+        self.files = files
+        self.index = locations.index
+        self.file, self.group, self.row = (locations[c].to_numpy(np.int64) for c in ("file", "group", "row"))
         self._groups: OrderedDict = OrderedDict()
+        self._open: dict[int, pq.ParquetFile] = {}
+
+    def _where(self, product_id: str) -> tuple[int, int, int]:
+        i = self.index.get_loc(product_id)
+        return int(self.file[i]), int(self.group[i]), int(self.row[i])
 
     def describe(self, product_id: str) -> str:
-        f, g, r = self.locations[product_id]
+        f, g, r = self._where(product_id)
         return f"{self.files[f]} (row group {g}, row {r})"
+
+    def _read_group(self, f: int, g: int):
+        if f not in self._open:  # parsing a footer costs ~ms per call with many row groups: keep files open
+            self._open[f] = pq.ParquetFile(self.files[f])
+        column = self._open[f].read_row_group(g, columns=["image"]).column("image")
+        return column.combine_chunks().field("bytes")
 
     def _group(self, f: int, g: int):
         key = (f, g)
         if key not in self._groups:
-            table = pq.ParquetFile(self.files[f]).read_row_group(g, columns=["image"])
-            self._groups[key] = table.column("image").combine_chunks().field("bytes")
+            self._groups[key] = self._read_group(f, g)
             if len(self._groups) > PARQUET_ROW_GROUP_CACHE:
                 self._groups.popitem(last=False)
         self._groups.move_to_end(key)
         return self._groups[key]
 
     def read(self, product_id: str) -> bytes:
-        f, g, r = self.locations[product_id]
+        f, g, r = self._where(product_id)
         value = self._group(f, g)[r].as_py()
         if not value:
             raise DataError(f"product {product_id!r}: no image bytes in {self.describe(product_id)}; "
                             f"pass on_bad_image='skip' to load the data without it")
         return value
 
-    def empty_rows(self) -> set[str]:
-        """Products whose image bytes are null/empty, found by streaming each needed row group once."""
-        by_group: dict[tuple[int, int], list[tuple[str, int]]] = {}
-        for pid, (f, g, r) in self.locations.items():
-            by_group.setdefault((f, g), []).append((pid, r))
-        bad = set()
-        for (f, g), items in by_group.items():
-            col = pq.ParquetFile(self.files[f]).read_row_group(g, columns=["image"]).column("image")
-            col = col.combine_chunks().field("bytes")
-            valid = col.is_valid().to_numpy(zero_copy_only=False)
-            for pid, r in items:
-                if not valid[r] or len(col[r].as_py()) == 0:
-                    bad.add(pid)
+    def empty_rows(self) -> list[str]:
+        """Products whose image bytes are null/empty, streaming each needed row group once."""
+        bad = []
+        keys = self.file * (1 << 32) + self.group
+        for key in np.unique(keys):
+            members = np.flatnonzero(keys == key)
+            col = self._read_group(int(key >> 32), int(key & 0xFFFFFFFF))
+            lengths = pc.binary_length(col).fill_null(0).to_numpy(zero_copy_only=False)
+            bad.extend(self.index[members[lengths[self.row[members]] == 0]])
         return bad
 
 
@@ -308,27 +318,23 @@ def parquet_files(root: Path, split: str) -> list[Path]:
 
 
 def _load_parquet(root: Path, wanted: tuple[str, ...]):
-    tables, files, first_seen = {}, [], {1: {}, 2: {}}
-    titles: dict[int, dict[str, str]] = {1: {}, 2: {}}
+    tables, files, locations = {}, [], {1: [], 2: []}
     for split in wanted:
-        half, parts = SPLIT_CORPUS[split], []
+        parts = []
         for path in parquet_files(root, split):
             pf = pq.ParquetFile(path)
-            columns = [c for c in pf.schema_arrow.names if c != "image"]
             if "image" not in pf.schema_arrow.names:
                 raise DataError(f"{path}: missing column 'image' (struct {{bytes, path}}); use the parquet release")
-            raw = pf.read(columns=columns).to_pandas()
+            raw = pf.read(columns=[c for c in pf.schema_arrow.names if c != "image"]).to_pandas()
             table = validate_pairs(raw, str(path))
-            file_index = len(files)
-            files.append(path)
+            del raw
             starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
-            new = ~table["product_id"].duplicated().to_numpy()
-            for i in np.flatnonzero(new):
-                pid = table["product_id"].iat[i]
-                if pid not in first_seen[half]:
-                    g = int(np.searchsorted(starts, i, side="right") - 1)
-                    first_seen[half][pid] = (file_index, g, int(i - starts[g]))
-                    titles[half][pid] = table["title"].iat[i]
+            first = np.flatnonzero(~table["product_id"].duplicated().to_numpy())
+            group = np.searchsorted(starts, first, side="right") - 1
+            locations[SPLIT_CORPUS[split]].append(pd.DataFrame({
+                "product_id": table["product_id"].to_numpy()[first], "title": table["title"].to_numpy()[first],
+                "file": len(files), "group": group, "row": first - starts[group]}))
+            files.append(path)
             parts.append(table)
         if parts:
             table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
@@ -339,11 +345,10 @@ def _load_parquet(root: Path, wanted: tuple[str, ...]):
                                 f"pair ({table['query'].iat[i]!r}, {table['product_id'].iat[i]!r}); keep one")
             tables[split] = table
     corpora = {}
-    for half in (1, 2):
-        if titles[half]:
-            products = pd.DataFrame({"title": list(titles[half].values())},
-                                    index=pd.Index(list(titles[half]), name="product_id"))
-            corpora[half] = Corpus(half, products, ParquetImages(files, first_seen[half]))
+    for half, parts in locations.items():
+        if parts:
+            loc = pd.concat(parts, ignore_index=True).drop_duplicates("product_id").set_index("product_id")
+            corpora[half] = Corpus(half, loc[["title"]], ParquetImages(files, loc[["file", "group", "row"]]))
     return tables, corpora
 
 
