@@ -59,7 +59,8 @@ def test_score_figures_follow_position(splits):
 
 
 def test_stw_weight_curves(splits):
-    fig = vd.stw_weight_figure(splits["in_domain"], {"constant": weights.constant, "linear": lambda s: weights.linear(s, scale=0.01)})
+    stw = {"constant": weights.constant, "linear": lambda s: weights.linear(s, scale=0.01)}
+    fig = vd.stw_weight_figure(splits["in_domain"], stw)
     assert [t.name for t in fig.data] == ["constant", "linear"]
     np.testing.assert_allclose(fig.data[1].y, [1.0, 0.99, 0.98, 0.97, 0.96], rtol=1e-6)
     fig = vd.stw_weight_figure(splits["in_domain"], {"linear": weights.linear})

@@ -50,7 +50,8 @@ def embedding_map_figure(frame: pd.DataFrame, color: str, hover: Sequence[str] =
         raise ValueError(f"embedding_map_figure: missing columns {missing}; got {list(frame.columns)}")
     frame = frame.assign(row=np.arange(len(frame)))
     fig = px.scatter(frame, x="x", y="y", color=color, symbol=symbol, hover_data=list(hover),
-                     custom_data=["row"], symbol_map=KIND_SYMBOLS if symbol == "kind" else None, title=title or f"embedding map coloured by {color}", opacity=0.75)
+                     custom_data=["row"], symbol_map=KIND_SYMBOLS if symbol == "kind" else None,
+                     title=title or f"embedding map coloured by {color}", opacity=0.75)
     fig.update_traces(marker={"size": 6})
     fig.update_layout(xaxis={"showticklabels": False, "title": ""},
                       yaxis={"showticklabels": False, "title": ""}, height=520)

@@ -1,6 +1,6 @@
 """What the analysis notebooks look at, per trained model, over one data set: each model's ranking for a
 query, the query's graded ground truth, and samples of query + document embeddings for maps. Embeddings are
-computed on demand and cached (documents per (model, corpus half), queries per (model, split)).
+computed on demand and cached (documents per (model, corpus half), queries per (model, split, query)).
 
 A *model* is anything with `encode_queries(texts)` and `encode_products(corpus, ids)` (the evaluation
 contract); *data* is a `GSData`.
@@ -29,7 +29,7 @@ class ModelViews:
             raise ValueError("ModelViews: give at least one model")
         self.models, self.data, self.grade, self.score_column = dict(models), data, grade, score_column
         self._docs: dict[tuple[str, int], tuple[list[str], np.ndarray]] = {}
-        self._queries: dict[tuple[str, str], tuple[list[str], np.ndarray]] = {}
+        self._queries: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self._graded: dict[str, pd.DataFrame] = {}
 
     def _model(self, name: str):
@@ -77,14 +77,19 @@ class ModelViews:
             self._docs[key] = ids, np.asarray(self._model(model).encode_products(corpus, ids), dtype=np.float32)
         return self._docs[key]
 
-    def query_embeddings(self, model: str, split: str) -> tuple[list[str], np.ndarray]:
-        """(query ids, (n, d) embeddings) of every query of the split."""
-        key = (model, split)
-        if key not in self._queries:
-            queries = self.queries(split)
-            emb = self._model(model).encode_queries(queries["query"].tolist())
-            self._queries[key] = queries["query_id"].tolist(), np.asarray(emb, dtype=np.float32)
-        return self._queries[key]
+    def query_embeddings(self, model: str, split: str, query_ids: Sequence[str]) -> np.ndarray:
+        """(n, d) embeddings of the given queries of a split; only queries not seen before are encoded."""
+        qids = [str(q) for q in query_ids]
+        cache = self._queries.setdefault((model, split), {})
+        todo = [q for q in dict.fromkeys(qids) if q not in cache]
+        if todo:
+            text = self.queries(split).set_index("query_id")["query"]
+            unknown = [q for q in todo if q not in text.index]
+            if unknown:
+                raise ValueError(f"query ids {unknown[:3]} are not in split {split!r}")
+            emb = np.asarray(self._model(model).encode_queries(text.loc[todo].tolist()), dtype=np.float32)
+            cache.update(zip(todo, emb))
+        return np.stack([cache[q] for q in qids]) if qids else np.zeros((0, 0), dtype=np.float32)
 
     def rankings(self, split: str, query_ids: Sequence[str], k: int = 100,
                  models: Sequence[str] | None = None) -> dict[str, dict[str, list[str]]]:
@@ -95,13 +100,9 @@ class ModelViews:
         qids = [str(q) for q in query_ids]
         out = {}
         for model in models or list(self.models):
-            all_ids, q_emb = self.query_embeddings(model, split)
-            unknown = [q for q in qids if q not in set(all_ids)]
-            if unknown:
-                raise ValueError(f"query ids {unknown[:3]} are not in split {split!r}")
-            rows = [all_ids.index(q) for q in qids]
+            q_emb = self.query_embeddings(model, split, qids)
             doc_ids, docs = self.doc_embeddings(model, split)
-            _, top = exact_topk(q_emb[rows], docs, min(k, len(doc_ids)))
+            _, top = exact_topk(q_emb, docs, min(k, len(doc_ids)))
             out[model] = {q: [doc_ids[i] for i in row] for q, row in zip(qids, top.tolist())}
         return out
 
@@ -148,13 +149,11 @@ class ModelViews:
             "query_id": judged["query_id"].tolist() + [""] * len(extra),
             "grade": judged["grade"].astype(int).tolist() + [0] * len(extra),
         })
-        q_all, q_emb = self.query_embeddings(model, split)
         query_text = self.queries(split).set_index("query_id")["query"]
-        q_rows = [q_all.index(q) for q in qids]
         query_labels = pd.DataFrame({"kind": "query", "id": qids, "text": query_text.loc[qids].tolist(),
                                      "query_id": qids, "grade": 0})
         labels = pd.concat([query_labels, doc_labels], ignore_index=True)
-        emb = np.concatenate([q_emb[q_rows], docs[[position[p] for p in chosen_docs]]])
+        emb = np.concatenate([self.query_embeddings(model, split, qids), docs[[position[p] for p in chosen_docs]]])
         return labels, emb
 
     def sample_queries(self, split: str, n: int, seed: int = 0) -> list[str]:
