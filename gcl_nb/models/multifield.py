@@ -169,6 +169,11 @@ class MultiFieldEncoder(nn.Module):
         fused = ((weights / total).unsqueeze(-1) * embs).sum(dim=1)
         return F.normalize(fused, dim=-1)
 
+    def forward(self, lhs: Mapping[str, Tensor], rhs: Mapping[str, Tensor],
+                rhs_mask: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Training forward: (fused LHS (B, d), fused RHS (B, d), exp(logit_scale)); DDP wraps this."""
+        return self.encode_fields("lhs", lhs), self.encode_fields("rhs", rhs, rhs_mask), self.logit_scale.exp()
+
     @torch.no_grad()
     def _encode_in_batches(self, n: int, batch_size: int, progress: bool, desc: str, side: str, make_batch):
         was_training = self.training

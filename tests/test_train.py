@@ -1,0 +1,110 @@
+import json
+import math
+
+import pytest
+import torch
+
+from gcl_nb.cli import main as cli_main
+from gcl_nb.models import load_encoder
+from gcl_nb.presets import PRESETS
+from gcl_nb.train import TrainConfig, lr_at, train
+
+QUERIES = ["red dress", "blue running shoes"]
+
+
+def smoke(data, out, **overrides):
+    return TrainConfig.from_preset("smoke", data=str(data), out=str(out), progress=False, **overrides)
+
+
+def history(run_dir):
+    return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero():
+    config = TrainConfig(lr=1.0, warmup=4, steps=14)
+    assert [lr_at(s, config) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_at(9, config) == pytest.approx(0.5)
+    assert lr_at(14, config) == pytest.approx(0.0, abs=1e-12)
+    assert set(PRESETS) == {"smoke", "cpu", "gpu"}
+    with pytest.raises(ValueError, match="unknown training preset"):
+        TrainConfig.from_preset("tpu")
+
+
+def test_smoke_run_learns_and_its_checkpoint_encodes_identically(synthshop_smoke, tmp_path):
+    live = {}
+    run = train(smoke(synthshop_smoke, tmp_path / "run", steps=24, stw="linear"),
+                callback=lambda record, encoder: live.update(encoder=encoder))
+    records = history(run)
+    assert [r["step"] for r in records] == list(range(24))
+    assert set(records[0]) == {"step", "loss", "lr", "logit_scale", "pairs_per_s", "epoch"}
+    first, last = records[:6], records[-6:]
+    assert sum(r["loss"] for r in last) < 0.9 * sum(r["loss"] for r in first)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 24 and summary["pairs_per_s"] > 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["stw"] == "linear" and config["step"] == 24
+    with torch.no_grad():
+        reloaded = load_encoder(run).encode_queries(QUERIES)
+        assert torch.equal(reloaded, live["encoder"].encode_queries(QUERIES))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupt_after(step):
+    def callback(record, encoder):
+        if record["step"] == step:
+            raise Interrupt
+    return callback
+
+
+def test_resumed_run_ends_with_the_same_weights(synthshop_smoke, tmp_path):
+    options = dict(steps=6, checkpoint_every=3, batch_size=8)
+    whole = train(smoke(synthshop_smoke, tmp_path / "whole", **options))
+    with pytest.raises(Interrupt):
+        train(smoke(synthshop_smoke, tmp_path / "cut", **options), callback=interrupt_after(4))
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["step"] == 3
+    resumed = train(smoke(synthshop_smoke, tmp_path / "cut", resume=True, **options))
+    a = torch.load(whole / "checkpoint.pt", weights_only=True)
+    b = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in history(whole)] == [r["loss"] for r in history(resumed)]
+    with pytest.raises(FileNotFoundError, match="resume=True"):
+        train(smoke(synthshop_smoke, tmp_path / "never", resume=True))
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthshop_smoke, tmp_path):
+    calls = []
+
+    def poisoned(scores):
+        calls.append(1)
+        return torch.full_like(scores, math.nan if len(calls) == 4 else 1.0)
+
+    with pytest.raises(FloatingPointError, match=r"loss is nan at step 3.*last good checkpoint \(step 2\)"):
+        train(smoke(synthshop_smoke, tmp_path / "run", stw=poisoned, stw_rescale=None, checkpoint_every=2,
+                    batch_size=8))
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["step"] == 2
+    assert len(history(tmp_path / "run")) == 3
+    load_encoder(tmp_path / "run")
+
+
+@pytest.mark.parametrize("options", [
+    dict(target="multipos", same_query="mask", stw="reciprocal", normalize="sum_w"),
+    dict(same_query="sampler", stw="constant", symmetric=False),
+    dict(rhs=["title"], stw_rescale="range"),
+])
+def test_loss_options_train(synthshop_smoke, tmp_path, options):
+    run = train(smoke(synthshop_smoke, tmp_path / "run", steps=3, batch_size=8, **options))
+    assert all(math.isfinite(r["loss"]) for r in history(run)) and len(history(run)) == 3
+
+
+def test_cli_train(synthshop_smoke, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert cli_main(["train", "--data", str(synthshop_smoke), "--preset", "smoke", "--stw", "reciprocal",
+                     "--steps", "2", "--rhs", "image,title", "--rhs-weights", "0.5,0.5", "--no-progress",
+                     "--out", str(out)]) == 0
+    assert f"run directory: {out}" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["stw"] == "reciprocal" and config["encoder"]["rhs_weights"] == [0.5, 0.5]
+    assert len(history(out)) == 2
