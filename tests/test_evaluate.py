@@ -329,3 +329,22 @@ def test_cli_evaluates_bm25_and_writes_tables_and_trec_files(synthshop_smoke, tm
     zero_shot = per_query[per_query["split"] == "zero_shot"]
     ours = metric_set(qrels, run, per_query=True).loc[zero_shot["query_id"]]
     np.testing.assert_allclose(ours["ndcg@10"], zero_shot["ndcg@10"], atol=1e-9)
+
+
+@pytest.mark.slow  # builds and runs a (tiny) open_clip encoder
+def test_cli_evaluates_a_saved_encoder_and_reuses_its_cached_embeddings(synthshop_smoke, tmp_path, capsys):
+    from gcl_nb.cli import main
+    from gcl_nb.models import EncoderConfig, build_encoder, save_checkpoint
+
+    save_checkpoint(build_encoder(EncoderConfig(arch="gcl-tiny")), tmp_path / "run")
+    args = ["evaluate", "--model", str(tmp_path / "run"), "--data", str(synthshop_smoke), "--splits", "novel_query",
+            "--top-q", "8", "--top-k", "40", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "t.csv")]
+    assert main(args) == 0
+    [cache] = (tmp_path / "cache").glob("docs-half1-*.npy")
+    written = cache.stat().st_mtime_ns
+    first = pd.read_csv(tmp_path / "t.csv")
+    assert main(args) == 0
+    assert cache.stat().st_mtime_ns == written  # read back, not re-encoded
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv"), first)
+    assert first["n_queries"].tolist() == [8]
+    assert "novel_query" in capsys.readouterr().out
