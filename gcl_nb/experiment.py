@@ -1,0 +1,326 @@
+"""CLIP vs GCL on equal terms: the same model, data, steps and seeds for every method, evaluated on all four splits.
+
+    results = run_experiment(ExperimentConfig(data="data/synthshop-cpu", out="runs/exp", seeds=[0, 1, 2]))
+    gcl-nb experiment --data data/synthshop-cpu --seeds 0 1 2 --out runs/exp --results results/synthshop_cpu
+
+A method is a named set of TrainConfig overrides (METHODS); two methods are not trained: `bm25` (titles) and
+`minilm-zeroshot` (the pretrained MiniLM text tower, no fine-tuning). Every (method, seed) run writes its run
+directory under `out/`, and its evaluation is appended to `out/results.csv` (method, seed, split, metric
+columns) and `out/per_query.csv` as soon as it finishes, so an interrupted experiment resumes where it stopped.
+`report()` turns the tables into Markdown: mean +- std over seeds, the gain over the baseline, and a paired
+test per split over the per-query values (averaged over seeds) of each method against the baseline.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import pandas as pd
+
+from .data import load_gs
+from .data.schema import SPLITS
+from .metrics import METRIC_COLUMNS
+from .significance import compare
+
+#: method name -> TrainConfig overrides. The first four are the paper comparison; the rest are ablations.
+METHODS: dict[str, dict] = {
+    "clip": {"stw": "constant"},
+    "gcl-linear": {"stw": "linear"},
+    "gcl-reciprocal": {"stw": "reciprocal"},
+    "gcl-multipos": {"stw": "linear", "target": "multipos"},
+    # same-query collisions: the paper treats a batch's other rows of the query as negatives
+    "gcl-linear-mask": {"stw": "linear", "same_query": "mask"},
+    "gcl-linear-sampler": {"stw": "linear", "same_query": "sampler"},
+    "clip-multipos": {"stw": "constant", "target": "multipos"},  # multi-positive without grades
+    # fusion weights of the document fields (default image 0.9, title 0.1)
+    "gcl-linear-image-only": {"stw": "linear", "rhs": ["image"]},
+    "gcl-linear-title-only": {"stw": "linear", "rhs": ["title"]},
+    "gcl-linear-fusion-0.5": {"stw": "linear", "rhs_weights": [0.5, 0.5]},
+    # text only, pretrained MiniLM text tower (the paper's e5 table)
+    "minilm-clip": {"stw": "constant", "text_tower": "minilm", "rhs": ["title"]},
+    "minilm-gcl-linear": {"stw": "linear", "text_tower": "minilm", "rhs": ["title"]},
+    "minilm-gcl-multipos": {"stw": "linear", "target": "multipos", "text_tower": "minilm", "rhs": ["title"]},
+}
+UNTRAINED = ("bm25", "minilm-zeroshot")
+PAPER_METHODS = ("clip", "gcl-linear", "gcl-reciprocal", "gcl-multipos")
+HEADLINE = ("ndcg@10", "err", "rbp@0.9")
+RESULT_COLUMNS = ("method", "seed", "split", *METRIC_COLUMNS, "n_queries")
+
+
+@dataclass
+class ExperimentConfig:
+    """What to compare: methods x seeds on one data set, each trained from `preset` with `overrides`."""
+
+    data: str
+    out: str = "runs/experiment"
+    preset: str = "cpu"
+    methods: list[str] = field(default_factory=lambda: list(PAPER_METHODS))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    splits: list[str] = field(default_factory=lambda: list(SPLITS))
+    overrides: dict = field(default_factory=dict)  # TrainConfig fields applied to every trained method
+    top_q: int = 2000
+    top_k: int = 1000
+    device: str = "auto"
+    progress: bool = False
+
+    def __post_init__(self):
+        unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
+
+
+def train_config(config: ExperimentConfig, method: str, seed: int):
+    """The TrainConfig of one (method, seed) run: preset, then the experiment's overrides, then the method's."""
+    from .train import TrainConfig
+
+    return TrainConfig.from_preset(config.preset, **{
+        **config.overrides, **METHODS[method], "data": config.data, "seed": seed, "device": config.device,
+        "out": str(Path(config.out) / f"{method}-s{seed}"), "progress": config.progress})
+
+
+def build_model(config: ExperimentConfig, method: str, seed: int):
+    """Train (or, for untrained methods, build) the model of one run; returns (model, run_dir or None)."""
+    if method == "bm25":
+        from .bm25 import BM25Retriever
+        return BM25Retriever(), None
+    from .models import build_encoder, load_encoder
+    from .train import train
+
+    if method == "minilm-zeroshot":
+        import torch
+        torch.manual_seed(seed)
+        return build_encoder(train_config(config, "minilm-clip", seed).encoder_config()).eval(), None
+    run_dir = train(train_config(config, method, seed))
+    return load_encoder(run_dir).eval(), run_dir
+
+
+def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.DataFrame], None]] = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and evaluate every (method, seed); returns (results, per_query) and keeps them in `config.out`.
+
+    Runs already in `out/results.csv` are skipped (resume). `on_result(rows)` is called after each run.
+    """
+    from .evaluate import evaluate
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "experiment.json").write_text(json.dumps(asdict(config), indent=2))
+    results_path, per_query_path = out / "results.csv", out / "per_query.csv"
+    results = _read(results_path, RESULT_COLUMNS)
+    per_query = _read(per_query_path, None)
+    data = load_gs(config.data)
+    for method in config.methods:
+        for seed in config.seeds[:1] if method == "bm25" else config.seeds:  # BM25 has no seed
+            if ((results["method"] == method) & (results["seed"] == seed)).any():
+                continue
+            start = time.perf_counter()
+            model, run_dir = build_model(config, method, seed)
+            summary, pq = evaluate(model, data, config.splits, config.top_q, config.top_k,
+                                   return_per_query=True, search_device="cpu")
+            rows = summary.assign(method=method, seed=seed)[list(RESULT_COLUMNS)]
+            rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
+            pq.assign(method=method, seed=seed).to_csv(per_query_path, mode="a",
+                                                       header=not per_query_path.exists(), index=False)
+            results = pd.concat([results, rows], ignore_index=True)
+            _log(out, method, seed, run_dir, time.perf_counter() - start)
+            if on_result is not None:
+                on_result(rows)
+    return results, _read(per_query_path, None)
+
+
+def _read(path: Path, columns) -> pd.DataFrame:
+    if path.exists():
+        return pd.read_csv(path, dtype={"query_id": str, "split": str, "method": str})
+    return pd.DataFrame(columns=list(columns) if columns else None)
+
+
+def _log(out: Path, method: str, seed: int, run_dir, seconds: float) -> None:
+    with open(out / "runs.jsonl", "a") as f:
+        f.write(json.dumps({"method": method, "seed": seed, "run_dir": str(run_dir) if run_dir else None,
+                            "seconds": round(seconds, 1)}) + "\n")
+
+
+# ------------------------------------------------------------------------------------ summaries
+def mean_std(results: pd.DataFrame, metrics: Sequence[str] = HEADLINE) -> pd.DataFrame:
+    """Mean and std over seeds per (method, split): columns `<metric>` and `<metric>_std`."""
+    grouped = results.groupby(["method", "split"], sort=False)[list(metrics)]
+    means, stds = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
+    return means.join(stds.add_suffix("_std")).reset_index()
+
+
+def gains(results: pd.DataFrame, baseline: str = "clip", metrics: Sequence[str] = HEADLINE) -> pd.DataFrame:
+    """Relative gain of each method's seed-mean over the baseline's, per split: (m - b) / b."""
+    means = results.groupby(["method", "split"], sort=False)[list(metrics)].mean()
+    base = means.xs(baseline, level="method")
+    return (means - base) / base
+
+
+def significance(per_query: pd.DataFrame, baseline: str = "clip", metrics: Sequence[str] = HEADLINE,
+                 seed: int = 0) -> pd.DataFrame:
+    """Paired tests of every method against the baseline per split, on per-query values averaged over seeds.
+
+    The protocol samples the same queries for every model (the sampling depends on the data only), so
+    per-query values pair up across methods; averaging over seeds first tests the method, not one run.
+    """
+    averaged = per_query.groupby(["method", "split", "query_id"], sort=False)[list(metrics)].mean().reset_index()
+    base = averaged[averaged["method"] == baseline]
+    tables = []
+    for method, table in averaged.groupby("method", sort=False):
+        if method != baseline:
+            tables.append(compare(base, table, metrics, seed=seed).assign(method=method))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def report(results: pd.DataFrame, per_query: pd.DataFrame, baseline: str = "clip",
+           metrics: Sequence[str] = HEADLINE, title: str = "GCL vs CLIP", command: str = "",
+           notes: str = "") -> str:
+    """Markdown: per split, each method's mean +- std over seeds, gain over the baseline and paired p-value."""
+    stats = mean_std(results, metrics).set_index(["method", "split"])
+    gain = gains(results, baseline, metrics) if baseline in set(results["method"]) else None
+    sig = significance(per_query, baseline, metrics) if gain is not None else pd.DataFrame()
+    seeds = results.groupby("method")["seed"].nunique()
+    lines = [f"# {title}", ""]
+    if command:
+        lines += ["Produced by:", "", "```bash", command, "```", ""]
+    if notes:
+        lines += [notes, ""]
+    lines += [f"Mean +- std over seeds (seeds per method: {', '.join(f'{m} {n}' for m, n in seeds.items())}); "
+              f"gain = relative to `{baseline}`; p = paired t-test over the split's sampled queries "
+              "(per-query values averaged over seeds), with the bootstrap 95% CI of the NDCG@10 difference.", ""]
+    methods = list(dict.fromkeys(results["method"]))
+    for split in [s for s in SPLITS if s in set(results["split"])]:
+        lines += [f"## {split}", "",
+                  "| method | " + " | ".join(metrics) + " | " + " | ".join(f"gain {m}" for m in metrics)
+                  + " | p (ndcg@10) | 95% CI diff ndcg@10 |",
+                  "|---" * (2 * len(metrics) + 3) + "|"]
+        for method in methods:
+            if (method, split) not in stats.index:
+                continue
+            row = stats.loc[(method, split)]
+            cells = [f"{row[m]:.4f} +- {row[m + '_std']:.4f}" for m in metrics]
+            if gain is not None and method != baseline:
+                cells += [f"{gain.loc[(method, split), m]:+.1%}" for m in metrics]
+                hit = sig[(sig["method"] == method) & (sig["split"] == split) & (sig["metric"] == metrics[0])]
+                cells += [f"{hit['p_value'].iloc[0]:.2g}" if len(hit) else "",
+                          f"[{hit['ci_low'].iloc[0]:+.4f}, {hit['ci_high'].iloc[0]:+.4f}]" if len(hit) else ""]
+            else:
+                cells += [""] * (len(metrics) + 2)
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def loss_table(run_dirs: dict[str, Path], fractions: Sequence[float] = (0.1, 0.25, 0.5, 0.75, 1.0)) -> pd.DataFrame:
+    """Mean training loss over the window ending at each fraction of training (10% of steps wide), per run.
+
+    A flat tail (the last columns close together) shows the budget was long enough.
+    """
+    rows = {}
+    for name, run_dir in run_dirs.items():
+        history = pd.read_json(Path(run_dir) / "history.jsonl", lines=True)
+        n = len(history)
+        width = max(1, n // 10)
+        rows[name] = {f"{int(f * 100)}%": history["loss"].iloc[max(0, int(f * n) - width):max(1, int(f * n))].mean()
+                      for f in fractions}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# ------------------------------------------------------------------------------------ when does GCL help?
+def strength_sweep(out: str | Path, strengths: Sequence[float], preset: str = "cpu",
+                   methods: Sequence[str] = ("clip", "gcl-linear", "gcl-multipos"), seeds: Sequence[int] = (0,),
+                   data_seed: int = 0, **experiment_options) -> pd.DataFrame:
+    """Regenerate SynthShop with popularity_strength = noise_strength = s for each s, run the experiment on it.
+
+    Returns the results table with a `strength` column. The larger s, the more of a query's order within a
+    match level is decided by popularity and noise (invisible in the fields) rather than by the attributes.
+    """
+    from .data import make_synthshop
+
+    tables = []
+    for s in strengths:
+        root = Path(out) / f"strength-{s:g}"
+        data = make_synthshop(root / "data", preset=preset, seed=data_seed, popularity_strength=s, noise_strength=s)
+        config = ExperimentConfig(data=str(data), out=str(root / "runs"), preset=preset, methods=list(methods),
+                                  seeds=list(seeds), **experiment_options)
+        results, _ = run_experiment(config)
+        tables.append(results.assign(strength=s))
+    return pd.concat(tables, ignore_index=True)
+
+
+def sweep_gains(sweep: pd.DataFrame, baseline: str = "clip", metric: str = "ndcg@10") -> pd.DataFrame:
+    """Relative gain over the baseline per (strength, split, method) from a strength_sweep table."""
+    means = sweep.groupby(["strength", "split", "method"])[metric].mean().unstack("method")
+    return means.drop(columns=baseline).sub(means[baseline], axis=0).div(means[baseline], axis=0)
+
+
+# ------------------------------------------------------------------------------------ CLI
+def add_cli(parser) -> None:
+    parser.add_argument("--data", help="data folder (default: generate SynthShop of --preset under --out/data)")
+    parser.add_argument("--preset", default="cpu", help="training preset, and SynthShop preset when generating")
+    parser.add_argument("--methods", nargs="+", default=list(PAPER_METHODS),
+                        help=f"from {', '.join([*METHODS, *UNTRAINED])}")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, help="override the preset's training steps")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="TrainConfig overrides for every method (JSON values, e.g. batch_size=128)")
+    parser.add_argument("--top-q", type=int, default=2000)
+    parser.add_argument("--top-k", type=int, default=1000)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default="runs/experiment", help="run directories and raw tables")
+    parser.add_argument("--results", help="also write <RESULTS>.csv (tidy table) and <RESULTS>.md (report)")
+    parser.add_argument("--sweep", nargs="*", type=float, metavar="STRENGTH",
+                        help="instead: the popularity/noise strength sweep over these strengths")
+    parser.add_argument("--progress", action="store_true")
+
+
+def _overrides(items: Sequence[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects FIELD=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def run_cli(args) -> int:
+    import shlex
+    import sys
+
+    overrides = _overrides(args.set)
+    if args.steps:
+        overrides["steps"] = args.steps
+    command = "gcl-nb " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    options = dict(top_q=args.top_q, top_k=args.top_k, device=args.device, progress=args.progress,
+                   overrides=overrides)
+    if args.sweep is not None:
+        sweep = strength_sweep(args.out, args.sweep or [0.0, 1.0, 3.0, 10.0], preset=args.preset,
+                               methods=args.methods, seeds=args.seeds, **options)
+        table = sweep_gains(sweep)
+        print(table.round(4).to_string())
+        if args.results:
+            sweep.to_csv(f"{args.results}.csv", index=False)
+            Path(f"{args.results}.md").write_text(
+                f"# Gain over CLIP vs popularity/noise strength\n\nProduced by:\n\n```bash\n{command}\n```\n\n"
+                + table.to_markdown(floatfmt="+.3f") + "\n")
+        return 0
+    data = args.data
+    if data is None:
+        from .data import make_synthshop
+        data = str(make_synthshop(Path(args.out) / "data", preset=args.preset))
+    config = ExperimentConfig(data=data, out=args.out, preset=args.preset, methods=args.methods,
+                              seeds=args.seeds, **options)
+    results, per_query = run_experiment(config)
+    text = report(results, per_query, command=command)
+    print(text)
+    if args.results:
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        results.to_csv(f"{args.results}.csv", index=False)
+        Path(f"{args.results}.md").write_text(text + "\n")
+    return 0

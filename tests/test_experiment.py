@@ -1,0 +1,69 @@
+"""The experiment harness: equal-terms training, tidy results, resume, and the report's statistics."""
+import pandas as pd
+import pytest
+
+from gcl_nb.experiment import (RESULT_COLUMNS, ExperimentConfig, gains, loss_table, mean_std, report,
+                               run_experiment, significance, sweep_gains)
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="unknown method"):
+        ExperimentConfig(data=".", methods=["clip", "gcl-cubic"])
+
+
+@pytest.mark.slow
+def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
+    config = ExperimentConfig(data=str(synthshop_smoke), out=str(tmp_path / "exp"), preset="smoke",
+                              methods=["clip", "gcl-linear", "bm25"], seeds=[0], overrides={"steps": 3},
+                              top_q=20, top_k=50)
+    results, per_query = run_experiment(config)
+    assert list(results.columns) == list(RESULT_COLUMNS)
+    assert len(results) == 3 * 4 and set(results["split"]) == {"in_domain", "novel_query", "novel_document",
+                                                               "zero_shot"}
+    assert results["ndcg@10"].between(0, 1).all()
+    assert (tmp_path / "exp" / "clip-s0" / "checkpoint.pt").is_file()
+    # the same queries are sampled for every method, so per-query values pair up
+    counts = per_query.groupby(["split", "method"]).size().unstack()
+    assert (counts.nunique(axis=1) == 1).all()
+    # a second call finds every run done and trains nothing
+    again, _ = run_experiment(config)
+    assert len(again) == len(results)
+    text = report(results, per_query)
+    assert "## zero_shot" in text and "| gcl-linear |" in text
+    assert loss_table({"clip": tmp_path / "exp" / "clip-s0"}).shape == (1, 5)
+
+
+def _table(values):
+    rows = [dict(method=m, seed=s, split="in_domain", **{"ndcg@10": v, "err": v, "rbp@0.9": v})
+            for (m, s), v in values.items()]
+    return pd.DataFrame(rows)
+
+
+def test_mean_std_and_gain_over_the_baseline():
+    results = _table({("clip", 0): 0.2, ("clip", 1): 0.4, ("gcl", 0): 0.4, ("gcl", 1): 0.5})
+    stats = mean_std(results).set_index("method")
+    assert stats.loc["clip", "ndcg@10"] == pytest.approx(0.3)
+    assert stats.loc["clip", "ndcg@10_std"] == pytest.approx(0.1414, abs=1e-4)
+    assert gains(results).loc[("gcl", "in_domain"), "ndcg@10"] == pytest.approx(0.45 / 0.3 - 1)
+
+
+def test_significance_pairs_queries_after_averaging_seeds():
+    rows = []
+    for q in range(30):
+        for seed in (0, 1):
+            rows.append(dict(method="clip", seed=seed, split="in_domain", query_id=str(q),
+                             **{"ndcg@10": 0.2 + 0.01 * (q % 5), "err": 0.1, "rbp@0.9": 0.1}))
+            rows.append(dict(method="gcl", seed=seed, split="in_domain", query_id=str(q),
+                             **{"ndcg@10": 0.3 + 0.01 * (q % 3), "err": 0.1, "rbp@0.9": 0.1}))
+    sig = significance(pd.DataFrame(rows)).set_index("metric")
+    assert sig.loc["ndcg@10", "n"] == 30
+    assert sig.loc["ndcg@10", "p_value"] < 1e-6 and sig.loc["ndcg@10", "ci_low"] > 0
+
+
+def test_sweep_gains_is_relative_to_the_baseline_per_strength():
+    sweep = pd.DataFrame([dict(strength=s, split="in_domain", method=m, seed=0, **{"ndcg@10": v})
+                          for s, m, v in [(0, "clip", 0.5), (0, "gcl-linear", 0.6), (3, "clip", 0.4),
+                                          (3, "gcl-linear", 0.3)]])
+    table = sweep_gains(sweep)
+    assert table.loc[(0, "in_domain"), "gcl-linear"] == pytest.approx(0.2)
+    assert table.loc[(3, "in_domain"), "gcl-linear"] == pytest.approx(-0.25)
