@@ -73,4 +73,5 @@ def build_encoder(config: EncoderConfig, device: str | torch.device = "cpu") -> 
     if not config.uses_images:
         clip.visual.requires_grad_(False)  # unused tower: keep it out of the optimiser and of DDP's reducer
         transform_train = transform_eval = None
-    return MultiFieldEncoder(config, clip, tokenizer, transform_train, transform_eval, model_cfg["embed_dim"])
+    encoder = MultiFieldEncoder(config, clip, tokenizer, transform_train, transform_eval, model_cfg["embed_dim"])
+    return encoder.to(device)
