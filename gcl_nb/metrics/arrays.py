@@ -203,11 +203,11 @@ def _check_scores(scores: np.ndarray, where: Callable[[int], tuple]) -> None:
 
 
 def _check_unique_per_row(index: np.ndarray, where: Callable[[int, int], tuple]) -> None:
-    ordered = np.sort(index, axis=1)
-    dup = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
-    if dup.any():
-        r, c = np.argwhere(dup)[0]
-        query, doc = where(r, ordered[r, c])
+    valid = index >= 0
+    keys = pd.Index((np.arange(len(index))[:, None] * (int(index.max(initial=0)) + 1) + index)[valid])
+    if not keys.is_unique:
+        r, c = np.argwhere(valid)[np.flatnonzero(keys.duplicated())[0]]
+        query, doc = where(r, index[r, c])
         raise ValueError(f"query {query!r}: document {doc!r} appears twice in the run; "
                          "a run lists each document at most once per query")
 
