@@ -8,12 +8,16 @@ so a missing field (any field, not only the first) gets weight 0 and the others 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Mapping, Optional, Sequence
+from functools import partial
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
+
+from gcl_nb.data.torch_data import CorpusDataset, collate_pairs
 
 FIELD_KINDS = ("text", "image")
 TEXT_TOWERS = ("clip", "minilm")
@@ -175,14 +179,13 @@ class MultiFieldEncoder(nn.Module):
         return self.encode_fields("lhs", lhs), self.encode_fields("rhs", rhs, rhs_mask), self.logit_scale.exp()
 
     @torch.no_grad()
-    def _encode_in_batches(self, n: int, batch_size: int, progress: bool, desc: str, side: str, make_batch):
+    def _encode_side(self, side: str, batches: Iterable, total: int, progress: bool, desc: str) -> Tensor:
+        """Eval-mode fused embeddings of (fields, mask) batches, concatenated on the CPU as float32."""
         was_training = self.training
         self.eval()
-        out = []
         try:
-            for start in tqdm(range(0, n, batch_size), desc=desc, disable=not progress):
-                fields, mask = make_batch(start, min(start + batch_size, n))
-                out.append(self.encode_fields(side, fields, mask).float().cpu())
+            out = [self.encode_fields(side, fields, mask).float().cpu()
+                   for fields, mask in tqdm(batches, total=total, desc=desc, disable=not progress)]
         finally:
             self.train(was_training)
         return torch.cat(out) if out else torch.empty(0, self.embed_dim)
@@ -190,39 +193,23 @@ class MultiFieldEncoder(nn.Module):
     def encode_queries(self, texts: Sequence[str], batch_size: int = 256, progress: bool = False) -> Tensor:
         """CPU float32 (n, d) L2-normalised query embeddings (each LHS field receives the query text)."""
         texts = list(texts)
+        chunks = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+        batches = (({f.name: tokens for f in self.config.lhs}, None) for tokens in map(self.tokenize, chunks))
+        return self._encode_side("lhs", batches, len(chunks), progress, "queries")
 
-        def make_batch(lo, hi):
-            tokens = self.tokenize(texts[lo:hi])
-            return {f.name: tokens for f in self.config.lhs}, None
-
-        return self._encode_in_batches(len(texts), batch_size, progress, "queries", "lhs", make_batch)
-
-    def encode_products(self, corpus, product_ids: Sequence[str], batch_size: int = 256,
-                        progress: bool = False) -> Tensor:
+    def encode_products(self, corpus, product_ids: Sequence[str], batch_size: int = 256, progress: bool = False,
+                        num_workers: int = 0) -> Tensor:
         """CPU float32 (n, d) L2-normalised product embeddings from a gcl_nb.data Corpus.
 
-        Text fields read `corpus.products[<name>]`; image fields `corpus.load_image`. A product without an
-        image (or with an empty text) has that field masked out of the fusion.
+        Fields are read by gcl_nb.data.torch_data.CorpusDataset: text fields from `corpus.products`, images
+        through `corpus.load_image` (eval preprocessing); a missing image or empty text is masked out of the fusion.
         """
         ids = [str(p) for p in product_ids]
         unknown = [p for p in ids if p not in corpus.products.index]
         if unknown:
             raise ValueError(f"{len(unknown)} product ids are not in corpus {corpus.half}, e.g. {unknown[:3]}")
-
-        def make_batch(lo, hi):
-            chunk, fields, present = ids[lo:hi], {}, []
-            for spec in self.config.rhs:
-                if spec.kind == "image":
-                    has = [corpus.has_image(p) for p in chunk]
-                    size = self.clip.visual.image_size
-                    blank = torch.zeros(3, *(size if isinstance(size, tuple) else (size, size)))
-                    fields[spec.name] = torch.stack([
-                        self.preprocess(corpus.load_image(p)) if h else blank for p, h in zip(chunk, has)])
-                else:
-                    texts = corpus.products.loc[chunk, spec.name].fillna("").astype(str).tolist()
-                    has = [bool(t.strip()) for t in texts]
-                    fields[spec.name] = self.tokenize(texts)
-                present.append(has)
-            return fields, torch.tensor(present).T
-
-        return self._encode_in_batches(len(ids), batch_size, progress, "products", "rhs", make_batch)
+        dataset = CorpusDataset(corpus, ids, [(f.name, f.kind) for f in self.config.rhs], self.transform_eval)
+        loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers,
+                            collate_fn=partial(collate_pairs, tokenize=self.tokenize))
+        batches = ((batch["fields"], batch["field_mask"]) for batch in loader)
+        return self._encode_side("rhs", batches, len(loader), progress, "products")
