@@ -59,44 +59,65 @@ def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, pre
     return make_synthshop(root, wanted["preset"], seed)
 
 
-RESULTS_FILE, PER_QUERY_FILE, GAINS_FILE = "results.csv", "per_query.csv", "gains.csv"
-MODELS = ("clip", "gcl")  #: the two runs 02 trains into <run_dir>/<name>
+#: the comparison notebook 2 runs (gcl_nb.experiment method names): baseline, GCL, text-only baseline
+BASELINE, CANDIDATE = "clip", "gcl-linear"
+METHODS = (BASELINE, CANDIDATE, "bm25")
+EXPERIMENT_FILES = ("results.csv", "per_query.csv", "runs.jsonl")
 
 
-def save_results(run_dir: str | Path, results: pd.DataFrame, per_query: pd.DataFrame,
-                 gains: pd.DataFrame) -> dict[str, Path]:
-    """Write 02's tables into `run_dir`: results (model, split, metrics), per-query metrics, gains."""
-    run_dir = Path(run_dir)
-    paths = {"results": run_dir / RESULTS_FILE, "per_query": run_dir / PER_QUERY_FILE,
-             "gains": run_dir / GAINS_FILE}
-    for table, path in zip((results, per_query, gains), paths.values()):
-        table.to_csv(path, index=False)
-    return paths
+def run_comparison(config):
+    """`gcl_nb.experiment.run_experiment(config)`, starting afresh when `config.out` holds the results of a
+    different configuration (the experiment resumes by (method, seed) only, so changed knobs would
+    otherwise be ignored). Returns (results, per_query) with numeric metric columns."""
+    from dataclasses import asdict
+
+    from gcl_nb.experiment import run_experiment
+
+    out = Path(config.out)
+    previous = out / "experiment.json"
+    if previous.is_file() and json.loads(previous.read_text()) != json.loads(json.dumps(asdict(config))):
+        for name in EXPERIMENT_FILES:
+            (out / name).unlink(missing_ok=True)
+    results, per_query = run_experiment(config)
+    return results.infer_objects(), per_query.infer_objects()
 
 
 def load_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(results, per-query table) written by 02 (ValueError naming the file when 02 has not run)."""
+    """(results, per-query table) notebook 2 wrote (ValueError naming the file when 2 has not run)."""
     run_dir = Path(run_dir)
     tables = []
-    for name in (RESULTS_FILE, PER_QUERY_FILE):
+    for name in EXPERIMENT_FILES[:2]:
         path = run_dir / name
         if not path.is_file():
             raise ValueError(f"{path} not found: run 02_gpu_training.ipynb with run_dir={str(run_dir)!r} first")
-        tables.append(pd.read_csv(path, dtype={"query_id": str, "model": str, "split": str}))
+        tables.append(pd.read_csv(path, dtype={"query_id": str, "method": str, "split": str}))
     return tables[0], tables[1]
 
 
-def load_views(run_dir: str | Path, data, models: Sequence[str] = MODELS):
-    """ModelViews over `data` of the models 02 trained into `<run_dir>/<model>`, graded as the protocol does."""
-    from gcl_nb.evaluate import grades
+def trained_runs(run_dir: str | Path, methods: Sequence[str] = (BASELINE, CANDIDATE), seed: int = 0) -> dict:
+    """{method: run directory} of the trained runs notebook 2 logged in `<run_dir>/runs.jsonl`."""
+    log = Path(run_dir) / "runs.jsonl"
+    if not log.is_file():
+        raise ValueError(f"{log} not found: run 02_gpu_training.ipynb with run_dir={str(run_dir)!r} first")
+    runs = {}
+    for line in log.read_text().splitlines():
+        entry = json.loads(line)
+        if entry["seed"] == seed and entry["run_dir"]:
+            runs[entry["method"]] = Path(entry["run_dir"])
+    missing = [m for m in methods if m not in runs]
+    if missing:
+        raise ValueError(f"{log}: no trained run of {missing} with seed {seed}; rerun 02_gpu_training.ipynb")
+    return {m: runs[m] for m in methods}
+
+
+def load_views(run_dir: str | Path, data, methods: Sequence[str] = (BASELINE, CANDIDATE), seed: int = 0):
+    """ModelViews over `data` of the methods notebook 2 trained, graded as the evaluation protocol does."""
+    from gcl_nb.evaluate import grade_scores
     from gcl_nb.models import load_encoder
     from gcl_nb.viz.model_views import ModelViews
 
-    missing = [m for m in models if not (Path(run_dir) / m).is_dir()]
-    if missing:
-        raise ValueError(f"no trained model {missing} in {run_dir}: run 02_gpu_training.ipynb first")
-    encoders = {m: load_encoder(Path(run_dir) / m).eval() for m in models}
-    return ModelViews(encoders, data, grade=grades)
+    encoders = {m: load_encoder(path).eval() for m, path in trained_runs(run_dir, methods, seed).items()}
+    return ModelViews(encoders, data, grade=grade_scores)
 
 
 def synthshop_attributes(data_root: str | Path, columns: Sequence[str] = ("category", "colour")):

@@ -33,6 +33,20 @@ def test_pca_projection_keeps_the_main_axis():
         embeddings.project_2d(x[:2], method="pca")
 
 
+def test_centering_groups_removes_the_offset_between_kinds():
+    rng = np.random.default_rng(1)
+    queries = rng.normal(size=(10, 4)) * 0.1 + np.array([5.0, 0, 0, 0])
+    docs = rng.normal(size=(10, 4)) * 0.1 + np.array([0, 5.0, 0, 0])
+    kinds = ["query"] * 10 + ["document"] * 10
+    centred = embeddings.center_groups(np.vstack([queries, docs]), kinds)
+    np.testing.assert_allclose(np.linalg.norm(centred, axis=1), 1.0, rtol=1e-5)
+    coords = embeddings.project_2d(np.vstack([queries, docs]), "pca", groups=kinds)
+    gap = np.linalg.norm(coords[:10].mean(axis=0) - coords[10:].mean(axis=0))
+    assert gap < 0.2 * coords.std()
+    with pytest.raises(ValueError, match="3 group labels for 20"):
+        embeddings.center_groups(np.vstack([queries, docs]), kinds[:3])
+
+
 @pytest.mark.slow
 def test_umap_projection(emb):
     coords = embeddings.project_2d(emb, method="umap", n_neighbors=5)

@@ -19,17 +19,12 @@ def _results():
     rows = []
     for model, scale in (("clip", 1.0), ("gcl", 1.5)):
         for split in ("zero_shot", "in_domain"):
-            rows.append({"model": model, "split": split,
+            rows.append({"method": model, "split": split,
                          **{m: 0.2 * scale for m in ranking.HEADLINE_METRICS}})
     return pd.DataFrame(rows)
 
 
-def test_relative_gain_and_bars():
-    gain = ranking.relative_gain(_results(), "clip", "gcl")
-    assert list(gain["split"]) == ["in_domain", "zero_shot"]
-    np.testing.assert_allclose(gain["ndcg@10"], [50.0, 50.0])
-    with pytest.raises(ValueError, match="'bm25' not in table"):
-        ranking.relative_gain(_results(), "bm25", "gcl")
+def test_metric_bars_in_split_order():
     fig = ranking.metric_bar_figure(_results())
     assert sorted(t.name for t in fig.data) == ["clip", "gcl"]
     assert list(fig.data[0].x) == ["in_domain", "zero_shot"]
@@ -37,12 +32,14 @@ def test_relative_gain_and_bars():
 
 def test_per_query_deltas_sorted_and_histogram():
     per_query = pd.DataFrame({
-        "model": ["clip"] * 3 + ["gcl"] * 3, "split": ["in_domain"] * 6,
-        "query_id": ["a", "b", "c"] * 2, "ndcg@10": [0.5, 0.2, 0.9, 0.6, 0.8, 0.4],
+        "method": ["clip"] * 3 + ["gcl"] * 3 + ["gcl"], "split": ["in_domain"] * 7,
+        "query_id": ["a", "b", "c"] * 2 + ["c"], "ndcg@10": [0.5, 0.2, 0.9, 0.6, 0.8, 0.4, 0.2],
     })
     deltas = ranking.per_query_deltas(per_query, "clip", "gcl")
     assert list(deltas["query_id"]) == ["b", "a", "c"]
-    np.testing.assert_allclose(deltas["delta"], [0.6, 0.1, -0.5])
+    np.testing.assert_allclose(deltas["delta"], [0.6, 0.1, -0.6])
+    with pytest.raises(ValueError, match="'bm25' not in table"):
+        ranking.per_query_deltas(per_query, "bm25", "gcl")
     fig = ranking.delta_histogram_figure(deltas)
     assert fig.data[0].type == "histogram" and len(fig.data[0].x) == 3
 
@@ -68,6 +65,8 @@ def test_rank_correlation_signs():
     assert list(table["kendall_tau"]) == pytest.approx([-1.0, 1.0])
     fig = ranking.rank_correlation_figure(table)
     assert {t.name for t in fig.data} == {"clip", "gcl"}
+    by_split = ranking.rank_correlation_figure(table.assign(split="zero_shot"))
+    assert {tuple(t.x) for t in by_split.data} == {("zero_shot",)}
 
 
 def test_gallery_inlines_images_as_data_uris():
@@ -89,6 +88,9 @@ def test_side_by_side_view_has_one_panel_per_model():
     assert html.count("<table") == 3
     assert "ground truth" in html and "clip: NDCG@2 = " in html and "gcl: NDCG@2 = 1.000" in html
     assert html.count("data:image/png;base64,") == 6
+    assert "<th>product_id</th>" not in html and 'title="product p1"' in html
+    assert "<th>product_id</th>" in gallery.table_html(ranking.ground_truth_table(QRELS, TITLES), None,
+                                                       show_ids=True)
 
 
 def test_explorer_updates_and_keeps_static_html():

@@ -13,13 +13,29 @@ METHODS = ("umap", "pca")
 KIND_SYMBOLS = {"query": "diamond", "document": "circle"}
 
 
-def project_2d(embeddings: np.ndarray, method: str = "umap", seed: int = 0,
-               n_neighbors: int = 15) -> np.ndarray:
+def center_groups(embeddings: np.ndarray, groups: Sequence) -> np.ndarray:
+    """x_i - mean(x_j : group_j = group_i), then L2-normalised: removes the constant offset between, e.g.,
+    query and document embeddings (the modality gap), which would otherwise be all a 2-D map shows."""
+    x = np.asarray(embeddings, dtype=np.float32).copy()
+    groups = np.asarray(groups)
+    if len(groups) != len(x):
+        raise ValueError(f"center_groups: {len(groups)} group labels for {len(x)} embeddings")
+    for g in np.unique(groups):
+        x[groups == g] -= x[groups == g].mean(axis=0)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms == 0, 1.0, norms)
+
+
+def project_2d(embeddings: np.ndarray, method: str = "umap", seed: int = 0, n_neighbors: int = 15,
+               groups: Sequence | None = None) -> np.ndarray:
     """(n, d) embeddings -> (n, 2) coordinates. UMAP uses cosine distance (embeddings are L2-normalised);
-    PCA is the fast, deterministic choice for CI."""
+    PCA is the fast, deterministic choice for CI. `groups` (e.g. the kind column) first centres each group
+    (`center_groups`)."""
     x = np.asarray(embeddings, dtype=np.float32)
     if x.ndim != 2 or len(x) < 3:
         raise ValueError(f"project_2d: need a (n >= 3, d) array, got shape {x.shape}")
+    if groups is not None:
+        x = center_groups(x, groups)
     if method == "pca":
         from sklearn.decomposition import PCA
         return PCA(n_components=2, random_state=seed).fit_transform(x)
@@ -86,7 +102,8 @@ def highlight_query_figure(frame: pd.DataFrame, query_index: int, qrels: Mapping
                    hovertext=[str(query.get("text", query[id_column]))], hoverinfo="text"),
     ])
     fig.update_layout(title=title or f"query {query.get('text', query[id_column])!s} and its ground truth",
-                      xaxis={"showticklabels": False}, yaxis={"showticklabels": False}, height=520)
+                      xaxis={"showticklabels": False}, yaxis={"showticklabels": False}, height=560,
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0})
     return fig
 
 
@@ -109,7 +126,7 @@ def nearest_items(embeddings: np.ndarray, index: int, k: int = 8,
 
 def add_attributes(labels: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
     """Join attribute columns (e.g. SynthShop category, colour) onto map labels by (kind, id); points
-    without attributes get "" so they still plot."""
+    without a value get "n/a" so they still plot."""
     missing = [c for c in ("kind", "id") if c not in attributes.columns]
     if missing:
         raise ValueError(f"add_attributes: attribute table lacks {missing}; has {list(attributes.columns)}")
@@ -117,7 +134,7 @@ def add_attributes(labels: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFra
     table = attributes.astype({"id": str}).drop_duplicates(["kind", "id"])
     merged = labels.drop(columns=[c for c in columns if c in labels.columns]).merge(table, on=["kind", "id"],
                                                                                     how="left")
-    merged[columns] = merged[columns].fillna("")
+    merged[columns] = merged[columns].replace("", np.nan).fillna("n/a")
     return merged
 
 

@@ -29,7 +29,8 @@ def thumbnail_img(product_id: str, load_image: ImageLoader | None, size: int = 9
     if load_image is None:
         return f'<div style="width:{size}px;height:{size}px;background:#eee"></div>'
     uri = image_data_uri(load_image(str(product_id)), size)
-    return f'<img src="{uri}" width="{size}" alt="{html.escape(str(product_id))}">'
+    pid = html.escape(str(product_id))
+    return f'<img src="{uri}" width="{size}" alt="{pid}" title="product {pid}">'
 
 
 def _format(value) -> str:
@@ -61,15 +62,17 @@ def gallery_html(items: pd.DataFrame, load_image: ImageLoader | None, caption: S
 
 
 def table_html(table: pd.DataFrame, load_image: ImageLoader | None, size: int = 64,
-               title: str | None = None) -> str:
-    """HTML table of `table` with a thumbnail column in front (rows need `product_id`)."""
+               title: str | None = None, show_ids: bool = False) -> str:
+    """HTML table of `table` with a thumbnail column in front (rows need `product_id`; the id is the
+    thumbnail's tooltip, and a column only with `show_ids`)."""
     if "product_id" not in table.columns:
         raise ValueError(f"table_html: table needs a 'product_id' column, got {list(table.columns)}")
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["image", *table.columns])
+    shown = table if show_ids else table.drop(columns="product_id")
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["image", *shown.columns])
     body = "".join(
-        "<tr><td>" + thumbnail_img(row["product_id"], load_image, size) + "</td>"
-        + "".join(f"<td>{_format(v)}</td>" for v in row.to_numpy()) + "</tr>"
-        for _, row in table.iterrows()
+        "<tr><td>" + thumbnail_img(pid, load_image, size) + "</td>"
+        + "".join(f"<td>{_format(v)}</td>" for v in row) + "</tr>"
+        for pid, row in zip(table["product_id"], shown.itertuples(index=False))
     )
     caption = f"<caption style='font-weight:bold'>{html.escape(title)}</caption>" if title else ""
     return (f'<table class="gcl-table" style="border-collapse:collapse;font:12px sans-serif">'
@@ -78,7 +81,8 @@ def table_html(table: pd.DataFrame, load_image: ImageLoader | None, size: int = 
 
 def side_by_side_html(panels: Iterable[str]) -> str:
     """Place HTML panels (tables or galleries) next to each other, wrapping on narrow screens."""
-    cells = "".join(f'<div style="flex:1 1 0;min-width:280px;margin:4px">{p}</div>' for p in panels)
+    cells = "".join(f'<div style="flex:1 1 0;min-width:260px;margin:4px;overflow-x:auto">{p}</div>'
+                    for p in panels)
     return f'<div style="display:flex;flex-wrap:wrap;align-items:flex-start">{cells}</div>'
 
 

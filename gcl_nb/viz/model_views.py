@@ -15,7 +15,7 @@ import pandas as pd
 from gcl_nb.data.schema import check_split
 from gcl_nb.viz.ranking import rank_correlation_table, side_by_side_view
 
-Grader = Callable[[pd.Series], pd.Series]
+Grader = Callable[[pd.Series], np.ndarray]  #: score column -> integer grades, row by row
 
 
 class ModelViews:

@@ -1,9 +1,9 @@
 """Ranking analysis: metric tables with relative gains, per-query deltas, the ground truth next to each
 model's top k, and rank correlation with the ground truth.
 
-Conventions: a *result table* has one row per (model, split) and the metric columns of `evaluate()`
-(`ndcg@10, err, rbp@0.7, ...`); a *per-query table* has one row per (model, split, query_id) and metric
-columns; *qrels* map product_id -> grade (>= 1 judged, others 0); a *ranking* is a list of product ids,
+Conventions (those of `gcl_nb.experiment`): a *result table* has one row per (method, split) and the
+metric columns of `evaluate()` (`ndcg@10, err, rbp@0.7, ...`); a *per-query table* has one row per
+(method, split, query_id) and metric columns; *qrels* map product_id -> grade (>= 1 judged, others 0); a *ranking* is a list of product ids,
 best first.
 """
 from __future__ import annotations
@@ -29,44 +29,32 @@ def _check_columns(df: pd.DataFrame, columns, what: str) -> None:
         raise ValueError(f"{what}: missing columns {missing}; got {list(df.columns)}")
 
 
-def _models(df: pd.DataFrame, baseline: str, candidate: str) -> None:
-    present = set(df["model"])
+def _methods(df: pd.DataFrame, baseline: str, candidate: str) -> None:
+    present = set(df["method"])
     for name in (baseline, candidate):
         if name not in present:
-            raise ValueError(f"model {name!r} not in table; models present: {sorted(present)}")
-
-
-def relative_gain(results: pd.DataFrame, baseline: str, candidate: str,
-                  metrics: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
-    """Per split, gain of `candidate` over `baseline` in percent: 100 * (cand - base) / base."""
-    _check_columns(results, ("model", "split", *metrics), "result table")
-    _models(results, baseline, candidate)
-    wide = results.set_index(["model", "split"])[list(metrics)]
-    base, cand = wide.loc[baseline], wide.loc[candidate]
-    gain = 100.0 * (cand - base) / base.replace(0.0, np.nan)
-    order = [s for s in SPLITS if s in gain.index] + [s for s in gain.index if s not in SPLITS]
-    return gain.loc[order].reset_index()
+            raise ValueError(f"method {name!r} not in table; methods present: {sorted(present)}")
 
 
 def metric_bar_figure(results: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
-    """Grouped bars: `metric` per split, one colour per model."""
-    _check_columns(results, ("model", "split", metric), "result table")
+    """Grouped bars: `metric` per split, one colour per method."""
+    _check_columns(results, ("method", "split", metric), "result table")
     order = [s for s in SPLITS if s in set(results["split"])]
     ordered = results.assign(_order=results["split"].map({s: i for i, s in enumerate(order)}))
     ordered = ordered.sort_values("_order", kind="stable").drop(columns="_order")
-    fig = px.bar(ordered, x="split", y=metric, color="model", barmode="group",
+    fig = px.bar(ordered, x="split", y=metric, color="method", barmode="group",
                  category_orders={"split": order}, title=f"{metric} per split")
     return fig
 
 
 def per_query_deltas(per_query: pd.DataFrame, baseline: str, candidate: str,
                      metric: str = "ndcg@10") -> pd.DataFrame:
-    """Per (split, query): the two models' `metric` and delta = candidate - baseline, sorted by delta
-    descending (most improved first)."""
-    _check_columns(per_query, ("model", "split", "query_id", metric), "per-query table")
-    _models(per_query, baseline, candidate)
+    """Per (split, query): the two methods' `metric` and delta = candidate - baseline, sorted by delta
+    descending (most improved first); per-query values of several seeds are averaged."""
+    _check_columns(per_query, ("method", "split", "query_id", metric), "per-query table")
+    _methods(per_query, baseline, candidate)
     keys = ["split", "query_id"] + (["query"] if "query" in per_query.columns else [])
-    wide = per_query.pivot_table(index=keys, columns="model", values=metric, aggfunc="first")
+    wide = per_query.pivot_table(index=keys, columns="method", values=metric, aggfunc="mean")
     out = wide[[baseline, candidate]].dropna().reset_index()
     out["delta"] = out[candidate] - out[baseline]
     return out.sort_values("delta", ascending=False, kind="stable").reset_index(drop=True)
@@ -136,21 +124,23 @@ def rank_correlation(ranking: Sequence[str], qrels: Mapping[str, int]) -> dict[s
 
 def rank_correlation_table(rankings: Mapping[str, Mapping[str, Sequence[str]]],
                            qrels: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
-    """`rankings[model][query_id]` and `qrels[query_id]` -> one row per (model, query_id) with
+    """`rankings[method][query_id]` and `qrels[query_id]` -> one row per (method, query_id) with
     kendall_tau and spearman (see `rank_correlation`)."""
     rows = []
-    for model, per_query in rankings.items():
+    for method, per_query in rankings.items():
         for qid, ranking in per_query.items():
             if qid not in qrels:
-                raise ValueError(f"rank_correlation_table: no qrels for query {qid!r} (model {model!r})")
-            rows.append({"model": model, "query_id": qid, **rank_correlation(ranking, qrels[qid])})
-    return pd.DataFrame(rows, columns=["model", "query_id", "kendall_tau", "spearman"])
+                raise ValueError(f"rank_correlation_table: no qrels for query {qid!r} (method {method!r})")
+            rows.append({"method": method, "query_id": qid, **rank_correlation(ranking, qrels[qid])})
+    return pd.DataFrame(rows, columns=["method", "query_id", "kendall_tau", "spearman"])
 
 
 def rank_correlation_figure(table: pd.DataFrame, measure: str = "kendall_tau") -> go.Figure:
-    """Box plot per model of the per-query rank correlation with the ground truth."""
-    _check_columns(table, ("model", measure), "rank-correlation table")
-    fig = px.box(table.dropna(subset=[measure]), x="model", y=measure, color="model", points="all",
+    """Box plot per method (and split, when the table has one) of the per-query rank correlation with the
+    ground truth."""
+    _check_columns(table, ("method", measure), "rank-correlation table")
+    x = "split" if "split" in table.columns else "method"
+    fig = px.box(table.dropna(subset=[measure]), x=x, y=measure, color="method", points="all",
                  title=f"Rank correlation with the ground truth ({measure}, per query)")
     fig.add_hline(y=0.0, line_dash="dot", line_color="grey")
     return fig

@@ -1,0 +1,106 @@
+"""gcl_nb.notebooks: papermill runner + offline HTML export (fast, on a toy notebook), and the four
+workbench notebooks end to end in CI mode, chained through one run directory (slow)."""
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gcl_nb import notebooks
+from gcl_nb.data.schema import SPLITS
+
+TOY_CELLS = [
+    ("markdown", "# toy", []),
+    ("code", "run_dir = ''\npreset = 'smoke'\nci = False\ntitle = 'bars'", ["parameters"]),
+    ("code", "from gcl_nb.viz.display import use_offline_plotly\nuse_offline_plotly()\n"
+             "import plotly.graph_objects as go\ngo.Figure(go.Bar(y=[1, 2]), layout_title_text=title)", []),
+    ("code", "from gcl_nb.viz.explorer import QueryExplorer\n"
+             "QueryExplorer(lambda s, q, m, k: f'<p class=static>{s} {q} {k}</p>', {'in_domain': [('q1', 'a')]},"
+             " ['clip'], k=4)", []),
+]
+
+
+def _write_toy(folder: Path) -> Path:
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    for kind, source, tags in TOY_CELLS:
+        make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+        nb.cells.append(make(source, metadata={"tags": tags}))
+    path = folder / "toy.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path):
+    (tmp_path / "src").mkdir()
+    src = _write_toy(tmp_path / "src")
+    out = tmp_path / "run"
+    (executed,) = notebooks.run_notebooks(out, preset="smoke", ci=True, params={"title": "hello"},
+                                          notebooks=[src.name], notebook_dir=src.parent)
+    nb = nbformat.read(executed, as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "title = \"hello\"" in injected.source and "ci = True" in injected.source
+    assert str(out.resolve()) in injected.source
+    html = executed.with_suffix(".html").read_text()
+    assert len(html) > 3_000_000, "plotly.js must be inlined"
+    assert "Plotly.newPlot" in html and "hello" in html
+    assert not re.search(r"<script[^>]+src=\"https?://", html), "no CDN scripts"
+    assert '<p class="static">in_domain q1 4</p>' in html, "static explorer view"
+    with pytest.raises(ValueError, match="unknown notebook parameters \\['nope'\\]"):
+        notebooks.run_notebooks(out, params={"nope": 1}, notebooks=[src.name], notebook_dir=src.parent)
+
+
+def test_committed_notebooks_are_clean_and_parameterised():
+    for name in notebooks.NOTEBOOKS:
+        nb = nbformat.read(notebooks.NOTEBOOK_DIR / name, as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "python3", name
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{name}: exactly one parameters cell"
+        assert {"run_dir", "preset", "ci"} <= notebooks.notebook_parameters(notebooks.NOTEBOOK_DIR / name)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{name}: strip outputs"
+
+
+def _outputs(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+
+
+def _figures(outputs):
+    return sum("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs)
+
+
+@pytest.mark.slow
+def test_four_notebooks_run_end_to_end_in_ci_mode(tmp_path):
+    run_dir = tmp_path / "run"
+    executed = notebooks.run_notebooks(run_dir, preset="smoke", ci=True)
+    assert [p.name for p in executed] == list(notebooks.NOTEBOOKS)
+
+    # 02's products: two trained runs and the tables 03 and 04 read
+    for run in notebooks.trained_runs(run_dir).values():
+        assert (run / "checkpoint.pt").is_file() and run.parent == run_dir.resolve()
+        assert len((run / "history.jsonl").read_text().splitlines()) > 0
+    results, per_query = notebooks.load_results(run_dir)
+    assert set(zip(results["method"], results["split"])) == {(m, s) for m in notebooks.METHODS for s in SPLITS}
+    assert results["ndcg@10"].between(0, 1).all() and (results["n_queries"] > 0).all()
+    counts = per_query.groupby(["method", "split"]).size()
+    n_queries = results.set_index(["method", "split"])["n_queries"]
+    assert (counts.sort_index() == n_queries.sort_index()).all()
+
+    expected_figures = {"01": 5, "02": 2, "03": 2, "04": 6}
+    for path in executed:
+        outputs = _outputs(path)
+        assert not [o for o in outputs if o.output_type == "error"], path.name
+        assert _figures(outputs) >= expected_figures[path.name[:2]], path.name
+        html = path.with_suffix(".html").read_text()
+        assert html.count("* plotly.js v") == 1, f"{path.name}: plotly.js inlined once"
+        assert not re.search(r"<script[^>]+src=\"https?://", html), f"{path.name}: no CDN scripts"
+        assert html.count("Plotly.newPlot") >= expected_figures[path.name[:2]]
+    explorer_html = [o["data"]["text/html"] for o in _outputs(executed[2])
+                     if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert explorer_html and "ground truth" in explorer_html[0] and "data:image/png;base64," in explorer_html[0]
+    linked_html = [o["data"]["text/html"] for o in _outputs(executed[3])
+                   if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert linked_html and "nearest products" in linked_html[0]
