@@ -1,8 +1,9 @@
 """Visual toolkit for the notebooks: plotly figures, HTML galleries and the ipywidgets query explorer.
 
-Every function takes plain DataFrames, arrays or PIL images (no training or evaluation happens here), so
+Figures and HTML take plain DataFrames, arrays or PIL images (no training or evaluation happens here), so
 the notebooks stay thin and the pictures are unit-tested. Modules: `data` (splits, scores, STW weights),
 `training` (loss / logit-scale / lr curves), `ranking` (metric tables, per-query deltas, side-by-side
-rankings, rank correlation), `embeddings` (UMAP/PCA maps), `gallery` (self-contained HTML thumbnails),
-`explorer` (the interactive query explorer with a static fallback), `display` (offline plotly output).
+rankings, rank correlation), `embeddings` (UMAP/PCA maps), `gallery` (self-contained HTML thumbnails and
+tables), `explorer` (the query explorer and the linked map, each with a static fallback), `model_views`
+(trained models' rankings, ground truth and embedding samples, cached), `display` (offline plotly output).
 """
