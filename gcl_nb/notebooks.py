@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -169,7 +170,8 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
 
     Parameters given to every notebook: run_dir=out_dir, preset, ci; `params` go to the notebooks whose
     parameters cell declares them (ValueError for a name no notebook declares). Returns the executed
-    notebook paths; each has an HTML twin beside it when `html`.
+    notebook paths; each has an HTML twin beside it when `html`. `log` streams cell outputs and a
+    progress bar.
     """
     import papermill
 
@@ -191,7 +193,7 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
         chosen = {k: v for k, v in {**base, **extra}.items() if k in declared[src]}
         target = out_dir / src.name
         papermill.execute_notebook(str(src), str(target), parameters=chosen, kernel_name="python3",
-                                   cwd=str(out_dir), progress_bar=False, log_output=log)
+                                   cwd=str(out_dir), progress_bar=log, log_output=log)
         if html:
             export_html(target)
         executed.append(target)
@@ -219,6 +221,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill streams cell outputs
     start = time.perf_counter()
     executed = run_notebooks(args.out, preset=args.preset, ci=args.ci, params=dict(args.param),
                              html=not args.no_html, log=True)

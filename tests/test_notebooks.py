@@ -51,6 +51,18 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path):
         notebooks.run_notebooks(out, params={"nope": 1}, notebooks=[src.name], notebook_dir=src.parent)
 
 
+def test_cli_arguments():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    notebooks.add_cli(parser)
+    args = parser.parse_args(["--ci", "--out", "runs/x", "-p", "steps=5", "-p", "data_path=/data/gs", "-p", "x=null"])
+    assert args.ci and args.preset == "cpu" and args.out == "runs/x"
+    assert dict(args.param) == {"steps": 5, "data_path": "/data/gs", "x": None}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["-p", "novalue"])
+
+
 def test_committed_notebooks_are_clean_and_parameterised():
     for name in notebooks.NOTEBOOKS:
         nb = nbformat.read(notebooks.NOTEBOOK_DIR / name, as_version=4)
