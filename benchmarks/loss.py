@@ -49,7 +49,7 @@ def _fwd_bwd(x: dict, loss_of):
 
 
 def run(report: Report, quick: bool) -> None:
-    sizes, budget = ((32, 64), 0.2) if quick else ((256, 1024, 4096), 4.0)
+    sizes, budget = ((32, 64), 0.2) if quick else ((256, 1024, 4096), 8.0)
     clip = ClipLoss()
     for n in sizes:
         x = _inputs(n, seed=n)
@@ -60,7 +60,7 @@ def run(report: Report, quick: bool) -> None:
             "gcl": _fwd_bwd(x, lambda q, d, s: gcl(q, d, s, x["scores"])),
             "multipos": _fwd_bwd(x, lambda q, d, s: multipos(q, d, s, x["scores"], x["query_codes"],
                                                              x["doc_codes"])),
-        }, budget_s=budget)
+        }, budget_s=budget, min_repeats=3 if quick else 5)
         work = f"N={n}, d={DIM}, fwd+bwd, median of {t['gcl'].repeats}"
         clip_s = t["clip"].median
         report.row("loss", "GCLLoss (diagonal) / ClipLoss time", work,
