@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from gcl_nb import notebooks
@@ -100,6 +101,8 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(tmp_path):
     counts = per_query.groupby(["method", "split"]).size()
     n_queries = results.set_index(["method", "split"])["n_queries"]
     assert (counts.sort_index() == n_queries.sort_index()).all()
+    gains = pd.read_csv(run_dir / "gains.csv")
+    assert list(gains["split"]) == list(SPLITS) and gains["ndcg@10"].notna().all()
 
     expected_figures = {"01": 5, "02": 2, "03": 2, "04": 6}
     for path in executed:

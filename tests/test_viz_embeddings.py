@@ -69,6 +69,12 @@ def test_highlight_query_ranks_ground_truth_by_grade(emb):
     assert len(background.x) == 30 and list(truth.text) == ["1", "2"]
     assert list(truth.marker.color) == [90.0, 10.0]
     assert query.x[0] == frame.loc[0, "x"]
+    assert fig.layout.xaxis.range is None
+    zoomed = embeddings.highlight_query_figure(frame, 0, {"p3": 10, "p7": 90}, n_labels=1, zoom=True)
+    assert list(zoomed.data[1].text) == ["1", ""]
+    xs = [frame.loc[i, "x"] for i in (0, 7)]
+    lo, hi = zoomed.layout.xaxis.range
+    assert lo < min(xs) and hi > max(xs) and hi - lo < 1.3 * (max(xs) - min(xs))
 
 
 def test_nearest_items(emb):

@@ -41,7 +41,7 @@ def project_2d(embeddings: np.ndarray, method: str = "umap", seed: int = 0, n_ne
         return PCA(n_components=2, random_state=seed).fit_transform(x)
     if method == "umap":
         import umap
-        reducer = umap.UMAP(n_components=2, metric="cosine", random_state=seed,
+        reducer = umap.UMAP(n_components=2, metric="cosine", random_state=seed, n_jobs=1,
                             n_neighbors=min(n_neighbors, len(x) - 1))
         return reducer.fit_transform(x)
     raise ValueError(f"project_2d: unknown method {method!r}; choose one of {METHODS}")
@@ -75,9 +75,11 @@ def embedding_map_figure(frame: pd.DataFrame, color: str, hover: Sequence[str] =
 
 
 def highlight_query_figure(frame: pd.DataFrame, query_index: int, qrels: Mapping[str, int],
-                           id_column: str = "id", title: str = "") -> go.Figure:
-    """Map with every point in grey, one query (star) and its judged products coloured by grade and
-    labelled with their ground-truth rank, so one sees whether nearness follows the grades."""
+                           id_column: str = "id", title: str = "", n_labels: int = 10,
+                           zoom: bool = False) -> go.Figure:
+    """Map with every point in grey, one query (star) and its judged products coloured by grade, the best
+    `n_labels` labelled with their ground-truth rank, so one sees whether nearness follows the grades.
+    `zoom` limits the axes to the query and its `n_labels` best judged products (10% margin)."""
     for c in ("x", "y", id_column):
         if c not in frame.columns:
             raise ValueError(f"highlight_query_figure: missing column {c!r}; got {list(frame.columns)}")
@@ -92,7 +94,7 @@ def highlight_query_figure(frame: pd.DataFrame, query_index: int, qrels: Mapping
         go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", name="other items",
                      marker={"color": "lightgrey", "size": 4}, hoverinfo="skip"),
         go.Scatter(x=judged["x"], y=judged["y"], mode="markers+text", name="ground truth",
-                   text=judged["gt_rank"].astype(str), textposition="top center",
+                   text=[str(r) if r <= n_labels else "" for r in judged["gt_rank"]], textposition="top center",
                    customdata=np.stack([judged["grade"], text], axis=1) if len(judged) else None,
                    hovertemplate="grade %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
                    marker={"color": judged["grade"], "colorscale": "Viridis", "size": 10,
@@ -104,6 +106,11 @@ def highlight_query_figure(frame: pd.DataFrame, query_index: int, qrels: Mapping
     fig.update_layout(title=title or f"query {query.get('text', query[id_column])!s} and its ground truth",
                       xaxis={"showticklabels": False}, yaxis={"showticklabels": False}, height=560,
                       legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0})
+    if zoom:
+        for axis in ("x", "y"):
+            values = np.append(judged[axis].to_numpy()[:n_labels], query[axis])
+            pad = 0.1 * (np.ptp(values) or 1.0)
+            fig.update_layout({f"{axis}axis_range": [values.min() - pad, values.max() + pad]})
     return fig
 
 
