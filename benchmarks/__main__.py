@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import time
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def main(argv=None) -> int:
         print(f"\n== {name} ==", flush=True)
         importlib.import_module(f"benchmarks.{name}").run(report, quick=args.quick)
     wall_s = time.perf_counter() - start
+    machine["load average at end (1/5/15 min)"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     print("\n" + format_rows(report.rows))
     out = args.out if args.out is not None or args.quick else RESULTS
     if out is not None:

@@ -2,12 +2,13 @@
 
 Timing: every candidate of a comparison runs once per round, in an order that alternates between rounds, so
 load from other processes and thermal drift hit all candidates alike; each reports the median over rounds.
-Memory: Linux's resident-set high-water mark (VmHWM in /proc/self/status, reset through
+Memory (Linux, glibc): the resident-set high-water mark (VmHWM in /proc/self/status, reset through
 /proc/self/clear_refs) minus the RSS before the call. It counts every allocation that touches memory
 (torch, numpy, faiss), which tracemalloc would not see.
 """
 from __future__ import annotations
 
+import ctypes
 import datetime
 import math
 import os
@@ -126,7 +127,11 @@ def _proc_status_kib(key: str) -> int:
 
 
 def peak_rss_delta(fn: Callable[[], object]) -> tuple[object, int]:
-    """(fn(), bytes of resident memory at fn's peak above the resident memory before the call)."""
+    """(fn(), bytes of resident memory at fn's peak above the resident memory before the call).
+
+    Free heap memory is first handed back to the OS (glibc malloc_trim), so that the measured call cannot
+    reuse pages that an earlier call left resident."""
+    ctypes.CDLL(None).malloc_trim(0)
     before = _proc_status_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # reset VmHWM to the current RSS
