@@ -103,8 +103,13 @@ def test_explorer_updates_and_keeps_static_html():
     explorer = QueryExplorer(render, {"in_domain": [("q1", "shoes"), ("q2", "hats")],
                                       "zero_shot": [("q9", "lamps")]}, ["clip", "gcl"], k=5)
     assert explorer.output.value == "<p>in_domain|q1|clip,gcl|5</p>"
+    n_calls = len(calls)
     explorer.split.value = "zero_shot"
-    assert explorer.output.value == "<p>zero_shot|q9|clip,gcl|5</p>"
+    assert explorer.output.value == "<p>zero_shot|q9|clip,gcl|5</p>" and len(calls) == n_calls + 1
+    explorer.split.value = "in_domain"
+    explorer.query.value = "q2"
+    assert explorer.output.value == "<p>in_domain|q2|clip,gcl|5</p>"
+    explorer.split.value = "zero_shot"
     explorer.model.value = ("gcl",)
     explorer.k.value = 3
     assert explorer.output.value == "<p>zero_shot|q9|gcl|3</p>"

@@ -36,7 +36,7 @@ class QueryExplorer:
         self.output = widgets.HTML()
         self.split.observe(self._on_split, names="value")
         for control in (self.query, self.model, self.k):
-            control.observe(lambda _change: self.update(), names="value")
+            control.observe(self._refresh, names="value")
         self.widget = widgets.VBox([widgets.HBox([self.split, self.query]),
                                     widgets.HBox([self.model, self.k]), self.output])
         self.update()
@@ -44,9 +44,14 @@ class QueryExplorer:
     def _query_options(self, split: str) -> list[tuple[str, str]]:
         return [(f"{text} ({qid})", qid) for qid, text in self.queries[split]]
 
+    def _refresh(self, _change) -> None:
+        self.update()
+
     def _on_split(self, change) -> None:
+        self.query.unobserve(self._refresh, names="value")  # one render per split change, not two
         self.query.options = self._query_options(change["new"])
         self.query.value = self.queries[change["new"]][0][0]
+        self.query.observe(self._refresh, names="value")
         self.update()
 
     def selection(self) -> tuple[str, str, tuple[str, ...], int]:
