@@ -107,10 +107,9 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "experiment.json").write_text(json.dumps(asdict(config), indent=2))
     results_path, per_query_path = out / "results.csv", out / "per_query.csv"
-    results = _read(results_path, RESULT_COLUMNS)
-    per_query = _read(per_query_path, None)
+    _start_afresh_if_changed(out, config, (results_path, per_query_path, out / "runs.jsonl"))
+    results = _read(results_path)
     data = load_gs(config.data)
     for method in config.methods:
         for seed in config.seeds[:1] if method == "bm25" else config.seeds:  # BM25 has no seed
@@ -124,17 +123,35 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
             rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
             pq.assign(method=method, seed=seed).to_csv(per_query_path, mode="a",
                                                        header=not per_query_path.exists(), index=False)
-            results = pd.concat([results, rows], ignore_index=True)
+            results = _read(results_path)
             _log(out, method, seed, run_dir, time.perf_counter() - start)
             if on_result is not None:
                 on_result(rows)
-    return results, _read(per_query_path, None)
+    return results, _read(per_query_path)
 
 
-def _read(path: Path, columns) -> pd.DataFrame:
+#: ExperimentConfig fields that change what a (method, seed) run produces; the others only choose which runs.
+_IDENTITY = ("data", "preset", "splits", "overrides", "top_q", "top_k")
+
+
+def _start_afresh_if_changed(out: Path, config: ExperimentConfig, files: Sequence[Path]) -> None:
+    """Resume only runs of the same experiment: if `out` holds results made with other data, preset,
+    overrides or protocol settings, remove those result files (run directories are overwritten by train)."""
+    saved_path = out / "experiment.json"
+    current = json.loads(json.dumps(asdict(config)))
+    if saved_path.is_file():
+        saved = json.loads(saved_path.read_text())
+        if any(saved.get(k) != current[k] for k in _IDENTITY):
+            for path in files:
+                path.unlink(missing_ok=True)
+    saved_path.write_text(json.dumps(current, indent=2))
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """A results / per-query CSV (ids as strings), or an empty results table with RESULT_COLUMNS."""
     if path.exists():
         return pd.read_csv(path, dtype={"query_id": str, "split": str, "method": str})
-    return pd.DataFrame(columns=list(columns) if columns else None)
+    return pd.DataFrame({c: pd.Series(dtype=str if c in ("method", "split") else float) for c in RESULT_COLUMNS})
 
 
 def _log(out: Path, method: str, seed: int, run_dir, seconds: float) -> None:

@@ -63,31 +63,14 @@ def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, pre
 #: the comparison notebook 2 runs (gcl_nb.experiment method names): baseline, GCL, text-only baseline
 BASELINE, CANDIDATE = "clip", "gcl-linear"
 METHODS = (BASELINE, CANDIDATE, "bm25")
-EXPERIMENT_FILES = ("results.csv", "per_query.csv", "runs.jsonl")
-
-
-def run_comparison(config):
-    """`gcl_nb.experiment.run_experiment(config)`, starting afresh when `config.out` holds the results of a
-    different configuration (the experiment resumes by (method, seed) only, so changed knobs would
-    otherwise be ignored). Returns (results, per_query) with numeric metric columns."""
-    from dataclasses import asdict
-
-    from gcl_nb.experiment import run_experiment
-
-    out = Path(config.out)
-    previous = out / "experiment.json"
-    if previous.is_file() and json.loads(previous.read_text()) != json.loads(json.dumps(asdict(config))):
-        for name in EXPERIMENT_FILES:
-            (out / name).unlink(missing_ok=True)
-    results, per_query = run_experiment(config)
-    return results.infer_objects(), per_query.infer_objects()
+EXPERIMENT_FILES = ("results.csv", "per_query.csv")
 
 
 def load_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(results, per-query table) notebook 2 wrote (ValueError naming the file when 2 has not run)."""
     run_dir = Path(run_dir)
     tables = []
-    for name in EXPERIMENT_FILES[:2]:
+    for name in EXPERIMENT_FILES:
         path = run_dir / name
         if not path.is_file():
             raise ValueError(f"{path} not found: run 02_gpu_training.ipynb with run_dir={str(run_dir)!r} first")

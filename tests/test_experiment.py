@@ -28,6 +28,11 @@ def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
     # a second call finds every run done and trains nothing
     again, _ = run_experiment(config)
     assert len(again) == len(results)
+    assert results["ndcg@10"].dtype == float
+    # other protocol settings make a different experiment: its old results are not reused
+    changed = ExperimentConfig(**{**config.__dict__, "methods": ["bm25"], "top_q": 10})
+    fresh, _ = run_experiment(changed)
+    assert set(fresh["method"]) == {"bm25"} and (fresh["n_queries"] <= 10).all()
     text = report(results, per_query)
     assert "## zero_shot" in text and "| gcl-linear |" in text
     assert loss_table({"clip": tmp_path / "exp" / "clip-s0"}).shape == (1, 5)
