@@ -174,5 +174,6 @@ class GCLLoss(nn.Module):
                 raise ValueError("target='multipos' needs query_codes and doc_codes for every batch")
             weights = self.target_matrix(query_codes, doc_codes).to(query_emb.device)
         else:
-            weights = self.stw(scores.to(query_emb.device).float())
+            # the STW's checks read values: on CPU scores (as the training loop passes them) that costs no GPU sync
+            weights = self.stw(scores.float()).to(query_emb.device, non_blocking=True)
         return gcl_loss(query_emb, doc_emb, weights, logit_scale, query_ids=query_codes, **self.options)

@@ -269,7 +269,7 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
                 q, d, scale = model({"query": batch["query"].to(device)},
                                     {k: v.to(device) for k, v in batch["fields"].items()},
                                     batch["field_mask"].to(device))
-            loss = loss_fn(q, d, scale, batch["score"].to(device), batch["query_code"].to(device),
+            loss = loss_fn(q, d, scale, batch["score"], batch["query_code"].to(device),
                            batch["doc_code"].to(device))
             if not torch.isfinite(loss):
                 where = f"the last good checkpoint (step {last_saved}) is in {run_dir}" if last_saved is not None \
