@@ -3,8 +3,9 @@
     results = run_experiment(ExperimentConfig(data="data/synthshop-cpu", out="runs/exp", seeds=[0, 1, 2]))
     gcl-nb experiment --data data/synthshop-cpu --seeds 0 1 2 --out runs/exp --results results/synthshop_cpu
 
-A method is a named set of TrainConfig overrides (METHODS); two methods are not trained: `bm25` (titles) and
-`minilm-zeroshot` (the pretrained MiniLM text tower, no fine-tuning). Every (method, seed) run writes its run
+A method is a named set of TrainConfig overrides (METHODS); three are not trained: `bm25` (titles),
+`random-init` (the model before training: the chance level) and `minilm-zeroshot` (the pretrained MiniLM text
+tower without fine-tuning; its projection to the embedding size is random). Every (method, seed) run writes its run
 directory under `out/`, and its evaluation is appended to `out/results.csv` (method, seed, split, metric
 columns) and `out/per_query.csv` as soon as it finishes, so an interrupted experiment resumes where it stopped.
 `report()` turns the tables into Markdown: mean +- std over seeds, the gain over the baseline, and a paired
@@ -44,7 +45,9 @@ METHODS: dict[str, dict] = {
     "minilm-gcl-linear": {"stw": "linear", "text_tower": "minilm", "rhs": ["title"]},
     "minilm-gcl-multipos": {"stw": "linear", "target": "multipos", "text_tower": "minilm", "rhs": ["title"]},
 }
-UNTRAINED = ("bm25", "minilm-zeroshot")
+#: untrained encoders (evaluated as built: the architecture of the named method) and BM25 over titles
+UNTRAINED_ENCODERS = {"random-init": "clip", "minilm-zeroshot": "minilm-clip"}
+UNTRAINED = ("bm25", *UNTRAINED_ENCODERS)
 PAPER_METHODS = ("clip", "gcl-linear", "gcl-reciprocal", "gcl-multipos")
 HEADLINE = ("ndcg@10", "err", "rbp@0.9")
 RESULT_COLUMNS = ("method", "seed", "split", *METRIC_COLUMNS, "n_queries")
@@ -89,10 +92,11 @@ def build_model(config: ExperimentConfig, method: str, seed: int):
     from .models import build_encoder, load_encoder
     from .train import train
 
-    if method == "minilm-zeroshot":
+    if method in UNTRAINED_ENCODERS:
         import torch
         torch.manual_seed(seed)
-        return build_encoder(train_config(config, "minilm-clip", seed).encoder_config()).eval(), None
+        encoder_config = train_config(config, UNTRAINED_ENCODERS[method], seed).encoder_config()
+        return build_encoder(encoder_config).eval(), None
     run_dir = train(train_config(config, method, seed))
     return load_encoder(run_dir).eval(), run_dir
 

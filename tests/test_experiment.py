@@ -14,11 +14,11 @@ def test_unknown_method_is_refused():
 @pytest.mark.slow
 def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
     config = ExperimentConfig(data=str(synthshop_smoke), out=str(tmp_path / "exp"), preset="smoke",
-                              methods=["clip", "gcl-linear", "bm25"], seeds=[0], overrides={"steps": 3},
+                              methods=["clip", "gcl-linear", "bm25", "random-init"], seeds=[0], overrides={"steps": 3},
                               top_q=20, top_k=50)
     results, per_query = run_experiment(config)
     assert list(results.columns) == list(RESULT_COLUMNS)
-    assert len(results) == 3 * 4 and set(results["split"]) == {"in_domain", "novel_query", "novel_document",
+    assert len(results) == 4 * 4 and set(results["split"]) == {"in_domain", "novel_query", "novel_document",
                                                                "zero_shot"}
     assert results["ndcg@10"].between(0, 1).all()
     assert (tmp_path / "exp" / "clip-s0" / "checkpoint.pt").is_file()
