@@ -249,6 +249,15 @@ def loss_table(run_dirs: dict[str, Path], fractions: Sequence[float] = (0.1, 0.2
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def loss_report(out: Path) -> str:
+    """Markdown loss_table of the trained runs logged in `out/runs.jsonl` (the latest run per method and seed)."""
+    log = pd.read_json(out / "runs.jsonl", lines=True).dropna(subset=["run_dir"])
+    latest = log.drop_duplicates(["method", "seed"], keep="last")
+    table = loss_table({f"{m}-s{s}": Path(d) for m, s, d in zip(latest["method"], latest["seed"], latest["run_dir"])})
+    return ("## Training loss\n\nMean loss over the 10% of steps ending at each point of training; a small change "
+            "between the last columns means the curve has flattened.\n\n" + table.to_markdown(floatfmt=".3f") + "\n")
+
+
 # ------------------------------------------------------------------------------------ when does GCL help?
 def strength_sweep(out: str | Path, strengths: Sequence[float], preset: str = "cpu",
                    methods: Sequence[str] = ("clip", "gcl-linear", "gcl-multipos"), seeds: Sequence[int] = (0,),
@@ -338,7 +347,7 @@ def run_cli(args) -> int:
     config = ExperimentConfig(data=data, out=args.out, preset=args.preset, methods=args.methods,
                               seeds=args.seeds, **options)
     results, per_query = run_experiment(config)
-    text = report(results, per_query, command=command)
+    text = report(results, per_query, command=command) + "\n" + loss_report(Path(args.out))
     print(text)
     if args.results:
         Path(args.results).parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from gcl_nb.experiment import (RESULT_COLUMNS, ExperimentConfig, gains, loss_table, mean_std, report,
+from gcl_nb.experiment import (RESULT_COLUMNS, ExperimentConfig, gains, loss_report, loss_table, mean_std, report,
                                run_experiment, significance, sweep_gains)
 
 
@@ -36,6 +36,7 @@ def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
     text = report(results, per_query)
     assert "## zero_shot" in text and "| gcl-linear |" in text
     assert loss_table({"clip": tmp_path / "exp" / "clip-s0"}).shape == (1, 5)
+    assert "| clip-s0 |" in loss_report(tmp_path / "exp") and "gcl-linear-s0" in loss_report(tmp_path / "exp")
 
 
 def _table(values):
