@@ -1,9 +1,11 @@
 """The experiment harness: equal-terms training, tidy results, resume, and the report's statistics."""
+import json
+
 import pandas as pd
 import pytest
 
 from gcl_nb.experiment import (RESULT_COLUMNS, ExperimentConfig, gains, loss_report, loss_table, mean_std, report,
-                               run_experiment, significance, sweep_gains)
+                               run_experiment, significance, strength_sweep, sweep_gains)
 
 
 def test_unknown_method_is_refused():
@@ -74,3 +76,12 @@ def test_sweep_gains_is_relative_to_the_baseline_per_strength():
     table = sweep_gains(sweep)
     assert table.loc[(0, "in_domain"), "gcl-linear"] == pytest.approx(0.2)
     assert table.loc[(3, "in_domain"), "gcl-linear"] == pytest.approx(-0.25)
+
+
+@pytest.mark.slow
+def test_strength_sweep_regenerates_data_with_the_varied_parameter(tmp_path):
+    sweep = strength_sweep(tmp_path, [0.0], preset="smoke", methods=["clip", "bm25"], vary=["noise_strength"],
+                           overrides={"steps": 2}, top_q=10, top_k=20)
+    params = json.loads((tmp_path / "strength-0" / "data" / "synthshop.json").read_text())["parameters"]
+    assert params["noise_strength"] == 0.0 and params["popularity_strength"] == 1.0
+    assert set(sweep["strength"]) == {0.0} and set(sweep["method"]) == {"clip", "bm25"}
