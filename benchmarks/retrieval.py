@@ -4,7 +4,7 @@ faiss IndexFlatIP on the same data; peak extra memory vs corpus size.
 Workload: random L2-normalised float32 vectors, 1M documents x 512 (2 GiB) and 2,000 queries, top 1,000 (the
 protocol's top_k); --quick: 20k x 512 documents, 100 queries, top 100. GFLOP/s counts the matrix product only,
 2 * n_queries * n_docs * d, for every candidate. The plain matmul is the same work without any top-k: the
-products of exact_topk's default (query_batch x doc_batch) blocks, each written into one reused output
+products of (query_batch x doc_batch) blocks at exact_topk's defaults, each written into one reused output
 buffer (a single unchunked product would need n_queries * n_docs * 4 bytes, 8 GB here).
 Memory: resident-set high-water mark during the call minus the RSS before it (benchmarks.harness), with the
 documents already in memory; the full score matrix that chunking avoids is shown for comparison.
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.harness import Report, Target, fmt_bytes, fmt_time, interleaved, peak_rss_delta
-from gcl_nb.retrieval import build_faiss_index, exact_topk, faiss_topk
+from gcl_nb.retrieval import TILE, build_faiss_index, exact_topk, faiss_topk
 
 DIM = 512
 _DEFAULTS = inspect.signature(exact_topk).parameters
@@ -80,6 +80,6 @@ def run(report: Report, quick: bool) -> None:
     report.note("retrieval", f"faiss and torch both use {torch.get_num_threads()} threads. The faiss row is a "
                 "reference, without target. The top-k scores of faiss and exact_topk agree within 1e-4. Peak "
                 "memory: RSS high-water mark above the RSS before the call, documents already resident; "
-                f"exact_topk holds one score block (query_batch x doc_batch = {QUERY_BATCH} x {DOC_BATCH} "
-                "floats by default, fewer rows or columns when the queries or documents are fewer) plus "
-                "per-block top-k temporaries and the running top k, whatever the corpus size.")
+                f"exact_topk holds one score tile (query_batch x TILE = {QUERY_BATCH} x {TILE} floats by "
+                "default), the running top k with its pending candidates, and a document chunk when the "
+                "documents are a memmap, whatever the corpus size.")

@@ -40,10 +40,11 @@ METHODS: dict[str, dict] = {
     "gcl-linear-image-only": {"stw": "linear", "rhs": ["image"]},
     "gcl-linear-title-only": {"stw": "linear", "rhs": ["title"]},
     "gcl-linear-fusion-0.5": {"stw": "linear", "rhs_weights": [0.5, 0.5]},
-    # text only, pretrained MiniLM text tower (the paper's e5 table)
-    "minilm-clip": {"stw": "constant", "text_tower": "minilm", "rhs": ["title"]},
-    "minilm-gcl-linear": {"stw": "linear", "text_tower": "minilm", "rhs": ["title"]},
-    "minilm-gcl-multipos": {"stw": "linear", "target": "multipos", "text_tower": "minilm", "rhs": ["title"]},
+    # text only, pretrained MiniLM text tower (the paper's e5 table), fine-tuned at a pretrained model's lr
+    "minilm-clip": {"stw": "constant", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},
+    "minilm-gcl-linear": {"stw": "linear", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},
+    "minilm-gcl-multipos": {"stw": "linear", "target": "multipos", "text_tower": "minilm", "rhs": ["title"],
+                            "lr": 1e-4},
 }
 #: untrained encoders (evaluated as built: the architecture of the named method) and BM25 over titles
 UNTRAINED_ENCODERS = {"random-init": "clip", "minilm-zeroshot": "minilm-clip"}

@@ -10,27 +10,27 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 FAISS_KINDS = ("flat", "hnsw", "ivf")
-GROUP = 32  # columns per group when pruning a score block
-FIRST_BLOCK = 8192
+TILE = 2048  # documents per score tile: a query_batch x TILE tile stays in cache for the pruning pass
+GROUP = 32  # columns per group when pruning a tile
 NORM_TOLERANCE = 1e-3
 
 
-def exact_topk(queries, docs, k: int, query_batch: int = 2048, doc_batch: int = 262144,
+def exact_topk(queries, docs, k: int, query_batch: int = 1024, doc_batch: int = 262144,
                device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Exact top-k documents per query by inner product, chunked over documents and queries.
 
-    Documents are read once, `doc_batch` rows at a time (a memmap stays on disk); every query keeps a
-    running top k. Peak extra memory ~ 4 * query_batch * min(doc_batch, n_docs) bytes for a score block
-    (2 GiB with the defaults on a large corpus; lower the batches to trade speed for memory) plus the
-    (n_queries, k) result.
+    Documents are read once, `doc_batch` rows at a time (a memmap stays on disk). Scores are computed in
+    (query_batch x TILE) tiles into one reused buffer (8 MiB by default), and every query keeps a running
+    top k. Peak extra memory: the document chunk, the tile, and about 64 bytes per query and per k for the
+    running top k, its pending candidates and their merge, whatever the corpus size.
 
-    A full top-k over each block costs about as much as the matrix product on a CPU, so blocks are
-    pruned: the columns are cut into groups of GROUP, and only groups whose maximum beats the query's
-    current k-th score are searched (the first block is small, max(k, 8192) documents, so that a
-    threshold exists early). Measured (2,000 queries, 1M x 512 documents, k = 1000, 16 CPU cores): 75%
-    of the plain matrix-product throughput, against 55% for a block-wise top-k without pruning.
+    A full top-k over every tile would cost about as much as the matrix product on a CPU, so tiles are
+    pruned: only the entries above the query's current k-th score become candidates (`_candidates`), and
+    they are merged into the running top k once a query has k of them pending. Measured throughput
+    against the plain matrix product: benchmarks/results.md.
     Returns CPU float32 scores and int64 indices.
     """
     queries = _as_tensor(queries, "queries").to(device)
@@ -41,43 +41,76 @@ def exact_topk(queries, docs, k: int, query_batch: int = 2048, doc_batch: int = 
     k = min(int(k), n_docs)
     if k < 1:
         raise ValueError(f"k must be >= 1 and the corpus non-empty (k={k}, {n_docs} documents)")
-    n_q = len(queries)
-    best_scores = torch.full((n_q, k), -torch.inf, device=device)
-    best_index = torch.full((n_q, k), -1, dtype=torch.int64, device=device)
-    bounds = [0, *range(min(max(k, FIRST_BLOCK), doc_batch, n_docs), n_docs, doc_batch), n_docs]
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        block = _as_tensor(docs[start:stop], "documents").to(device)
+    batches = [slice(q0, q0 + query_batch) for q0 in range(0, len(queries), query_batch)]
+    tops = [_RunningTopK(len(queries[rows]), k, device) for rows in batches]
+    buffer = torch.empty(min(query_batch, len(queries)) * min(TILE, n_docs), device=device)
+    for start in range(0, n_docs, doc_batch):
+        block = _as_tensor(docs[start:start + doc_batch], "documents").to(device)
         _check_normalised(block, "documents", start)
-        for q0 in range(0, n_q, query_batch):
-            rows = slice(q0, q0 + query_batch)
-            found = _block_topk(queries[rows] @ block.T, best_scores[rows, -1:], k)
-            if found is None:
-                continue
-            merged_s = torch.cat([best_scores[rows], found[0]], dim=1)
-            merged_i = torch.cat([best_index[rows], found[1] + start], dim=1)
-            best_scores[rows], pick = torch.topk(merged_s, k, dim=1)
-            best_index[rows] = torch.gather(merged_i, 1, pick)
-    return best_scores.cpu(), best_index.cpu()
+        for rows, top in zip(batches, tops):
+            for t0 in range(0, len(block), TILE):
+                tile = block[t0:t0 + TILE]
+                sims = buffer[: top.n * len(tile)].view(top.n, len(tile))
+                torch.mm(queries[rows], tile.T, out=sims)
+                top.add(sims, start + t0)
+    for top in tops:
+        top.merge()
+    return torch.cat([top.scores for top in tops]).cpu(), torch.cat([top.index for top in tops]).cpu()
 
 
-def _block_topk(sims: torch.Tensor, threshold: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Top min(k, width) entries per row of `sims` among those above `threshold` (None if none is):
-    a full top-k when many groups qualify, else a top-k over the qualifying groups' columns only."""
+class _RunningTopK:
+    """The best k (score, document index) of each of n queries so far, plus candidates pending a merge."""
+
+    def __init__(self, n: int, k: int, device):
+        self.n, self.k = n, k
+        self.scores = torch.full((n, k), -torch.inf, device=device)
+        self.index = torch.full((n, k), -1, dtype=torch.int64, device=device)
+        self.pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.pending_per_row = torch.zeros(n, dtype=torch.int64, device=device)
+
+    def add(self, sims: torch.Tensor, offset: int) -> None:
+        """Take the scores of a tile (n, width) whose column j is document offset + j."""
+        n, width = sims.shape
+        rows, columns, scores = _candidates(sims, self.scores[:, -1:])
+        if 4 * len(rows) > n * width:  # a good part of the tile (early on): merge it whole
+            self.merge(sims, torch.arange(offset, offset + width, device=sims.device).expand(n, width))
+            return
+        counts = torch.bincount(rows, minlength=n)
+        within_tile = torch.arange(len(rows), device=rows.device) - (counts.cumsum(0) - counts)[rows]
+        slots = self.pending_per_row[rows] + within_tile  # rows arrive sorted from _candidates
+        self.pending.append((rows, slots, columns + offset, scores))
+        self.pending_per_row += counts
+        if int(self.pending_per_row.max()) >= self.k:
+            self.merge()
+
+    def merge(self, *dense: torch.Tensor) -> None:
+        """Fold the pending candidates, and the (scores, index) columns `dense` if given, into the top k."""
+        width = int(self.pending_per_row.max()) if self.pending else 0
+        all_scores = torch.cat([self.scores, *dense[:1], self.scores.new_full((self.n, width), -torch.inf)], dim=1)
+        all_index = torch.cat([self.index, *dense[1:], self.index.new_full((self.n, width), -1)], dim=1)
+        if self.pending:
+            rows, slots, index, scores = (torch.cat(parts) for parts in zip(*self.pending))
+            first = all_scores.shape[1] - width
+            all_scores[rows, first + slots], all_index[rows, first + slots] = scores, index
+        self.scores, pick = torch.topk(all_scores, self.k, dim=1)
+        self.index = torch.gather(all_index, 1, pick)
+        self.pending = []
+        self.pending_per_row.zero_()
+
+
+def _candidates(sims: torch.Tensor, threshold: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(row, column, score) of every entry of `sims` (n, width) above its row's `threshold` (n, 1).
+
+    The columns are cut into GROUP-wide groups; only groups whose maximum beats the threshold are read
+    again, so a tile costs one pass over memory that is still in cache.
+    """
     n, width = sims.shape
-    if width % GROUP:  # a copy; only blocks of other widths (the last one, say) need it
-        sims = torch.nn.functional.pad(sims, (0, -width % GROUP), value=-torch.inf)
-    groups = sims.view(n, -1, GROUP)
-    group_max = groups.amax(dim=2)
-    n_groups = int((group_max > threshold).sum(dim=1).max())
-    if n_groups == 0:
-        return None
-    if n_groups * GROUP * 4 > width:
-        return torch.topk(sims[:, :width], min(k, width), dim=1)
-    picked = torch.topk(group_max, n_groups, dim=1).indices
-    candidates = groups[torch.arange(n, device=sims.device)[:, None], picked].reshape(n, -1)
-    columns = (picked[:, :, None] * GROUP + torch.arange(GROUP, device=sims.device)).reshape(n, -1)
-    scores, pos = torch.topk(candidates, min(k, candidates.shape[1]), dim=1)
-    return scores, torch.gather(columns, 1, pos)
+    padded = sims if width % GROUP == 0 else F.pad(sims, (0, -width % GROUP), value=-torch.inf)
+    groups = padded.view(n, -1, GROUP)
+    rows, group = torch.nonzero(groups.amax(dim=2) > threshold, as_tuple=True)
+    values = groups[rows, group]
+    pick, within = torch.nonzero(values > threshold[rows], as_tuple=True)
+    return rows[pick], group[pick] * GROUP + within, values[pick, within]
 
 
 def build_faiss_index(docs, kind: str = "flat", hnsw_m: int = 32, ef_construction: int = 80,

@@ -112,7 +112,8 @@ def test_from_topk_equals_from_dicts_with_padding_and_reordered_rows():
     run = {q: {doc_ids[i]: float(s) for i, s in zip(index[r], scores[r]) if i >= 0} for r, q in enumerate(rows)}
     expected = RankedGrades.from_dicts(qrels, run)
     assert ranked.query_ids == expected.query_ids
-    np.testing.assert_array_equal(ranked.gains, expected.gains)
+    np.testing.assert_array_equal(ranked.hit_ranks, expected.hit_ranks)
+    np.testing.assert_array_equal(ranked.hit_grades, expected.hit_grades)
     np.testing.assert_array_equal(ranked.ideal, expected.ideal)
     np.testing.assert_array_equal(ranked.n_retrieved, expected.n_retrieved)
     assert ranked.n_retrieved.tolist() == [7, 10, 10, 10, 10, 0]  # qrels order; q0 is the short run

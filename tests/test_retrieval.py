@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from gcl_nb import retrieval
 from gcl_nb.retrieval import build_faiss_index, exact_topk, faiss_topk
 
 
@@ -27,8 +28,10 @@ def test_exact_topk_matches_brute_force_for_any_chunking(k, query_batch, doc_bat
     assert bool((scores[:, :-1] >= scores[:, 1:]).all())
 
 
+@pytest.mark.parametrize("tile", [2048, 100])  # 100: tiles not a multiple of the pruning group
 @pytest.mark.parametrize("adversarial", [False, True])
-def test_block_pruning_is_exact(adversarial):
+def test_block_pruning_is_exact(adversarial, tile, monkeypatch):
+    monkeypatch.setattr(retrieval, "TILE", tile)
     q, d = unit_rows(30, 16, 6), unit_rows(20000, 16, 7)
     if adversarial:  # every block beats the previous ones: nothing can be pruned for query 0
         d = d[torch.argsort(d @ q[0])]

@@ -2,7 +2,7 @@
 
 Each metric takes qrels {qid: {docid: grade}} and a run {qid: {docid: score}} and returns the mean
 over the qrels' queries, or {qid: value} with `per_query=True`. Array entry points (`*_values`) take
-the dense arrays of `RankedGrades` (see `arrays` for ranking, tie and missing-query conventions).
+a `RankedGrades`, the judged hits of every query (see `arrays` for ranking, tie and missing-query conventions).
 """
 from .arrays import RankedGrades
 from .err import err, err_values

@@ -1,9 +1,15 @@
-"""Qrels + run -> dense rank-ordered grade arrays: the one conversion every metric shares.
+"""Qrels + run -> the ranks and grades of each query's judged hits: the one conversion every metric shares.
+
+Every metric of the protocol depends only on where the documents with a grade > 0 land in the ranking
+(an unjudged or grade-0 document adds nothing to DCG, ERR, RBP, AP, RR or recall), so a ranked run is
+stored as its *hits*: the ranks and grades of its retrieved documents with a grade > 0, a few dozen per
+query instead of the top 1000. The formulas then run on arrays ~20x smaller than the run.
 
 Conventions (trec_eval 9.0.x, so NDCG, MAP, recall and P match pytrec_eval exactly):
-- A run is ranked by score descending; ties are broken by document id descending (code-point order,
-  which is trec_eval's `strcmp` on UTF-8 ids). The official ERR/RBP code keeps the retrieval order for
-  ties instead; with real-valued similarity scores exact ties are rare, and one rule serves all metrics.
+- A run is ranked by score descending; ties are broken by document id descending (code-point order of
+  str(id), which is trec_eval's `strcmp` on UTF-8 ids). The official ERR/RBP code keeps the retrieval
+  order for ties instead; with real-valued similarity scores exact ties are rare, and one rule serves
+  all metrics.
 - Ids are compared as given (use strings, as the data loaders do: 1 and "1" are different ids).
 - A retrieved document missing from the query's qrels has grade 0.
 - A query of the qrels absent from the run (or with an empty run) scores 0 on every metric and counts
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
@@ -24,20 +30,24 @@ import pandas as pd
 Qrels = Mapping[Hashable, Mapping[Hashable, float]]
 Run = Mapping[Hashable, Mapping[Hashable, float]]
 
+#: rank of a padding slot in `RankedGrades.hit_ranks`: beyond every cut-off, and p ** NO_RANK == 0
+NO_RANK = 2 ** 40
+
 
 @dataclass(frozen=True)
 class RankedGrades:
-    """Grades of each query's ranked run, as dense arrays.
+    """Each query's judged hits (retrieved documents with a grade > 0), as dense padded arrays.
 
     query_ids: the qrels' query ids, in qrels order (row i of every array).
-    gains: (n_queries, depth) float64, gains[i, r] = grade of query i's document at rank r + 1
-        (0 when unjudged, or when the run has fewer than r + 1 documents); depth = longest run.
+    hit_ranks: (n_queries, m) int64, 1-based ranks of query i's hits, ascending; padded with NO_RANK.
+    hit_grades: (n_queries, m) float64, their grades; 0 in padding.
     n_retrieved: (n_queries,) int64, length of each query's run.
-    ideal: (n_queries, m) float64, each query's judged grades sorted descending, 0-padded.
+    ideal: (n_queries, j) float64, each query's judged grades sorted descending, 0-padded.
     """
 
     query_ids: tuple
-    gains: np.ndarray
+    hit_ranks: np.ndarray
+    hit_grades: np.ndarray
     n_retrieved: np.ndarray
     ideal: np.ndarray
 
@@ -50,6 +60,17 @@ class RankedGrades:
     def n_relevant(self) -> np.ndarray:
         """Number of judged documents with grade >= 1 per query (trec_eval's num_rel)."""
         return (self.ideal >= 1).sum(axis=1)
+
+    def relevant_within(self, k: int) -> np.ndarray:
+        """(n_queries, m) bool: hit with grade >= 1 (trec_eval's relevant) at rank <= k."""
+        return (self.hit_grades >= 1) & (self.hit_ranks <= k)
+
+    def top_gains(self, k: int) -> np.ndarray:
+        """(n_queries, k) grades at ranks 1..k (0 where the document is unjudged, grade 0 or missing)."""
+        rows, slots = np.nonzero(self.hit_ranks <= k)
+        gains = np.zeros((len(self.query_ids), k))
+        gains[rows, self.hit_ranks[rows, slots] - 1] = self.hit_grades[rows, slots]
+        return gains
 
     def summarise(self, values: np.ndarray, per_query: bool) -> float | dict:
         """Mean of per-query `values` over all queries, or {query_id: value} when `per_query`."""
@@ -64,28 +85,31 @@ class RankedGrades:
         """From {qid: {docid: grade}} and {qid: {docid: score}}."""
         qids = list(qrels)
         _check_run_queries(qids, list(run))
-        per_query = [run.get(q, {}) for q in qids]
-        counts = np.fromiter(map(len, per_query), dtype=np.int64, count=len(qids))
-        n = int(counts.sum())
-        docs = np.fromiter(chain.from_iterable(per_query), dtype=object, count=n)
-        scores = np.fromiter(chain.from_iterable(d.values() for d in per_query), dtype=np.float64, count=n)
-        run_q = np.repeat(np.arange(len(qids)), counts)
-        _check_scores(scores, lambda i: (qids[run_q[i]], docs[i]))
+        runs = [run.get(q) or {} for q in qids]
+        counts = np.fromiter(map(len, runs), dtype=np.int64, count=len(qids))
+        scores = np.fromiter(chain.from_iterable(r.values() for r in runs), dtype=np.float64,
+                             count=int(counts.sum()))
+        starts = np.cumsum(counts) - counts
+        run_rows = np.repeat(np.arange(len(qids)), counts)
 
-        qrel_q, qrel_docs, qrel_grade = _flatten_qrels(qrels, qids)
-        judged = pd.Index(qrel_docs).unique()
-        width = len(judged) + 1  # code 0 = never judged
-        run_key = run_q * width + judged.get_indexer(docs) + 1
-        qrel_key = qrel_q * width + judged.get_indexer(qrel_docs) + 1
-        rank = np.arange(n) - (np.cumsum(counts) - counts)[run_q]
-        dense_scores = np.full((len(qids), int(counts.max(initial=0))), np.nan)
-        dense_scores[run_q, rank] = scores
-        dense_keys = np.zeros(dense_scores.shape, dtype=np.int64)
-        dense_keys[run_q, rank] = run_key
-        dense_docs = np.empty(dense_scores.shape, dtype=object)
-        dense_docs[run_q, rank] = docs
-        return cls._assemble(qids, dense_scores, dense_keys, qrel_q, qrel_key, qrel_grade,
-                             lambda rows, cols: dense_docs[rows, cols])
+        def run_entry(i: int) -> tuple:
+            row = run_rows[i]
+            return qids[row], list(runs[row])[i - starts[row]]
+
+        _check_scores(scores, run_entry)
+        dense = np.full((len(qids), int(counts.max(initial=0))), np.inf)
+        dense[run_rows, np.arange(len(scores)) - starts[run_rows]] = -scores
+
+        qrel_rows, qrel_docs, qrel_grades = _flatten_qrels(qrels, qids)
+        qrel_scores = np.fromiter(chain.from_iterable(map(r.get, qrels[q], repeat(np.nan)) for q, r in zip(qids, runs)),
+                                  dtype=np.float64, count=len(qrel_rows))  # NaN: not retrieved
+        hit = (qrel_grades > 0) & ~np.isnan(qrel_scores)
+
+        def tied_docs(row: int, score: float) -> list:
+            return [d for d, s in runs[row].items() if s == score]
+
+        return cls._assemble(qids, np.sort(dense, axis=1), counts, qrel_rows[hit], qrel_docs[hit], qrel_scores[hit],
+                             qrel_grades[hit], tied_docs, qrel_rows, qrel_grades)
 
     @classmethod
     def from_topk(cls, qrels: Qrels, query_ids: Sequence, doc_index: np.ndarray, scores: np.ndarray,
@@ -112,62 +136,77 @@ class RankedGrades:
         rows = pd.Index(qids).get_indexer(list(query_ids))
         index = np.full((len(qids), doc_index.shape[1]), -1, dtype=np.int64)
         index[rows] = doc_index
-        dense_scores = np.full(index.shape, np.nan)
-        dense_scores[rows] = scores
+        dense = np.full(index.shape, np.nan)
+        dense[rows] = scores
         valid = index >= 0
-        dense_scores[~valid] = np.nan
-        flat_rows, flat_cols = np.nonzero(valid)
-        _check_scores(dense_scores[valid], lambda i: (qids[flat_rows[i]], doc_ids[index[flat_rows[i], flat_cols[i]]]))
+        dense[~valid] = np.nan
+        _check_scores(dense[valid], lambda i: (qids[np.nonzero(valid)[0][i]], doc_ids[index[valid][i]]))
         _check_unique_per_row(index, lambda r, d: (qids[r], doc_ids[d]))
 
-        qrel_q, qrel_docs, qrel_grade = _flatten_qrels(qrels, qids)
+        qrel_rows, qrel_docs, qrel_grades = _flatten_qrels(qrels, qids)
+        positive = np.flatnonzero(qrel_grades > 0)
         width = len(doc_ids) + 1  # code 0 = padding
-        qrel_code = doc_ids.get_indexer(qrel_docs)
-        qrel_key = np.where(qrel_code >= 0, qrel_q * width + qrel_code + 1, -1)  # -1: not in corpus
-        run_key = np.arange(len(qids))[:, None] * width + index + 1
-        return cls._assemble(qids, dense_scores, run_key, qrel_q, qrel_key, qrel_grade,
-                             lambda r, c: np.asarray(doc_ids[index[r, c]], dtype=object))
+        hit_codes = doc_ids.get_indexer(qrel_docs[positive])
+        in_corpus = hit_codes >= 0
+        positive, hit_codes = positive[in_corpus], hit_codes[in_corpus]
+        hit_table = pd.Index(qrel_rows[positive] * width + hit_codes + 1)
+        run_keys = np.arange(len(qids))[:, None] * width + index + 1
+        found = hit_table.get_indexer(run_keys[valid])
+        run_rows, run_cols = np.nonzero(valid)
+        at = np.flatnonzero(found >= 0)
+        hits = positive[found[at]]
+        hit_rows, hit_cols = run_rows[at], run_cols[at]
+        order = np.argsort(hit_rows, kind="stable")
+        hit_rows, hit_cols, hits = hit_rows[order], hit_cols[order], hits[order]
+
+        def tied_docs(row: int, score: float) -> list:
+            return list(doc_ids[index[row, dense[row] == score]])
+
+        return cls._assemble(qids, np.sort(np.where(valid, -dense, np.inf), axis=1), valid.sum(axis=1),
+                             hit_rows, qrel_docs[hits], dense[hit_rows, hit_cols], qrel_grades[hits], tied_docs,
+                             qrel_rows, qrel_grades)
 
     @classmethod
-    def _assemble(cls, qids: list, scores: np.ndarray, run_key: np.ndarray, qrel_q: np.ndarray,
-                  qrel_key: np.ndarray, qrel_grade: np.ndarray,
-                  doc_at: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> RankedGrades:
-        """Rank each row of `scores` (n_q, depth; NaN = no document) and look up the grades.
+    def _assemble(cls, qids: list, neg_sorted: np.ndarray, n_retrieved: np.ndarray, hit_rows: np.ndarray,
+                  hit_docs: np.ndarray, hit_scores: np.ndarray, hit_grades: np.ndarray,
+                  tied_docs: Callable[[int, float], list], qrel_rows: np.ndarray,
+                  qrel_grades: np.ndarray) -> RankedGrades:
+        """Rank the hits (one per retrieved judged document with grade > 0, `hit_rows` ascending) within
+        their rows and pack hits and judged grades into padded arrays.
 
-        run_key[i, j] identifies (query i, its j-th document) and equals qrel_key of the same judged
-        pair; doc_at(rows, cols) gives document ids (only called to break score ties).
+        neg_sorted: (n_queries, depth) each row's negated scores ascending, +inf padding.
+        tied_docs(row, score): the ids of the row's documents with exactly this score.
         """
-        order = _rank_order(scores, doc_at)
-        gains = _lookup(np.take_along_axis(run_key, order, axis=1), qrel_key, qrel_grade)
-        order = np.lexsort((-qrel_grade, qrel_q))
-        counts = np.bincount(qrel_q, minlength=len(qids))
-        rank = np.arange(len(order)) - (np.cumsum(counts) - counts)[qrel_q[order]]
-        ideal = np.zeros((len(qids), int(counts.max(initial=0))))
-        ideal[qrel_q[order], rank] = qrel_grade[order]
-        return cls(tuple(qids), gains, (~np.isnan(scores)).sum(axis=1), ideal)
+        ranks = _ranks(neg_sorted, hit_rows, hit_docs, hit_scores, tied_docs)
+        order = np.lexsort((ranks, hit_rows))
+        hit_ranks = _pad_rows(hit_rows[order], ranks[order], len(qids), NO_RANK, np.int64)
+        grades = _pad_rows(hit_rows[order], hit_grades[order], len(qids), 0.0, np.float64)
+        ideal = -np.sort(-_pad_rows(qrel_rows, qrel_grades, len(qids), 0.0, np.float64), axis=1)
+        return cls(tuple(qids), hit_ranks, grades, np.asarray(n_retrieved, dtype=np.int64), ideal)
 
 
-def _rank_order(scores: np.ndarray, doc_at: Callable) -> np.ndarray:
-    """Per-row permutation: score descending, NaN (no document) last, ties by document id descending.
+def _ranks(neg_sorted: np.ndarray, hit_rows: np.ndarray, hit_docs: np.ndarray, hit_scores: np.ndarray,
+           tied_docs: Callable[[int, float], list]) -> np.ndarray:
+    """1-based rank of each hit: 1 + documents scored higher + documents of equal score and greater id."""
+    bounds = np.searchsorted(hit_rows, np.arange(len(neg_sorted) + 1))
+    ahead = np.empty(len(hit_rows), dtype=np.int64)
+    tie_size = np.empty(len(hit_rows), dtype=np.int64)
+    for row in np.flatnonzero(np.diff(bounds)):
+        lo, hi = bounds[row], bounds[row + 1]
+        ahead[lo:hi] = np.searchsorted(neg_sorted[row], -hit_scores[lo:hi], side="left")
+        tie_size[lo:hi] = np.searchsorted(neg_sorted[row], -hit_scores[lo:hi], side="right") - ahead[lo:hi]
+    for i in np.flatnonzero(tie_size > 1):
+        name = str(hit_docs[i])
+        ahead[i] += sum(str(d) > name for d in tied_docs(hit_rows[i], hit_scores[i]))
+    return ahead + 1
 
-    Document ids are compared only in rows with tied scores (string sorting is the costly part).
-    """
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranked = np.take_along_axis(scores, order, axis=1)
-    tied_next = ranked[:, 1:] == ranked[:, :-1]
-    rows = np.flatnonzero(tied_next.any(axis=1))
-    if not len(rows):
-        return order
-    tied = np.zeros((len(rows), scores.shape[1]), dtype=bool)
-    tied[:, :-1] |= tied_next[rows]
-    tied[:, 1:] |= tied_next[rows]
-    r, c = np.nonzero(tied)
-    names = np.array([str(x) for x in doc_at(rows[r], order[rows[r], c])], dtype=str)
-    tie_key = np.zeros(tied.shape, dtype=np.int64)
-    tie_key[r, c] = -np.unique(names, return_inverse=True)[1]
-    resort = np.lexsort((tie_key, -ranked[rows]), axis=-1)
-    order[rows] = np.take_along_axis(order[rows], resort, axis=1)
-    return order
+
+def _pad_rows(rows: np.ndarray, values: np.ndarray, n_rows: int, fill, dtype) -> np.ndarray:
+    """(n_rows, longest row) array of `values` grouped by `rows` (ascending), in their given order."""
+    counts = np.bincount(rows, minlength=n_rows)
+    out = np.full((n_rows, int(counts.max(initial=0))), fill, dtype=dtype)
+    out[rows, np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]] = values
+    return out
 
 
 def _flatten_qrels(qrels: Qrels, qids: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -177,13 +216,13 @@ def _flatten_qrels(qrels: Qrels, qids: list) -> tuple[np.ndarray, np.ndarray, np
     n = int(counts.sum())
     docs = np.fromiter(chain.from_iterable(judged), dtype=object, count=n)
     grades = np.fromiter(chain.from_iterable(d.values() for d in judged), dtype=np.float64, count=n)
-    qrel_q = np.repeat(np.arange(len(qids)), counts)
+    qrel_rows = np.repeat(np.arange(len(qids)), counts)
     bad = np.flatnonzero(np.isnan(grades) | (grades < 0))
     if len(bad):
         i = bad[0]
-        raise ValueError(f"qrels grade {grades[i]} for query {qids[qrel_q[i]]!r}, document {docs[i]!r}: "
+        raise ValueError(f"qrels grade {grades[i]} for query {qids[qrel_rows[i]]!r}, document {docs[i]!r}: "
                          "grades must be numbers >= 0")
-    return qrel_q, docs, grades
+    return qrel_rows, docs, grades
 
 
 def _check_run_queries(qrels_ids: list, run_ids: list) -> None:
@@ -203,18 +242,10 @@ def _check_scores(scores: np.ndarray, where: Callable[[int], tuple]) -> None:
 
 
 def _check_unique_per_row(index: np.ndarray, where: Callable[[int, int], tuple]) -> None:
-    valid = index >= 0
-    keys = pd.Index((np.arange(len(index))[:, None] * (int(index.max(initial=0)) + 1) + index)[valid])
-    if not keys.is_unique:
-        r, c = np.argwhere(valid)[np.flatnonzero(keys.duplicated())[0]]
-        query, doc = where(r, index[r, c])
+    ordered = np.sort(index, axis=1)
+    twice = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+    if twice.any():
+        r, c = np.argwhere(twice)[0]
+        query, doc = where(r, ordered[r, c])
         raise ValueError(f"query {query!r}: document {doc!r} appears twice in the run; "
                          "a run lists each document at most once per query")
-
-
-def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) -> np.ndarray:
-    """table_values at the position of each key in table_keys (unique where >= 0; negative keys are
-    ignored), 0 where absent; keeps the shape of `keys`."""
-    keep = table_keys >= 0
-    pos = pd.Index(table_keys[keep]).get_indexer(keys.ravel()).reshape(keys.shape)
-    return np.where(pos >= 0, table_values[keep][pos], 0.0)

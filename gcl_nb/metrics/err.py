@@ -12,15 +12,16 @@ import numpy as np
 from .arrays import Qrels, RankedGrades, Run
 
 
-def err_values(gains: np.ndarray, gmax: np.ndarray) -> np.ndarray:
-    """Per-query ERR from rank-ordered `gains` (n, depth) and each query's top grade `gmax` (n,)."""
-    stop = np.exp2(gains - gmax[:, None]) - np.exp2(-gmax)[:, None]  # (2^g - 1) / 2^gmax, 0 where g = 0
+def err_values(ranked: RankedGrades) -> np.ndarray:
+    """Per-query ERR (documents with grade 0 have R = 0, so only the hits enter the sum and product)."""
+    gmax = ranked.gmax[:, None]
+    stop = np.exp2(ranked.hit_grades - gmax) - np.exp2(-gmax)  # (2^g - 1) / 2^gmax, 0 in padding
     reach = np.ones_like(stop)  # prod_{i<r} (1 - R_i)
     reach[:, 1:] = np.cumprod(1.0 - stop[:, :-1], axis=1)
-    return (stop * reach / np.arange(1, gains.shape[1] + 1)).sum(axis=1)
+    return (stop * reach / ranked.hit_ranks).sum(axis=1)
 
 
 def err(qrels: Qrels, run: Run, per_query: bool = False) -> float | dict:
     """Mean ERR over the qrels' queries ({qid: value} with `per_query`)."""
     ranked = RankedGrades.from_dicts(qrels, run)
-    return ranked.summarise(err_values(ranked.gains, ranked.gmax), per_query)
+    return ranked.summarise(err_values(ranked), per_query)

@@ -10,15 +10,15 @@ import numpy as np
 from .arrays import Qrels, RankedGrades, Run
 
 
-def map_values(gains: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
-    """Per-query AP@k from rank-ordered `gains` (n, depth) and the number of relevant documents (n,)."""
-    rel = gains[:, :k] >= 1
-    precision_at_r = np.cumsum(rel, axis=1) / np.arange(1, rel.shape[1] + 1)
-    hits = (precision_at_r * rel).sum(axis=1)
-    return np.divide(hits, n_relevant, out=np.zeros_like(hits), where=n_relevant > 0)
+def map_values(ranked: RankedGrades, k: int) -> np.ndarray:
+    """Per-query AP@k."""
+    rel = ranked.relevant_within(k)
+    precision_sum = (np.cumsum(rel, axis=1) / ranked.hit_ranks * rel).sum(axis=1)
+    n_relevant = ranked.n_relevant
+    return np.divide(precision_sum, n_relevant, out=np.zeros_like(precision_sum), where=n_relevant > 0)
 
 
 def map_at(qrels: Qrels, run: Run, k: int, per_query: bool = False) -> float | dict:
     """Mean average precision at k over the qrels' queries ({qid: AP@k} with `per_query`)."""
     ranked = RankedGrades.from_dicts(qrels, run)
-    return ranked.summarise(map_values(ranked.gains, ranked.n_relevant, k), per_query)
+    return ranked.summarise(map_values(ranked, k), per_query)

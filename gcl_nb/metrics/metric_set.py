@@ -22,17 +22,16 @@ METRIC_COLUMNS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9",
 
 def metric_table(ranked: RankedGrades) -> pd.DataFrame:
     """Per-query values of METRIC_COLUMNS, indexed by query id (named `query_id`)."""
-    g, gmax, n_rel = ranked.gains, ranked.gmax, ranked.n_relevant
     columns = {
-        "ndcg@10": ndcg_values(g, ranked.ideal, 10),
-        "err": err_values(g, gmax),
-        "rbp@0.7": rbp_values(g, gmax, 0.7),
-        "rbp@0.8": rbp_values(g, gmax, 0.8),
-        "rbp@0.9": rbp_values(g, gmax, 0.9),
-        "map@1000": map_values(g, n_rel, 1000),
-        "mrr@1000": mrr_values(g, 1000),
-        "recall@10": recall_values(g, n_rel, 10),
-        "recall@100": recall_values(g, n_rel, 100),
+        "ndcg@10": ndcg_values(ranked, 10),
+        "err": err_values(ranked),
+        "rbp@0.7": rbp_values(ranked, 0.7),
+        "rbp@0.8": rbp_values(ranked, 0.8),
+        "rbp@0.9": rbp_values(ranked, 0.9),
+        "map@1000": map_values(ranked, 1000),
+        "mrr@1000": mrr_values(ranked, 1000),
+        "recall@10": recall_values(ranked, 10),
+        "recall@100": recall_values(ranked, 100),
     }
     return pd.DataFrame(columns, index=pd.Index(list(ranked.query_ids), name="query_id"))
 

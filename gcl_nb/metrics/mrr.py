@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrays import Qrels, RankedGrades, Run
+from .arrays import NO_RANK, Qrels, RankedGrades, Run
 
 
-def mrr_values(gains: np.ndarray, k: int) -> np.ndarray:
-    """Per-query reciprocal rank at k from rank-ordered `gains` (n, depth)."""
-    rel = gains[:, :k] > 0
-    found = rel.any(axis=1)
-    first = rel.argmax(axis=1) if rel.shape[1] else np.zeros(len(rel), dtype=int)
-    return np.where(found, 1.0 / (first + 1), 0.0)
+def mrr_values(ranked: RankedGrades, k: int) -> np.ndarray:
+    """Per-query reciprocal rank at k (every hit has grade > 0: the first hit is the first relevant)."""
+    first = ranked.hit_ranks[:, 0] if ranked.hit_ranks.shape[1] else np.full(len(ranked.query_ids), NO_RANK)
+    return np.where(first <= k, 1.0 / first, 0.0)
 
 
 def mrr(qrels: Qrels, run: Run, k: int, per_query: bool = False) -> float | dict:
     """Mean reciprocal rank at k over the qrels' queries ({qid: RR@k} with `per_query`)."""
     ranked = RankedGrades.from_dicts(qrels, run)
-    return ranked.summarise(mrr_values(ranked.gains, k), per_query)
+    return ranked.summarise(mrr_values(ranked, k), per_query)

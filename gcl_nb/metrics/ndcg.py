@@ -11,10 +11,10 @@ import numpy as np
 from .arrays import Qrels, RankedGrades, Run
 
 
-def ndcg_values(gains: np.ndarray, ideal: np.ndarray, k: int) -> np.ndarray:
-    """Per-query NDCG@k from rank-ordered `gains` (n, depth) and sorted judged grades `ideal` (n, m)."""
-    dcg = _dcg(gains[:, :k])
-    idcg = _dcg(ideal[:, :k])
+def ndcg_values(ranked: RankedGrades, k: int) -> np.ndarray:
+    """Per-query NDCG@k."""
+    dcg = _dcg(ranked.top_gains(k))
+    idcg = _dcg(ranked.ideal[:, :k])
     return np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
 
 
@@ -25,4 +25,4 @@ def _dcg(gains: np.ndarray) -> np.ndarray:
 def ndcg(qrels: Qrels, run: Run, k: int, per_query: bool = False) -> float | dict:
     """Mean NDCG@k over the qrels' queries ({qid: value} with `per_query`)."""
     ranked = RankedGrades.from_dicts(qrels, run)
-    return ranked.summarise(ndcg_values(ranked.gains, ranked.ideal, k), per_query)
+    return ranked.summarise(ndcg_values(ranked, k), per_query)

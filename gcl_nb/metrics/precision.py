@@ -9,12 +9,12 @@ import numpy as np
 from .arrays import Qrels, RankedGrades, Run
 
 
-def precision_values(gains: np.ndarray, k: int) -> np.ndarray:
-    """Per-query P@k from rank-ordered `gains` (n, depth)."""
-    return (gains[:, :k] >= 1).sum(axis=1) / k
+def precision_values(ranked: RankedGrades, k: int) -> np.ndarray:
+    """Per-query P@k."""
+    return ranked.relevant_within(k).sum(axis=1) / k
 
 
 def precision(qrels: Qrels, run: Run, k: int, per_query: bool = False) -> float | dict:
     """Mean P@k over the qrels' queries ({qid: value} with `per_query`)."""
     ranked = RankedGrades.from_dicts(qrels, run)
-    return ranked.summarise(precision_values(ranked.gains, k), per_query)
+    return ranked.summarise(precision_values(ranked, k), per_query)

@@ -12,15 +12,16 @@ import numpy as np
 from .arrays import Qrels, RankedGrades, Run
 
 
-def rbp_values(gains: np.ndarray, gmax: np.ndarray, p: float) -> np.ndarray:
-    """Per-query RBP_p from rank-ordered `gains` (n, depth) and each query's top grade `gmax` (n,)."""
+def rbp_values(ranked: RankedGrades, p: float) -> np.ndarray:
+    """Per-query RBP_p."""
     if not 0 < p < 1:
         raise ValueError(f"RBP persistence p must be in (0, 1), got {p}")
-    raw = (1 - p) * (gains @ p ** np.arange(gains.shape[1]))
+    raw = (1 - p) * (ranked.hit_grades * p ** (ranked.hit_ranks - 1.0)).sum(axis=1)
+    gmax = ranked.gmax
     return np.divide(raw, gmax, out=np.zeros_like(raw), where=gmax > 0)
 
 
 def rbp(qrels: Qrels, run: Run, p: float, per_query: bool = False) -> float | dict:
     """Mean RBP_p over the qrels' queries ({qid: value} with `per_query`)."""
     ranked = RankedGrades.from_dicts(qrels, run)
-    return ranked.summarise(rbp_values(ranked.gains, ranked.gmax, p), per_query)
+    return ranked.summarise(rbp_values(ranked, p), per_query)

@@ -9,13 +9,14 @@ import numpy as np
 from .arrays import Qrels, RankedGrades, Run
 
 
-def recall_values(gains: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
-    """Per-query Recall@k from rank-ordered `gains` (n, depth) and the number of relevant documents (n,)."""
-    hits = (gains[:, :k] >= 1).sum(axis=1).astype(np.float64)
+def recall_values(ranked: RankedGrades, k: int) -> np.ndarray:
+    """Per-query Recall@k."""
+    hits = ranked.relevant_within(k).sum(axis=1).astype(np.float64)
+    n_relevant = ranked.n_relevant
     return np.divide(hits, n_relevant, out=np.zeros_like(hits), where=n_relevant > 0)
 
 
 def recall(qrels: Qrels, run: Run, k: int, per_query: bool = False) -> float | dict:
     """Mean Recall@k over the qrels' queries ({qid: value} with `per_query`)."""
     ranked = RankedGrades.from_dicts(qrels, run)
-    return ranked.summarise(recall_values(ranked.gains, ranked.n_relevant, k), per_query)
+    return ranked.summarise(recall_values(ranked, k), per_query)
