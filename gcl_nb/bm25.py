@@ -9,8 +9,12 @@ query may get fewer than top_k documents.
 """
 from __future__ import annotations
 
+import logging
+
 import bm25s
 import numpy as np
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG, which notebooks then print
 
 
 class BM25Retriever:

@@ -149,3 +149,9 @@ def test_image_less_minilm_text_tower(tmp_path):
     save_checkpoint(encoder, tmp_path)
     with torch.no_grad():
         assert torch.equal(load_encoder(tmp_path).encode_queries(["red dress"]), encoder.encode_queries(["red dress"]))
+
+
+def test_random_init_builds_without_open_clip_warning(caplog):
+    with caplog.at_level("WARNING"):
+        build_encoder(EncoderConfig(image_size=32))
+    assert not [r for r in caplog.records if "No pretrained weights" in r.getMessage()]

@@ -6,6 +6,8 @@ The packaged configs (gcl_nb/models/configs/*.json) are registered with open_cli
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -52,6 +54,20 @@ def _check_arch(config: EncoderConfig) -> dict:
     return model_cfg
 
 
+@contextlib.contextmanager
+def _quiet_random_init(random_init: bool):
+    """Drop open_clip's "No pretrained weights loaded" warning while building a model meant to start random."""
+    def keep(record: logging.LogRecord) -> bool:
+        return not (random_init and record.getMessage().startswith("No pretrained weights loaded"))
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+
+
 def build_encoder(config: EncoderConfig, device: str | torch.device = "cpu") -> MultiFieldEncoder:
     """A MultiFieldEncoder for `config`: random init, or weights from `config.pretrained` (local file)."""
     model_cfg = _check_arch(config)
@@ -62,9 +78,10 @@ def build_encoder(config: EncoderConfig, device: str | torch.device = "cpu") -> 
         context_length = model_cfg["text_cfg"].get("context_length", 77)
         kwargs = {"force_custom_text": True,
                   "text_cfg": minilm_text_cfg(context_length, load_weights=config.pretrained is None)}
-    clip, transform_train, transform_eval = open_clip.create_model_and_transforms(
-        config.arch, pretrained=config.pretrained, device=device,
-        force_image_size=config.image_size, **kwargs)
+    with _quiet_random_init(config.pretrained is None):
+        clip, transform_train, transform_eval = open_clip.create_model_and_transforms(
+            config.arch, pretrained=config.pretrained, device=device,
+            force_image_size=config.image_size, **kwargs)
     if config.text_tower == "minilm":
         text_cfg = kwargs["text_cfg"]
         tokenizer = HFTokenizer(text_cfg["hf_tokenizer_name"], context_length=text_cfg["context_length"])
