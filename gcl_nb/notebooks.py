@@ -104,6 +104,13 @@ def load_views(run_dir: str | Path, data, methods: Sequence[str] = (BASELINE, CA
     return ModelViews(encoders, data, grade=grade_scores)
 
 
+def committed_result(name: str) -> Path | None:
+    """`results/<name>` of the source checkout (the committed experiment tables), or None where the
+    package is installed without it."""
+    path = NOTEBOOK_DIR.parent / "results" / name
+    return path if path.is_file() else None
+
+
 def synthshop_attributes(data_root: str | Path, columns: Sequence[str] = ("category", "colour")):
     """Attributes of SynthShop products and queries as one (kind, id, *columns) table for colouring maps;
     None for data without the SynthShop extras (a real Marqo-GS download)."""

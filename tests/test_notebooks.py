@@ -104,7 +104,7 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(tmp_path):
     gains = pd.read_csv(run_dir / "gains.csv")
     assert list(gains["split"]) == list(SPLITS) and gains["ndcg@10"].notna().all()
 
-    expected_figures = {"01": 5, "02": 2, "03": 2, "04": 6}
+    expected_figures = {"01": 5, "02": 2, "03": 3, "04": 6}
     for path in executed:
         outputs = _outputs(path)
         assert not [o for o in outputs if o.output_type == "error"], path.name

@@ -30,6 +30,22 @@ def test_metric_bars_in_split_order():
     assert list(fig.data[0].x) == ["in_domain", "zero_shot"]
 
 
+def test_sweep_gain_figure_plots_mean_gain_per_strength_and_split():
+    rows = [{"method": m, "seed": seed, "split": split, "strength": s, "ndcg@10": v}
+            for s, gain in ((0.0, 0.5), (4.0, 0.0))
+            for split in ("zero_shot", "in_domain")
+            for seed, jitter in ((0, -0.01), (1, 0.01))
+            for m, v in (("clip", 0.2 + jitter), ("gcl", (0.2 + jitter) * (1 + gain)))]
+    fig = ranking.sweep_gain_figure(pd.DataFrame(rows))
+    lines = {(t.name, t.xaxis): t for t in fig.data}
+    assert {name for name, _ in lines} == {"gcl"} and len(lines) == 2  # one panel per split
+    for trace in lines.values():
+        assert list(trace.x) == [0.0, 4.0]
+        np.testing.assert_allclose(trace.y, [50.0, 0.0])  # percent, mean over seeds
+    with pytest.raises(ValueError, match="strength"):
+        ranking.sweep_gain_figure(pd.DataFrame(rows).drop(columns="strength"))
+
+
 def test_per_query_deltas_sorted_and_histogram():
     per_query = pd.DataFrame({
         "method": ["clip"] * 3 + ["gcl"] * 3 + ["gcl"], "split": ["in_domain"] * 7,

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from scipy import stats
 
 from gcl_nb.data.schema import SPLITS
+from gcl_nb.experiment import sweep_gains
 from gcl_nb.viz.gallery import ImageLoader, side_by_side_html, table_html
 
 HEADLINE_METRICS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9", "map@1000", "mrr@1000")
@@ -44,6 +45,22 @@ def metric_bar_figure(results: pd.DataFrame, metric: str = "ndcg@10") -> go.Figu
     ordered = ordered.sort_values("_order", kind="stable").drop(columns="_order")
     fig = px.bar(ordered, x="split", y=metric, color="method", barmode="group",
                  category_orders={"split": order}, title=f"{metric} per split")
+    return fig
+
+
+def sweep_gain_figure(sweep: pd.DataFrame, baseline: str = "clip", metric: str = "ndcg@10",
+                      strength_label: str = "generator strength") -> go.Figure:
+    """Relative gain over `baseline` (mean over seeds) against the sweep's strength: one panel per split,
+    one line per method. `sweep` is a `gcl_nb.experiment.strength_sweep` table (a `strength` column)."""
+    _check_columns(sweep, ("method", "split", "strength", metric), "sweep table")
+    _methods(sweep, baseline, baseline)
+    gains = (100 * sweep_gains(sweep, baseline, metric)).stack().rename("gain").reset_index()
+    order = [s for s in SPLITS if s in set(gains["split"])]
+    fig = px.line(gains, x="strength", y="gain", color="method", facet_col="split", markers=True,
+                  category_orders={"split": order},
+                  labels={"gain": f"{metric} gain over {baseline} (%)", "strength": strength_label},
+                  title=f"When does GCL help? {metric} gain over {baseline} against {strength_label}")
+    fig.add_hline(y=0.0, line_dash="dash", line_color="black")
     return fig
 
 
