@@ -6,9 +6,16 @@ For per-query differences d_i = b_i - a_i (n queries):
 - bootstrap CI of mean(d): resample the n queries with replacement `n_boot` times (seeded), take the
   (1 - confidence)/2 and (1 + confidence)/2 percentiles of the resampled means.
 rel_gain = diff / mean_a (NaN when mean_a = 0).
+
+Those tests hold the trained models fixed: they say whether *these* models differ on the queries, not whether
+retraining with another seed would. `compare_runs` takes the training run as the unit instead (one split mean
+per run): Welch's t-test and an exact permutation test over relabelings of the runs (with 3 runs a side the
+smallest attainable permutation p is 0.1).
 """
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +26,9 @@ from .metrics import METRIC_COLUMNS
 
 COMPARISON_COLUMNS = ("split", "metric", "mean_a", "mean_b", "diff", "rel_gain", "ci_low", "ci_high",
                       "p_value", "n")
+RUN_COMPARISON_COLUMNS = ("split", "metric", "mean_a", "mean_b", "diff", "p_welch", "p_permutation", "runs_a",
+                          "runs_b")
+MAX_EXACT_PERMUTATIONS = 100_000  # beyond: a seeded Monte Carlo permutation test
 BOOT_CHUNK = 500  # bootstrap resamples drawn at once (bounds memory at BOOT_CHUNK * n indices)
 
 
@@ -68,3 +78,38 @@ def bootstrap_ci(diff: np.ndarray, n_boot: int, confidence: float, rng: np.rando
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def compare_runs(results: pd.DataFrame, method_a: str, method_b: str, metrics: Sequence[str] = METRIC_COLUMNS,
+                 seed: int = 0) -> pd.DataFrame:
+    """RUN_COMPARISON_COLUMNS per (split, metric) from a results table (one row per method, seed and split,
+    as gcl_nb.experiment writes it): method_b's runs against method_a's, each run one observation."""
+    rows = []
+    for split, group in results.groupby("split", sort=False):
+        for metric in metrics:
+            a = group.loc[group["method"] == method_a, metric].to_numpy(float)
+            b = group.loc[group["method"] == method_b, metric].to_numpy(float)
+            if not len(a) or not len(b):
+                raise ValueError(f"split {split!r}: no runs of {method_a if not len(a) else method_b!r}")
+            p_welch, p_perm = run_level_test(a, b, seed)
+            rows.append((split, metric, a.mean(), b.mean(), b.mean() - a.mean(), p_welch, p_perm, len(a), len(b)))
+    return pd.DataFrame(rows, columns=list(RUN_COMPARISON_COLUMNS))
+
+
+def run_level_test(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """(Welch t-test p, two-sided permutation p) for mean(b) - mean(a) over two groups of runs; the
+    permutation test is exact up to MAX_EXACT_PERMUTATIONS relabelings, Monte Carlo beyond."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    both, observed = np.concatenate([a, b]), abs(b.mean() - a.mean())
+    n = len(both)
+    if math.comb(n, len(b)) <= MAX_EXACT_PERMUTATIONS:
+        picks = np.array(list(itertools.combinations(range(n), len(b))))
+    else:
+        rng = np.random.default_rng(seed)
+        picks = np.argsort(rng.random((MAX_EXACT_PERMUTATIONS, n)), axis=1)[:, :len(b)]
+    in_b = np.zeros((len(picks), n), dtype=bool)
+    np.put_along_axis(in_b, picks, True, axis=1)
+    diffs = (in_b * both).sum(axis=1) / len(b) - (~in_b * both).sum(axis=1) / len(a)
+    p_perm = float(np.mean(np.abs(diffs) >= observed - 1e-12))
+    p_welch = float(stats.ttest_ind(b, a, equal_var=False).pvalue) if min(len(a), len(b)) > 1 else np.nan
+    return p_welch, p_perm

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gcl_nb.significance import COMPARISON_COLUMNS, bootstrap_ci, compare
+from gcl_nb.significance import (COMPARISON_COLUMNS, RUN_COMPARISON_COLUMNS, bootstrap_ci, compare, compare_runs,
+                                 run_level_test)
 
 
 def per_query(values_by_split, metric="ndcg@10"):
@@ -59,3 +60,29 @@ def test_mismatched_tables_are_rejected():
     nan.loc[0, "ndcg@10"] = np.nan
     with pytest.raises(ValueError, match="missing metric values"):
         compare(a, nan, metrics=["ndcg@10"])
+
+
+def test_run_level_test_counts_relabelings_of_the_runs():
+    # fully separated 3 + 3 runs: 2 of the C(6, 3) = 20 relabelings are as extreme
+    p_welch, p_perm = run_level_test([0.2, 0.2, 0.3], [0.5, 0.6, 0.7])
+    assert p_perm == pytest.approx(0.1)
+    assert p_welch == pytest.approx(stats.ttest_ind([0.5, 0.6, 0.7], [0.2, 0.2, 0.3], equal_var=False).pvalue)
+    assert run_level_test([1.0, 2.0], [1.0, 2.0])[1] == 1.0
+    # beyond the exact limit the Monte Carlo p stays close to the exact one
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 12), rng.normal(0.8, 1, 12)  # C(24, 12) = 2.7M relabelings
+    exact = stats.permutation_test((b, a), lambda x, y: x.mean() - y.mean(), n_resamples=20000,
+                                   random_state=0).pvalue
+    assert run_level_test(a, b)[1] == pytest.approx(exact, abs=0.02)
+
+
+def test_compare_runs_takes_one_row_per_run():
+    results = pd.DataFrame([{"method": m, "seed": s, "split": "in_domain", "ndcg@10": v}
+                            for m, values in (("clip", (0.2, 0.2, 0.3)), ("gcl", (0.5, 0.6, 0.7)))
+                            for s, v in enumerate(values)])
+    row = compare_runs(results, "clip", "gcl", ["ndcg@10"]).iloc[0]
+    assert list(compare_runs(results, "clip", "gcl", ["ndcg@10"]).columns) == list(RUN_COMPARISON_COLUMNS)
+    assert row["diff"] == pytest.approx(0.6 - 0.7 / 3) and row["p_permutation"] == pytest.approx(0.1)
+    assert row["runs_a"] == row["runs_b"] == 3
+    with pytest.raises(ValueError, match="no runs of 'bm25'"):
+        compare_runs(results, "clip", "bm25", ["ndcg@10"])
