@@ -214,7 +214,7 @@ def report(results: pd.DataFrame, per_query: pd.DataFrame, baseline: str = "clip
               "(per-query values averaged over seeds), with the bootstrap 95% CI of the NDCG@10 difference: "
               "it holds the trained models fixed. p (runs) takes each training run as one observation "
               "(exact permutation test over the runs' split means; 0.1 is the smallest possible with 3 + 3 "
-              "runs): it asks whether retraining with new seeds would keep the difference.", ""]
+              "runs; blank with a single run): it asks whether retraining with new seeds would keep the difference.", ""]
     methods = list(dict.fromkeys(results["method"]))
     for split in [s for s in SPLITS if s in set(results["split"])]:
         lines += [f"## {split}", "",
@@ -232,8 +232,8 @@ def report(results: pd.DataFrame, per_query: pd.DataFrame, baseline: str = "clip
                 cells += [f"{hit['p_value'].iloc[0]:.2g}" if len(hit) else "",
                           f"[{hit['ci_low'].iloc[0]:+.4f}, {hit['ci_high'].iloc[0]:+.4f}]" if len(hit) else ""]
                 split_runs = results[results["split"] == split]
-                runs = compare_runs(split_runs, baseline, method, metrics[:1])
-                cells.append(f"{runs['p_permutation'].iloc[0]:.2g}")
+                runs = compare_runs(split_runs, baseline, method, metrics[:1]).iloc[0]
+                cells.append(f"{runs['p_permutation']:.2g}" if min(runs["runs_a"], runs["runs_b"]) > 1 else "")
             else:
                 cells += [""] * (len(metrics) + 3)
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
