@@ -74,6 +74,8 @@ def test_committed_notebooks_are_clean_and_parameterised():
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, f"{name}: strip outputs"
+        raw_cells = json.loads((notebooks.NOTEBOOK_DIR / name).read_text())["cells"]
+        assert all("id" in cell for cell in raw_cells), f"{name}: every cell needs an id (nbformat 4.5)"
 
 
 def _outputs(path: Path):
