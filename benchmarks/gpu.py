@@ -30,7 +30,8 @@ def _batch(encoder, n: int, image_size: int, device) -> dict:
 
 def run(report: Report, quick: bool) -> None:
     if not torch.cuda.is_available():
-        report.row("gpu", "ViT-B-32 GCL training throughput", "-", "skipped (no CUDA)")
+        report.row("gpu", "ViT-B-32 GCL training throughput", "-",
+                   "skipped (no CUDA; a GPU run: benchmarks/results_gpu.md)")
         return
     device = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = True
