@@ -1,4 +1,4 @@
-"""The official Marqo-GS evaluation protocol (GCL_SPEC "Evaluation protocol"), one table row per split.
+"""The official Marqo-GS evaluation protocol (docs/METHOD.md "Evaluation protocol"), one table row per split.
 
 Per split: grades 1..100 from `score_linear` (`grade_scores`), `top_q` queries sampled with probability
 proportional to their grade sum (`sample_queries`), qrels = each query's rows by grade, at most `top_k`

@@ -1,6 +1,7 @@
 """Score-to-weight (STW) functions: map each training pair's ranking score s to a loss weight w.
 
-The GCL loss weights pair i's contrastive term by w_i = STW(s_i) (GCL_SPEC "Loss"). Presets:
+The GCL loss weights pair i's contrastive term by w_i = STW(s_i). Presets (docs/METHOD.md "Score-to-weight
+functions"):
 
 - `constant`:   w = 1                       (every pair counts the same: the CLIP baseline)
 - `linear`:     w = a * s + b               (default a = 1, b = 0: the score itself, e.g. score_linear)
@@ -12,6 +13,11 @@ in one call (one batch, or the nonzero entries of a batch's target matrix):
 
 - `"range"`: w' = w_min + (1 - w_min) * (w - min w) / (max w - min w)   (into [w_min, 1]; all 1 if constant)
 - `"mean"`:  w' = w / mean(w)                                            (batch mean 1)
+
+References:
+    - T. Zhu, M. C. Jung, J. Clark. Generalized Contrastive Learning for Multi-Modal Retrieval and Ranking.
+      arXiv:2404.08535 (the presets constant, linear and reciprocal; the rescalings are the project's).
+    - docs/METHOD.md "Score-to-weight functions".
 """
 from __future__ import annotations
 

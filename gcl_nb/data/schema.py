@@ -1,6 +1,6 @@
 """Names shared by every data path: the four Marqo-GS splits, their files, their corpus halves, the columns.
 
-See GCL_SPEC "Data": queries are split 80/20 (query_0 / query_1), products 50/50 (corpus 1 / corpus 2).
+See docs/METHOD.md "Splits": queries are split 80/20 (query_0 / query_1), products 50/50 (corpus 1 / corpus 2).
 """
 from __future__ import annotations
 
