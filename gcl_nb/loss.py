@@ -19,6 +19,13 @@ Options (defaults = the paper): `symmetric=True` (False: L = L_q2d only); `norma
 `"sum_w"` by sum_i w_i (sum_i m_i for a matrix), i.e. a weighted mean; `same_query=None` keeps other rows of
 the same query as negatives, `"mask"` removes them from the softmax denominators (for a target matrix only
 where T_ij == 0: positives stay).
+
+References:
+    - T. Zhu, M. C. Jung, J. Clark. Generalized Contrastive Learning for Multi-Modal Retrieval and Ranking.
+      arXiv:2404.08535 (the diagonal target; the multi-positive target is the project's extension).
+    - A. Radford et al. Learning transferable visual models from natural language supervision. ICML 2021,
+      arXiv:2103.00020 (the symmetric InfoNCE loss, w == 1; open_clip's ClipLoss).
+    - docs/METHOD.md "The method".
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ Every metric of the protocol depends only on where the documents with a grade > 
 stored as its *hits*: the ranks and grades of its retrieved documents with a grade > 0, a few dozen per
 query instead of the top 1000. The formulas then run on arrays ~20x smaller than the run.
 
-Conventions (trec_eval 9.0.x, so NDCG, MAP, recall and P match pytrec_eval exactly):
+Conventions (trec_eval 9.0.x, so NDCG, MAP, recall and P match pytrec_eval exactly; docs/METHOD.md "Ties and
+edge cases" compares them with the official evaluation):
 - A run is ranked by score descending; ties are broken by document id descending (code-point order of
   str(id), which is trec_eval's `strcmp` on UTF-8 ids). The official ERR/RBP code keeps the retrieval
   order for ties instead; with real-valued similarity scores exact ties are rare, and one rule serves

@@ -4,6 +4,13 @@
     ERR = sum_r (R_r / r) * prod_{i<r} (1 - R_i)
 
 (0 for a query without a positive judged grade.)
+
+References:
+    - O. Chapelle, D. Metzler, Y. Zhang, P. Grinspan. Expected reciprocal rank for graded relevance. CIKM 2009
+      (there gmax is the grade scale's maximum; the official evaluation uses the query's top grade).
+    - T. Zhu, M. C. Jung, J. Clark. Generalized Contrastive Learning for Multi-Modal Retrieval and Ranking.
+      arXiv:2404.08535; the official evaluation, marqo-ai/GCL evals/eval_gs_v1.py, `calculate_individual_err`.
+    - docs/METHOD.md "Metrics".
 """
 from __future__ import annotations
 

@@ -2,6 +2,11 @@
 
     AP@k = (1 / R) * sum_{r <= k, rel_r} P@r,   P@r = (# relevant in ranks 1..r) / r
     R = the query's number of judged documents with grade >= 1 (0 -> AP = 0)
+
+References:
+    - trec_eval 9.0.x (https://github.com/usnistgov/trec_eval), measure `map_cut`.
+    - C. D. Manning, P. Raghavan, H. Schütze. Introduction to Information Retrieval, section 8.4. CUP, 2008.
+    - docs/METHOD.md "Metrics".
 """
 from __future__ import annotations
 

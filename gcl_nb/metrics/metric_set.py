@@ -3,6 +3,11 @@
 Column names (`METRIC_COLUMNS`) are the ones used everywhere results are stored. MAP and MRR are cut at
 1000, the protocol's top_k; with a shorter run (top_k < 1000) they equal the official MAP@top_k and
 MRR@top_k. The official script rounds BEIR metrics to 5 decimals; values here are unrounded.
+
+References:
+    - the official evaluation, marqo-ai/GCL evals/eval_gs_v1.py (its summary row: mAP@1000, MRR@1000, NDCG@10,
+      ERR, RBP 0.7 / 0.8 / 0.9).
+    - docs/METHOD.md "Metrics".
 """
 from __future__ import annotations
 

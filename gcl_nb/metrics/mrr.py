@@ -2,6 +2,13 @@
 `mrr` used by the official Marqo-GS evaluation.
 
     RR@k = 1 / min{r <= k : g_r > 0}
+
+References:
+    - E. M. Voorhees. The TREC-8 question answering track report. TREC 1999.
+    - N. Thakur et al. BEIR: a heterogeneous benchmark for zero-shot evaluation of information retrieval models.
+      NeurIPS 2021 Datasets and Benchmarks (its `mrr`, which the official evaluation, marqo-ai/GCL
+      evals/eval_gs_v1.py, calls).
+    - docs/METHOD.md "Metrics".
 """
 from __future__ import annotations
 

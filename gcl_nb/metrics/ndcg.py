@@ -3,6 +3,14 @@
     DCG@k  = sum_{r=1..min(k, n)} g_r / log2(r + 1)          (linear gain g_r = grade at rank r)
     IDCG@k = the same sum over the query's judged grades sorted descending
     NDCG@k = DCG@k / IDCG@k   (0 when IDCG@k = 0)
+
+References:
+    - K. Järvelin, J. Kekäläinen. Cumulated gain-based evaluation of IR techniques. ACM TOIS 20(4), 2002.
+    - trec_eval 9.0.x (https://github.com/usnistgov/trec_eval), measure `ndcg_cut` (linear gain, discount
+      log2(r + 1); its tie order: see `arrays`).
+    - T. Zhu, M. C. Jung, J. Clark. Generalized Contrastive Learning for Multi-Modal Retrieval and Ranking.
+      arXiv:2404.08535 (NDCG@10 is its headline metric).
+    - docs/METHOD.md "Metrics".
 """
 from __future__ import annotations
 

@@ -1,6 +1,11 @@
 """Precision@k as trec_eval `P.k` (relevant = grade >= 1; always divided by k, even for shorter runs).
 
     P@k = (# relevant in ranks 1..k) / k
+
+References:
+    - trec_eval 9.0.x (https://github.com/usnistgov/trec_eval), measure `P`.
+    - C. D. Manning, P. Raghavan, H. Schütze. Introduction to Information Retrieval, section 8.4. CUP, 2008.
+    - docs/METHOD.md "Metrics".
 """
 from __future__ import annotations
 

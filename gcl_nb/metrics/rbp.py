@@ -4,6 +4,12 @@
 
 (the official Marqo-GS definition; 0 for a query without a positive judged grade). ranx's `rbp.p`
 uses the raw grade: ranx = gmax * this, per query.
+
+References:
+    - A. Moffat, J. Zobel. Rank-biased precision for measurement of retrieval effectiveness. ACM TOIS 27(1), 2008.
+    - T. Zhu, M. C. Jung, J. Clark. Generalized Contrastive Learning for Multi-Modal Retrieval and Ranking.
+      arXiv:2404.08535; the official evaluation, marqo-ai/GCL evals/eval_gs_v1.py, `calculate_individual_rbp`.
+    - docs/METHOD.md "Metrics".
 """
 from __future__ import annotations
 

@@ -1,6 +1,11 @@
 """Recall@k as trec_eval `recall.k` (relevant = grade >= 1).
 
     Recall@k = (# relevant in ranks 1..k) / R,   R = number of judged documents with grade >= 1 (0 -> 0)
+
+References:
+    - trec_eval 9.0.x (https://github.com/usnistgov/trec_eval), measure `recall`.
+    - C. D. Manning, P. Raghavan, H. Schütze. Introduction to Information Retrieval, section 8.4. CUP, 2008.
+    - docs/METHOD.md "Metrics".
 """
 from __future__ import annotations
 
