@@ -24,6 +24,7 @@ import pandas as pd
 from .data import load_gs
 from .data.schema import SPLITS
 from .metrics import METRIC_COLUMNS
+from .models.multifield import PAPER_RHS_WEIGHTS
 from .significance import compare, compare_runs
 
 #: method name -> TrainConfig overrides. The first four are the paper comparison; the rest are ablations.
@@ -32,14 +33,17 @@ METHODS: dict[str, dict] = {
     "gcl-linear": {"stw": "linear"},
     "gcl-reciprocal": {"stw": "reciprocal"},
     "gcl-multipos": {"stw": "linear", "target": "multipos"},
-    # same-query collisions: the paper treats a batch's other rows of the query as negatives
+    # same-query collisions (the presets sample batches of distinct queries): the paper's random batches, where
+    # a batch's other rows of the query are negatives, and masking them out of the softmax instead
+    "gcl-linear-random-batches": {"stw": "linear", "same_query": "none"},
     "gcl-linear-mask": {"stw": "linear", "same_query": "mask"},
-    "gcl-linear-sampler": {"stw": "linear", "same_query": "sampler"},
     "clip-multipos": {"stw": "constant", "target": "multipos"},  # multi-positive without grades
-    # fusion weights of the document fields (default image 0.9, title 0.1)
+    # document fields and their fusion (default: image and title, equal weights)
     "gcl-linear-image-only": {"stw": "linear", "rhs": ["image"]},
     "gcl-linear-title-only": {"stw": "linear", "rhs": ["title"]},
-    "gcl-linear-fusion-0.5": {"stw": "linear", "rhs_weights": [0.5, 0.5]},
+    "gcl-linear-fusion-paper": {"stw": "linear", "rhs_weights": list(PAPER_RHS_WEIGHTS)},
+    # the image tower: the first default's vision transformer instead of the small ResNet
+    "gcl-linear-vit": {"stw": "linear", "arch": "gcl-tiny"},
     # text only, pretrained MiniLM text tower (the paper's e5 table), fine-tuned at a pretrained model's lr
     "minilm-clip": {"stw": "constant", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},
     "minilm-gcl-linear": {"stw": "linear", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},

