@@ -221,6 +221,11 @@ class PairLookup:
         """Number of distinct pairs in the table."""
         return len(self.scores)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the table's tensors (on one device)."""
+        return sum(t.numel() * t.element_size() for t in self._table.values())
+
     def _table_on(self, device: torch.device) -> dict[str, torch.Tensor]:
         if self._table["doc"].device != device:
             self._table = {name: t.to(device) for name, t in self._table.items()}
