@@ -5,9 +5,9 @@ Workload per batch size N: L2-normalised (N, 512) query and document embeddings 
 gradients), a learnable log logit scale. GCL uses the linear STW rescaled to batch mean 1 (the training
 default). The batch holds N / 4 queries with 4 of their pairs each, drawn from a synthetic training table of
 those queries with 50 products each (scores 100, 99, ...) out of 100 products per query, so a few products of
-a batch also belong to other queries of the batch. The multi-positive loss builds its (N, N) target matrix from the table
-(PairLookup) inside every call, as training does. The 10M-pair table: 100,000 queries x 100 products out of
-5M (Marqo-GS-10M's shape).
+a batch also belong to other queries of the batch. The multi-positive loss builds its (N, N) target matrix
+from the table (PairLookup) inside every call, as training does. The 10M-pair table: 100,000 queries x 100
+products out of 5M (Marqo-GS-10M's shape).
 """
 from __future__ import annotations
 

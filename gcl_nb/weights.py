@@ -63,7 +63,7 @@ def rescale_mean(weights: Tensor, *, mask: Tensor | None = None) -> Tensor:
     if mask is None:
         return weights / weights.mean()
     kept = weights.masked_fill(~mask, 0.0)
-    return kept * (mask.sum() / kept.sum())
+    return kept * (torch.count_nonzero(mask) / kept.sum())
 
 
 def keep_weights(weights: Tensor, *, mask: Tensor | None = None) -> Tensor:
@@ -80,7 +80,7 @@ RESCALINGS = (None, "range", "mean")
 
 
 def get_rescaling(rescale: str | None = None, w_min: float = 0.1) -> Callable[..., Tensor]:
-    """The batch rescaling `f(weights, *, mask=None) -> weights` named by `rescale` (None: unchanged, 0 off the mask)."""
+    """The batch rescaling `f(weights, *, mask=None) -> weights` named by `rescale` (None: none; 0 off the mask)."""
     if rescale not in RESCALINGS:
         raise ValueError(f"unknown STW rescaling {rescale!r}: choose one of {RESCALINGS}")
     if rescale == "range":

@@ -102,7 +102,7 @@ def test_mask_keeps_positives_of_a_target_matrix():
 
 
 def lookup_and_codes(table, batch):
-    """PairLookup of `table` {(query, product): score} and the (query_codes, doc_codes) of `batch` [(query, product)]."""
+    """PairLookup of `table` {(query, product): score} and (query_codes, doc_codes) of `batch` [(query, product)]."""
     pairs = pd.DataFrame([(q, d, s) for (q, d), s in table.items()], columns=["query", "product_id", "score_linear"])
     lookup = PairLookup(pairs)
     return lookup, (torch.as_tensor(lookup.queries.get_indexer([q for q, _ in batch])),

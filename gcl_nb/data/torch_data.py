@@ -254,7 +254,7 @@ class PairLookup:
         present = torch.zeros(shape, dtype=torch.bool, device=q.device).scatter_(1, column, hit)
         # batch column j takes the sorted position of its document
         of_column = torch.searchsorted(sorted_doc, d)
-        return by_sorted_doc[:, of_column], present[:, of_column]
+        return by_sorted_doc.index_select(1, of_column), present.index_select(1, of_column)
 
     def matrix(self, query_codes, doc_codes) -> torch.Tensor:
         """(len(query_codes), len(doc_codes)) float tensor T_ij = score(query_i, doc_j), 0 where not a pair."""
