@@ -36,11 +36,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gcl_nb.weights import STW, get_stw
+from gcl_nb.weights import STW, get_rescaling, get_stw
 
 NORMALIZE = ("n", "sum_w")
 SAME_QUERY = (None, "none", "mask")
 TARGETS = ("diagonal", "multipos")
+# torch 2.14 renamed all_gather_into_tensor (now deprecated) to all_gather_single; GPU machines may bring an older torch
+_all_gather_single = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
 
 
 def _same_query_mask(query_ids: Tensor, n: int) -> Tensor:
@@ -50,21 +52,6 @@ def _same_query_mask(query_ids: Tensor, n: int) -> Tensor:
                          f"{None if query_ids is None else tuple(query_ids.shape)}")
     same = query_ids[:, None] == query_ids[None, :]
     return same & ~torch.eye(n, dtype=torch.bool, device=query_ids.device)
-
-
-def _diagonal_terms(logits: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-row w_i * -log softmax_j(z_ij)[i] and the row weights w_i."""
-    labels = torch.arange(logits.shape[0], device=logits.device)
-    return weights * F.cross_entropy(logits, labels, reduction="none"), weights
-
-
-def _target_terms(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-row m_i * -sum_j p_ij log softmax_j(z_ij) and the row weights m_i = max_j T_ij."""
-    row_max = target.max(dim=1).values
-    p = target / target.sum(dim=1, keepdim=True).clamp_min(torch.finfo(target.dtype).tiny)
-    log_p_model = F.log_softmax(logits, dim=1)
-    cross_entropy = -torch.where(p > 0, p * log_p_model, torch.zeros_like(p)).sum(dim=1)
-    return row_max * cross_entropy, row_max
 
 
 def gcl_loss(
@@ -93,40 +80,63 @@ def gcl_loss(
         logits = logit_scale * query_emb.float() @ doc_emb.float().T
         weights = weights.to(device=logits.device, dtype=torch.float32)
         full = weights.dim() == 2
+        masked = logits
         if same_query == "mask":
             mask = _same_query_mask(query_ids.to(logits.device) if query_ids is not None else None, n)
-            if full:
-                mask = mask & (weights == 0)
-            logits = logits.masked_fill(mask, float("-inf"))
-        terms = _target_terms if full else _diagonal_terms
+            masked = logits.masked_fill(mask & (weights == 0) if full else mask, float("-inf"))
+        weighted = weights * logits if full else None
 
         losses = []
-        for z, w in ((logits, weights), (logits.T, weights.T if full else weights))[: 2 if symmetric else 1]:
-            per_row, row_weight = terms(z, w)
+        for dim in (1, 0)[: 2 if symmetric else 1]:  # softmax over a row (query -> doc), then over a column
+            nll = -F.log_softmax(masked, dim=dim).diagonal()  # -log softmax at each row's own pair
+            if full:  # m_i * (logsumexp_j z_ij - sum_j p_ij z_ij), where logsumexp_j z_ij = z_ii + nll_i
+                row_weight = weights.amax(dim)
+                positive = weighted.sum(dim) / weights.sum(dim).clamp_min(torch.finfo(torch.float32).tiny)
+                per_row = row_weight * (logits.diagonal() + nll - positive)
+            else:
+                row_weight, per_row = weights, weights * nll
             denom = n if normalize == "n" else row_weight.sum()
             losses.append(per_row.sum() / denom)
         return sum(losses) / len(losses)
 
 
-def _gather(tensor: Tensor, with_grad: bool) -> Tensor:
-    """Concatenate `tensor` from every rank along dim 0 (rank order); gradients flow back when with_grad."""
-    if with_grad:
-        return torch.cat(torch.distributed.nn.functional.all_gather(tensor), dim=0)
-    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, tensor.contiguous())
-    return torch.cat(parts, dim=0)
+class _GatherRows(torch.autograd.Function):
+    """Every rank's tensor concatenated along dim 0 (rank order), with gradients to this rank's rows.
+
+    Every rank computes the same loss of the gathered batch, so the sum over ranks of the gradients of this
+    rank's rows (what a reduce-scatter would give) is world_size times this rank's own: backward returns that,
+    without communication, and DistributedDataParallel's average then gives the single-process gradient."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor) -> Tensor:
+        return _gather(tensor)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        world = dist.get_world_size()
+        return grad.chunk(world)[dist.get_rank()] * world
+
+
+def _gather(tensor: Tensor) -> Tensor:
+    """Concatenate `tensor` from every rank along dim 0 (rank order), without gradients."""
+    tensor = tensor.contiguous()
+    out = tensor.new_empty((dist.get_world_size() * tensor.shape[0], *tensor.shape[1:]))
+    _all_gather_single(out, tensor)
+    return out
 
 
 class GCLLoss(nn.Module):
     """GCL loss of a training batch: scores -> STW weights (or a multi-positive target matrix) -> gcl_loss.
 
     `stw`: preset name or callable (see gcl_nb.weights), `stw_options`: get_stw keywords (rescale, w_min, ...).
-    `target="diagonal"` (the paper) weights each pair by STW(score); `"multipos"` builds T from
-    `lookup.matrix(query_codes, doc_codes)` (raw scores, 0 where the pair is not in the training table),
-    applying the STW to the nonzero entries only. Under torch.distributed (world size > 1) embeddings are
-    gathered with gradients and codes/scores without, so every rank's loss is the loss of the global batch
-    (like open_clip's gather_with_grad without local_loss); DDP's gradient average then equals the
-    single-process gradient on the concatenated batch.
+    `target="diagonal"` (the paper) weights each pair by STW(score); `"multipos"` builds T from `lookup`
+    (a gcl_nb.data.torch_data.PairLookup of the training table): T_ij = STW(score of (query_i, doc_j)) where
+    that pair is in the table, else 0. The STW is applied once to every score of the table (so it must work
+    elementwise); the rescaling runs per batch, over the batch's pairs or T's table pairs. The target is built
+    on the embeddings' device without waiting for it. Under torch.distributed (world size > 1) embeddings,
+    scores and codes are gathered from every rank, so every rank's loss is the loss of the global batch (like
+    open_clip's gather_with_grad without local_loss); DDP's gradient average then equals the single-process
+    gradient on the concatenated batch.
     """
 
     def __init__(
@@ -147,17 +157,21 @@ class GCLLoss(nn.Module):
             raise ValueError("target='multipos' needs lookup= (a gcl_nb.data.torch_data.PairLookup)")
         if normalize not in NORMALIZE or same_query not in SAME_QUERY:
             raise ValueError(f"normalize must be one of {NORMALIZE} and same_query one of {SAME_QUERY}")
-        self.stw: Callable[[Tensor], Tensor] = get_stw(stw, **(stw_options or {}))
+        options = dict(stw_options or {})
+        self.rescale = get_rescaling(**{k: options.pop(k) for k in ("rescale", "w_min") if k in options})
+        self.pair_weight: Callable[[Tensor], Tensor] = get_stw(stw, **options)
         self.target, self.lookup = target, lookup
+        # the STW of every pair of the training table, in the lookup's table order
+        self._table_weights = self.pair_weight(lookup.scores).float() if target == "multipos" else None
         self.options = dict(symmetric=symmetric, normalize=normalize, same_query=same_query)
 
     def target_matrix(self, query_codes: Tensor, doc_codes: Tensor) -> Tensor:
-        """T_ij = STW(raw score of (query_i, doc_j)) where the pair is in the training table, else 0."""
-        raw = torch.as_tensor(self.lookup.matrix(query_codes.cpu(), doc_codes.cpu()), dtype=torch.float32)
-        target = torch.zeros_like(raw)
-        present = raw != 0
-        target[present] = self.stw(raw[present]).float()
-        return target
+        """T_ij = STW(score of (query_i, doc_j)) where the pair is in the training table, else 0, rescaled over
+        the table pairs; on the codes' device."""
+        if self._table_weights.device != query_codes.device:
+            self._table_weights = self._table_weights.to(query_codes.device)
+        weights, present = self.lookup.find(query_codes, doc_codes, values=self._table_weights)
+        return self.rescale(weights, mask=present)
 
     def forward(
         self,
@@ -169,18 +183,19 @@ class GCLLoss(nn.Module):
         doc_codes: Optional[Tensor] = None,
     ) -> Tensor:
         """Loss of a batch: fused embeddings, exp'd logit scale, raw scores (N,), query/doc codes (N,)."""
+        device = query_emb.device
+        if self.target == "multipos" and (query_codes is None or doc_codes is None):
+            raise ValueError("target='multipos' needs query_codes and doc_codes for every batch")
+        # the STW's checks read values: on CPU scores (as the training loop passes them) that costs no GPU wait
+        weights = self.pair_weight(scores.float()).to(device, non_blocking=True) if self.target == "diagonal" else None
+        codes = [c.to(device, non_blocking=True) if c is not None else None for c in (query_codes, doc_codes)]
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            query_emb, doc_emb = _gather(query_emb, True), _gather(doc_emb, True)
-            scores = _gather(scores.to(query_emb.device), False)
-            if query_codes is not None:
-                query_codes = _gather(query_codes.to(query_emb.device), False)
-            if doc_codes is not None:
-                doc_codes = _gather(doc_codes.to(query_emb.device), False)
+            query_emb, doc_emb = _GatherRows.apply(query_emb), _GatherRows.apply(doc_emb)
+            weights = _gather(weights) if weights is not None else None
+            codes = [_gather(c) if c is not None else None for c in codes]
+        query_codes, doc_codes = codes
         if self.target == "multipos":
-            if query_codes is None or doc_codes is None:
-                raise ValueError("target='multipos' needs query_codes and doc_codes for every batch")
-            weights = self.target_matrix(query_codes, doc_codes).to(query_emb.device)
+            weights = self.target_matrix(query_codes, doc_codes)
         else:
-            # the STW's checks read values: on CPU scores (as the training loop passes them) that costs no GPU sync
-            weights = self.stw(scores.float()).to(query_emb.device, non_blocking=True)
+            weights = self.rescale(weights)
         return gcl_loss(query_emb, doc_emb, weights, logit_scale, query_ids=query_codes, **self.options)

@@ -156,6 +156,29 @@ def batch_stream(dataset, collate, config: TrainConfig, start_step: int, rank: i
         epoch += 1
 
 
+def train_step(model: torch.nn.Module, loss_fn: GCLLoss, optimizer: torch.optim.Optimizer, batch: dict,
+               grad_clip: float, autocast=nullcontext()) -> torch.Tensor:
+    """One optimiser step on a collated batch: encode (under `autocast`), GCL loss of the (global) batch,
+    backward, gradient clipping (0: off), optimiser step, logit-scale clamp. Returns the detached loss; a
+    non-finite loss raises FloatingPointError before the weights change."""
+    encoder = getattr(model, "module", model)  # under DistributedDataParallel
+    device = encoder.logit_scale.device
+    with autocast:
+        q, d, scale = model({"query": batch["query"].to(device)},
+                            {k: v.to(device) for k, v in batch["fields"].items()}, batch["field_mask"].to(device))
+    loss = loss_fn(q, d, scale, batch["score"], batch["query_code"], batch["doc_code"])
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss is {loss.item()}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(encoder.parameters(), grad_clip)
+    optimizer.step()
+    with torch.no_grad():
+        encoder.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
+    return loss.detach()
+
+
 def _setup_distributed(config: TrainConfig) -> tuple[int, int, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if config.device == "auto":
@@ -267,24 +290,13 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            with autocast:
-                q, d, scale = model({"query": batch["query"].to(device)},
-                                    {k: v.to(device) for k, v in batch["fields"].items()},
-                                    batch["field_mask"].to(device))
-            loss = loss_fn(q, d, scale, batch["score"], batch["query_code"].to(device),
-                           batch["doc_code"].to(device))
-            if not torch.isfinite(loss):
+            try:
+                loss = train_step(model, loss_fn, optimizer, batch, config.grad_clip, autocast)
+            except FloatingPointError as error:
                 where = f"the last good checkpoint (step {last_saved}) is in {run_dir}" if last_saved is not None \
                     else "no checkpoint was written yet (set checkpoint_every)"
-                raise FloatingPointError(f"loss is {loss.item()} at step {step}: stopping; {where}. Lower lr, "
-                                         "check the STW weights (finite, >= 0) and the score column")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(encoder.parameters(), config.grad_clip)
-            optimizer.step()
-            with torch.no_grad():
-                encoder.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
+                raise FloatingPointError(f"{error} at step {step}: stopping; {where}. Lower lr, check the STW "
+                                         "weights (finite, >= 0) and the score column") from None
 
             record = {"step": step, "loss": loss.item(), "lr": lr, "logit_scale": encoder.logit_scale.exp().item(),
                       "pairs_per_s": config.batch_size / (time.perf_counter() - t0), "epoch": epoch}
@@ -348,5 +360,6 @@ def run_cli(args: argparse.Namespace) -> int:
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
                  if f.name != "preset" and getattr(args, f.name, None) is not None}
     run_dir = train(TrainConfig.from_preset(args.preset, **overrides))
-    print(f"run directory: {run_dir}")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, only the first process prints
+        print(f"run directory: {run_dir}")
     return 0

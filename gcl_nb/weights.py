@@ -8,11 +8,13 @@ functions"):
 - `reciprocal`: w = 1 / (top + 1 - s)       (1 / position for a linear score s = top + 1 - position;
                                              top = 100 as in Marqo-GS score_linear)
 
-Any callable `Tensor -> Tensor` works too. An optional rescaling runs on the weights of the scores passed
-in one call (one batch, or the nonzero entries of a batch's target matrix):
+Any elementwise callable `Tensor -> Tensor` works too. An optional rescaling runs on the weights of one
+batch (the batch's pairs, or the entries of its target matrix that are pairs of the training table, `mask`):
 
 - `"range"`: w' = w_min + (1 - w_min) * (w - min w) / (max w - min w)   (into [w_min, 1]; all 1 if constant)
 - `"mean"`:  w' = w / mean(w)                                            (batch mean 1)
+
+The rescalings use tensor operations only (no Python branch on a value), so on a GPU they never wait for it.
 
 References:
     - T. Zhu, M. C. Jung, J. Clark. Generalized Contrastive Learning for Multi-Modal Retrieval and Ranking.
@@ -21,6 +23,7 @@ References:
 """
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Callable, Union
 
@@ -51,17 +54,27 @@ def reciprocal(scores: Tensor, top: float = 100.0) -> Tensor:
     return 1.0 / (top + 1.0 - scores)
 
 
-def rescale_range(weights: Tensor, w_min: float = 0.1) -> Tensor:
-    """w' = w_min + (1 - w_min) * (w - min w) / (max w - min w), all ones when the weights are constant."""
-    lo, hi = weights.min(), weights.max()
-    if hi == lo:
-        return torch.ones_like(weights)
-    return w_min + (1.0 - w_min) * (weights - lo) / (hi - lo)
+def rescale_range(weights: Tensor, w_min: float = 0.1, *, mask: Tensor | None = None) -> Tensor:
+    """w' = w_min + (1 - w_min) * (w - min w) / (max w - min w), all ones when the weights are constant.
+
+    With a boolean `mask`, min and max run over the entries where it is True and the others come back 0."""
+    lo = (weights if mask is None else weights.masked_fill(~mask, math.inf)).amin()
+    hi = (weights if mask is None else weights.masked_fill(~mask, -math.inf)).amax()
+    scaled = torch.where(hi > lo, w_min + (1.0 - w_min) * (weights - lo) / (hi - lo), 1.0)
+    return scaled if mask is None else scaled.masked_fill(~mask, 0.0)
 
 
-def rescale_mean(weights: Tensor) -> Tensor:
-    """w' = w / mean(w): the weights average to 1."""
-    return weights / weights.mean()
+def rescale_mean(weights: Tensor, *, mask: Tensor | None = None) -> Tensor:
+    """w' = w / mean(w): the weights average to 1 (over the entries where `mask` is True; the others give 0)."""
+    if mask is None:
+        return weights / weights.mean()
+    kept = weights.masked_fill(~mask, 0.0)
+    return kept * (torch.count_nonzero(mask) / kept.sum())
+
+
+def keep_weights(weights: Tensor, *, mask: Tensor | None = None) -> Tensor:
+    """No rescaling (entries off `mask` give 0)."""
+    return weights if mask is None else weights.masked_fill(~mask, 0.0)
 
 
 STW_FUNCTIONS: dict[str, Callable[..., Tensor]] = {
@@ -70,6 +83,19 @@ STW_FUNCTIONS: dict[str, Callable[..., Tensor]] = {
     "reciprocal": reciprocal,
 }
 RESCALINGS = (None, "range", "mean")
+
+
+def get_rescaling(rescale: str | None = None, w_min: float = 0.1) -> Callable[..., Tensor]:
+    """The batch rescaling `f(weights, *, mask=None) -> weights` named by `rescale` (None: none; 0 off the mask)."""
+    if rescale not in RESCALINGS:
+        raise ValueError(f"unknown STW rescaling {rescale!r}: choose one of {RESCALINGS}")
+    if rescale == "range":
+        if not 0.0 <= w_min <= 1.0:
+            raise ValueError(f"w_min must lie in [0, 1], got {w_min}")
+        return partial(rescale_range, w_min=w_min)
+    if rescale == "mean":
+        return rescale_mean
+    return keep_weights
 
 
 def get_stw(
@@ -90,19 +116,12 @@ def get_stw(
         base = partial(STW_FUNCTIONS[stw], **params)
     else:
         raise ValueError(f"unknown STW {stw!r}: choose one of {', '.join(STW_FUNCTIONS)} or pass a callable")
-    if rescale not in RESCALINGS:
-        raise ValueError(f"unknown STW rescaling {rescale!r}: choose one of {RESCALINGS}")
-    if rescale == "range" and not 0.0 <= w_min <= 1.0:
-        raise ValueError(f"w_min must lie in [0, 1], got {w_min}")
+    rescaling = get_rescaling(rescale, w_min)
 
     def weights_of(scores: Tensor) -> Tensor:
         weights = base(scores)
         if weights.numel() and weights.min() < 0:
             raise ValueError(f"STW {stw!r} gave a negative weight ({weights.min().item():g}); weights must be >= 0")
-        if rescale == "range":
-            weights = rescale_range(weights, w_min)
-        elif rescale == "mean":
-            weights = rescale_mean(weights)
-        return weights
+        return rescaling(weights)
 
     return weights_of

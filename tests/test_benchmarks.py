@@ -73,7 +73,10 @@ def test_quick_loss_and_gpu_groups_print_and_write_the_table(tmp_path):
     result = _bench("--only", "loss", "--only", "gpu", "--out", str(out), timeout=120)
     assert "| group | benchmark | workload | measured | ratio | target | met |" in result.stdout
     assert result.stdout.count("| loss | GCLLoss (diagonal) / ClipLoss time | N=") == 2 * 2  # live rows + table
+    assert result.stdout.count("| loss | GCLLoss multi-positive (target build included) / ClipLoss time | N=") == 2 * 2
     text = out.read_text()
+    assert "| loss | multi-positive target build peak extra memory (RSS) | N=64;" in text
+    assert "| loss | multi-positive training table: memory; target build on it | 100,000 pairs" in text
     assert "## Machine" in text and "torch:" in text and "cpu:" in text
     assert ("skipped (no CUDA" in text) != ("ViT-B-32 training throughput GCL / ClipLoss" in text)
 

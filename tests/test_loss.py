@@ -1,6 +1,9 @@
 import math
 import os
+import warnings
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.distributed as dist
@@ -8,7 +11,9 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
+from gcl_nb.data.torch_data import PairLookup, pair_codes
 from gcl_nb.loss import GCLLoss, gcl_loss
+from gcl_nb.weights import get_stw
 
 
 def unit_rows(n, d, seed):
@@ -96,26 +101,71 @@ def test_mask_keeps_positives_of_a_target_matrix():
                               gcl_loss(q, d, one_way, 5.0))
 
 
-class DictLookup:
-    """Stand-in for gcl_nb.data.torch_data.PairLookup: raw score of (query code, doc code), else 0."""
-
-    def __init__(self, scores):
-        self.scores = scores
-
-    def matrix(self, query_codes, doc_codes):
-        return torch.tensor([[float(self.scores.get((q, d), 0)) for d in doc_codes.tolist()]
-                             for q in query_codes.tolist()])
+def lookup_and_codes(table, batch):
+    """PairLookup of `table` {(query, product): score} and (query_codes, doc_codes) of `batch` [(query, product)]."""
+    pairs = pd.DataFrame([(q, d, s) for (q, d), s in table.items()], columns=["query", "product_id", "score_linear"])
+    lookup = PairLookup(pairs)
+    return lookup, (torch.as_tensor(lookup.queries.get_indexer([q for q, _ in batch])),
+                    torch.as_tensor(lookup.product_ids.get_indexer([d for _, d in batch])))
 
 
 def test_gcl_loss_module_builds_multipos_targets_from_the_lookup():
-    lookup = DictLookup({(0, 10): 90, (0, 11): 45, (1, 12): 30})
+    batch = [("a", "x"), ("a", "y"), ("b", "z")]
+    lookup, codes = lookup_and_codes({("a", "x"): 90, ("a", "y"): 45, ("b", "z"): 30}, batch)
     loss = GCLLoss("linear", stw_options={"rescale": "range", "w_min": 0.5}, target="multipos", lookup=lookup)
-    target = loss.target_matrix(torch.tensor([0, 0, 1]), torch.tensor([10, 11, 12]))
-    # nonzero raw scores (90, 45, 45, 30) rescaled into [0.5, 1]; zeros stay zero
+    target = loss.target_matrix(*codes)
+    # the table pairs' raw scores (90, 45, 45, 30) rescaled into [0.5, 1]; other entries stay zero
     expected = torch.tensor([[1.0, 0.625, 0.0], [1.0, 0.625, 0.0], [0.0, 0.0, 0.5]])
     assert torch.allclose(target, expected)
     with pytest.raises(ValueError, match="needs lookup"):
         GCLLoss(target="multipos")
+
+
+def random_table_and_batch(seed, n_rows, n_batch):
+    """A pair table with repeated (query, product) pairs, and a batch of its rows plus rows of pairs absent
+    from it (products of other queries), so queries and products repeat within the batch."""
+    rng = np.random.default_rng(seed)
+    queries, products = rng.integers(0, 30, n_rows), rng.integers(0, 60, n_rows)
+    pairs = pd.DataFrame({"query": [f"q{q}" for q in queries], "product_id": [f"p{d}" for d in products],
+                          "score_linear": rng.integers(0, 101, n_rows).astype(float)})
+    rows = rng.integers(0, n_rows, n_batch)
+    query_codes, _, doc_codes, _ = pair_codes(pairs)
+    return pairs, torch.as_tensor(query_codes[rows]), torch.as_tensor(rng.permutation(doc_codes[rows]))
+
+
+def brute_force_scores(pairs, query_codes, doc_codes):
+    """(raw, present): the score of each (query_i, doc_j) from a dict of the table (first row of a repeated pair)."""
+    q, queries, d, products = pair_codes(pairs)
+    table = {}
+    for key, score in zip(zip(q.tolist(), d.tolist()), pairs["score_linear"]):
+        table.setdefault(key, score)
+    keys = [[(a, b) for b in doc_codes.tolist()] for a in query_codes.tolist()]
+    return (torch.tensor([[float(table.get(k, 0.0)) for k in row] for row in keys]),
+            torch.tensor([[k in table for k in row] for row in keys]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lookup_matches_a_brute_force_table_lookup(seed):
+    pairs, query_codes, doc_codes = random_table_and_batch(seed, n_rows=400, n_batch=64)
+    assert pairs.duplicated(["query", "product_id"]).any()
+    lookup = PairLookup(pairs)
+    raw, present = brute_force_scores(pairs, query_codes, doc_codes)
+    assert present.any() and not present.all() and len(lookup) == (~pairs.duplicated(["query", "product_id"])).sum()
+    assert torch.equal(lookup.matrix(query_codes, doc_codes), raw)
+    assert torch.equal(lookup.find(query_codes, doc_codes)[1], present)
+    assert torch.equal(lookup.matrix(query_codes[:5], doc_codes), raw[:5])  # not square
+
+
+@pytest.mark.parametrize("stw, options", [("linear", {"rescale": "mean"}), ("reciprocal", {"rescale": "range"}),
+                                          ("constant", {}), (lambda s: s ** 2, {"rescale": "mean"})])
+def test_target_matrix_is_the_stw_of_the_batch_table_pairs(stw, options):
+    pairs, query_codes, doc_codes = random_table_and_batch(7, n_rows=300, n_batch=48)
+    raw, present = brute_force_scores(pairs, query_codes, doc_codes)
+    expected = torch.zeros_like(raw)
+    expected[present] = get_stw(stw, **options)(raw[present])  # the STW, then the rescaling over the table pairs
+    got = GCLLoss(stw, stw_options=options, target="multipos", lookup=PairLookup(pairs)).target_matrix(
+        query_codes, doc_codes)
+    assert torch.allclose(got, expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize("options", [{}, {"same_query": "mask"}, {"target": "multipos", "same_query": "mask"}])
@@ -123,8 +173,8 @@ def test_gradients_are_finite(options):
     q = unit_rows(6, 8, 6).requires_grad_(True)
     d = unit_rows(6, 8, 7).requires_grad_(True)
     scale = torch.tensor(math.log(1 / 0.07), requires_grad=True)
-    codes_q, codes_d = torch.tensor([0, 0, 0, 1, 1, 2]), torch.arange(6)
-    lookup = DictLookup({(int(a), int(b)): 100 - b for a, b in zip(codes_q, codes_d)})
+    batch = [(f"q{i // 3}", f"p{i}") for i in range(6)]
+    lookup, (codes_q, codes_d) = lookup_and_codes({pair: 100 - i for i, pair in enumerate(batch)}, batch)
     loss = GCLLoss("reciprocal", lookup=lookup, **options)(q, d, scale.exp(), 100.0 - codes_d, codes_q, codes_d)
     loss.backward()
     assert torch.isfinite(loss) and all(torch.isfinite(t.grad).all() for t in (q, d, scale))
@@ -132,7 +182,8 @@ def test_gradients_are_finite(options):
 
 # --- 2 processes (gloo) == 1 process on the concatenated batch -------------------------------------------
 N, DIM = 8, 6
-LOOKUP = {(i // 2, i): 100 - i for i in range(N)} | {(0, 2): 50, (3, 1): 20}
+BATCH = [(f"q{i // 2}", f"p{i}") for i in range(N)]
+TABLE = {pair: 100 - i for i, pair in enumerate(BATCH)} | {("q0", "p2"): 50, ("q3", "p1"): 20}
 
 
 def batch_and_model():
@@ -140,14 +191,15 @@ def batch_and_model():
     model = torch.nn.ModuleDict({"lhs": torch.nn.Linear(DIM, 4), "rhs": torch.nn.Linear(DIM, 4)})
     g = torch.Generator().manual_seed(1)
     x_q, x_d = torch.randn(N, DIM, generator=g), torch.randn(N, DIM, generator=g)
-    scores, q_codes, d_codes = 100.0 - torch.arange(N), torch.arange(N) // 2, torch.arange(N)
-    return model, (x_q, x_d, scores, q_codes, d_codes)
+    _, (q_codes, d_codes) = lookup_and_codes(TABLE, BATCH)
+    return model, (x_q, x_d, 100.0 - torch.arange(N), q_codes, d_codes)
 
 
 def loss_and_grads(model, batch, options, distributed=False):
     x_q, x_d, scores, q_codes, d_codes = batch
     q, d = F.normalize(model["lhs"](x_q), dim=-1), F.normalize(model["rhs"](x_d), dim=-1)
-    loss = GCLLoss("linear", lookup=DictLookup(LOOKUP), **options)(q, d, 10.0, scores, q_codes, d_codes)
+    lookup, _ = lookup_and_codes(TABLE, BATCH)
+    loss = GCLLoss("linear", lookup=lookup, **options)(q, d, 10.0, scores, q_codes, d_codes)
     loss.backward()
     if distributed:  # average the gradients over ranks, as DistributedDataParallel does
         for p in model.parameters():
@@ -162,18 +214,24 @@ def _worker(rank, world_size, init_file, out_dir, option_sets):
     for options in option_sets:
         model, batch = batch_and_model()
         half = [t.chunk(world_size)[rank] for t in batch]
-        results.append(loss_and_grads(model, half, options, distributed=True))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loss, grads = loss_and_grads(model, half, options, distributed=True)
+        results.append((loss, grads, [f"{w.category.__name__}: {w.message}" for w in caught]))
     torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
     dist.destroy_process_group()
 
 
-def test_two_process_gloo_matches_one_process(tmp_path):
-    option_sets = [{}, {"target": "multipos", "same_query": "mask", "normalize": "sum_w"}]
+def test_two_process_gloo_matches_one_process_without_warnings(tmp_path):
+    option_sets = [{}, {"stw_options": {"rescale": "mean"}},
+                   {"target": "multipos", "same_query": "mask", "normalize": "sum_w"},
+                   {"target": "multipos", "stw_options": {"rescale": "range"}}]
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path), option_sets), nprocs=2)
     for i, options in enumerate(option_sets):
         model, batch = batch_and_model()
         loss, grads = loss_and_grads(model, batch, options)
         for rank in range(2):
-            r_loss, r_grads = torch.load(tmp_path / f"rank{rank}.pt")[i]
+            r_loss, r_grads, r_warnings = torch.load(tmp_path / f"rank{rank}.pt")[i]
             assert torch.allclose(r_loss, loss, atol=1e-6)
             assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(r_grads, grads))
+            assert r_warnings == []

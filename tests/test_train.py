@@ -1,5 +1,9 @@
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +14,7 @@ from gcl_nb.presets import PRESETS
 from gcl_nb.train import TrainConfig, lr_at, train
 
 QUERIES = ["red dress", "blue running shoes"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def smoke(data, out, **overrides):
@@ -108,3 +113,18 @@ def test_cli_train(synthshop_smoke, tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["stw"] == "reciprocal" and config["encoder"]["rhs_weights"] == [0.5, 0.5]
     assert len(history(out)) == 2
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_print_once_without_warnings(synthshop_smoke, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "gcl_nb",
+                             "train", "--data", str(synthshop_smoke), "--preset", "smoke", "--steps", "2",
+                             "--batch-size", "8", "--target", "multipos", "--no-progress", "--out", str(out)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("run directory:") == 1
+    assert "Warning" not in result.stderr, result.stderr[-3000:]
+    assert [r["step"] for r in history(out)] == [0, 1]
+    assert json.loads((out / "summary.json").read_text())["world_size"] == 2
