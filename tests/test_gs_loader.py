@@ -193,9 +193,9 @@ def test_parquet_null_image_bytes(parquet_shop, tmp_path):
     pq.write_table(table.set_column(0, "image", pa.array(images, type=table.schema.field("image").type)),
                    out / "in_domain-00000-of-00001.parquet", row_group_size=64)
     with pytest.raises(DataError, match=rf"product '{pid}'.*no image bytes"):
-        load_gs(tmp_path)
+        load_gs(tmp_path, corpus="split")
     with pytest.warns(UserWarning, match="skipped 1"):
-        assert load_gs(tmp_path, on_bad_image="skip").bad_images == (pid,)
+        assert load_gs(tmp_path, on_bad_image="skip", corpus="split").bad_images == (pid,)
 
 
 def test_images_never_opened_outside_root(shop, tmp_path):
