@@ -193,7 +193,7 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
                                        cwd=str(out_dir), progress_bar=log, log_output=log)
         except papermill.PapermillExecutionError as err:
             if err.ename == "DataError":
-                raise DataError(f"{err.evalue} (in {target}, cell {err.exec_count})") from None
+                raise DataError(f"{err.evalue} (in {target}, cell [{err.exec_count}])") from None
             raise
         if html:
             export_html(target)
