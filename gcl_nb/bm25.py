@@ -19,7 +19,8 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG, which 
 
 class BM25Retriever:
     """BM25 index over `corpus.products["title"]`, built on first use per corpus and kept for the next
-    queries on the same corpus (the protocol's splits share two corpus halves)."""
+    queries on the same corpus (the protocol's splits share two corpus halves). A missing title is an empty
+    text: that product matches no query."""
 
     def __init__(self, k1: float = 1.5, b: float = 0.75, method: str = "lucene", stopwords: str | None = "en"):
         self.k1, self.b, self.method, self.stopwords = k1, b, method, stopwords

@@ -3,6 +3,8 @@
 Each subcommand lives with its code: the module named in SUBCOMMANDS provides
 `add_cli(parser)` (declare arguments) and `run_cli(args) -> int` (do the work).
 Modules are imported only when their subcommand runs, so `gcl-nb --help` stays fast.
+Bad input data (gcl_nb.data.DataError) is reported as one line naming the file, row and what to do, with exit
+status 2; `--debug` shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -27,10 +29,20 @@ def main(argv: list[str] | None = None) -> int:
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(module=module_name)
+        sp.add_argument("--debug", action="store_true", help="on a data error, show the full traceback")
         if name == chosen:
             importlib.import_module(module_name).add_cli(sp)
     args = parser.parse_args(argv)
-    return int(importlib.import_module(args.module).run_cli(args) or 0)
+    from gcl_nb.data.schema import DataError
+
+    try:
+        return int(importlib.import_module(args.module).run_cli(args) or 0)
+    except DataError as err:
+        if args.debug:
+            raise
+        message = " ".join(str(err).splitlines())
+        print(f"gcl-nb {args.command}: data error: {message} (--debug shows the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Per split: grades 1..100 from `score_linear` (`grade_scores`), `top_q` queries sampled with probability
 proportional to their grade sum (`sample_queries`), qrels = each query's rows by grade, at most `top_k`
-(`build_qrels`); the queries and EVERY document of the split's corpus half are encoded, the top `top_k`
-documents retrieved by exact cosine similarity, and the metric set of gcl_nb.metrics computed.
+(`build_qrels`); the queries and EVERY document of `data.corpus_for(split)` (the split's whole corpus half, or
+with load_gs(corpus="split") the products of its own rows) are encoded, the top `top_k` documents retrieved by exact cosine similarity, and the metric set of gcl_nb.metrics computed.
 Alternatively the queries and qrels come from ground-truth files (`_gt_test.json` style).
 
 A model is anything with `encode_queries(texts, batch_size, progress)` and
@@ -24,13 +24,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.schema import SPLIT_FILE_STEMS, SPLITS, DataError, check_split
+from .data.options import DataOptions, add_data_options
+from .data.schema import QUERY_KEY_SUFFIX, SPLIT_FILE_STEMS, SPLITS, DataError, check_split
 from .metrics import METRIC_COLUMNS, RankedGrades, metric_table
 from .retrieval import exact_topk
 
-#: The official script's query key: the query text plus this suffix (it also orders the sampling).
-QUERY_KEY_SUFFIX = "_{!@#~}_"
-SUMMARY_COLUMNS = ("split", *METRIC_COLUMNS, "n_queries")
+#: n_queries: sampled queries; corpus: "half" or "split" (the documents searched, see gcl_nb.data.load_gs);
+#: n_docs: how many documents were searched.
+SUMMARY_COLUMNS = ("split", *METRIC_COLUMNS, "n_queries", "corpus", "n_docs")
 ENCODE_CHUNK = 65536  # products per encode_products call: written to the cache file chunk by chunk
 
 
@@ -81,14 +82,8 @@ def build_qrels(split: pd.DataFrame, grades: np.ndarray, queries: Sequence[str],
 
 
 def query_ids(split: pd.DataFrame) -> dict[str, str]:
-    """{query text: query_id}; DataError if a query text carries several ids or an id several texts."""
-    pairs = split[["query", "query_id"]].drop_duplicates()
-    for col, other in (("query", "query_id"), ("query_id", "query")):
-        dup = pairs[col].duplicated(keep=False)
-        if dup.any():
-            example = pairs[dup].sort_values(col).head(2)
-            raise DataError(f"{col} {example[col].iloc[0]!r} has several {other}s "
-                            f"({', '.join(map(repr, example[other]))}): the protocol needs one id per query text")
+    """{query text: query_id}. Queries are keyed by their text; load_gs makes query_id one-to-one with it."""
+    pairs = split[["query", "query_id"]].drop_duplicates("query")
     return dict(zip(pairs["query"], pairs["query_id"]))
 
 
@@ -187,6 +182,7 @@ class SplitResult:
     """Everything one split's evaluation produced: the queries, qrels, the run and the per-query metrics.
 
     doc_index / scores (n_queries, k): positions into `doc_ids` (-1 = no document), row i for query i.
+    corpus: "half" (doc_ids = the split's corpus half) or "split" (the products of the split's own rows).
     """
 
     split: str
@@ -197,11 +193,13 @@ class SplitResult:
     doc_index: np.ndarray
     scores: np.ndarray
     per_query: pd.DataFrame
+    corpus: str = "half"
 
     def summary(self) -> dict:
-        """One row of the split table: the metric means and n_queries."""
+        """One row of the split table (SUMMARY_COLUMNS): the metric means, n_queries, corpus scope, n_docs."""
         means = self.per_query[list(METRIC_COLUMNS)].mean()
-        return {"split": self.split, **{c: float(means[c]) for c in METRIC_COLUMNS}, "n_queries": len(self.per_query)}
+        return {"split": self.split, **{c: float(means[c]) for c in METRIC_COLUMNS}, "n_queries": len(self.per_query),
+                "corpus": self.corpus, "n_docs": len(self.doc_ids)}
 
     def run(self) -> dict[str, dict[str, float]]:
         """The run as {query_id: {product_id: score}} (for TREC export or other tools)."""
@@ -213,8 +211,8 @@ def evaluate_split(model, data, split: str, top_q: int | None = 2000, top_k: int
                    ground_truth: str | Path | None = None, batch_size: int = 256, cache_dir=None,
                    progress: bool = False, search_device: str = "cpu",
                    doc_embeddings: dict | None = None) -> SplitResult:
-    """Evaluate one split (see the module docstring); `doc_embeddings` memoises corpus embeddings
-    across calls ({corpus half: array})."""
+    """Evaluate one split (see the module docstring) against `data.corpus_for(split)`; `doc_embeddings`
+    memoises corpus embeddings across calls ({(corpus half, corpus split): array})."""
     table = data.split(check_split(split))
     if table.empty:
         raise DataError(f"split {split!r} has no rows: nothing to evaluate")
@@ -231,20 +229,22 @@ def evaluate_split(model, data, split: str, top_q: int | None = 2000, top_k: int
     corpus = data.corpus_for(split)
     doc_ids = pd.Index(corpus.products.index.astype(str))
     if len(doc_ids) == 0:
-        raise DataError(f"corpus half {corpus.half} of split {split!r} is empty: nothing to search")
+        raise DataError(f"{corpus.name} (split {split!r}) is empty: nothing to search")
     if hasattr(model, "retrieve"):
         index, scores = _retrieved(model, texts, corpus, doc_ids, top_k)
     else:
         memo = {} if doc_embeddings is None else doc_embeddings
-        if corpus.half not in memo:
-            memo[corpus.half] = encode_corpus(model, corpus, batch_size, cache_dir, progress)
+        key = (corpus.half, corpus.split)
+        if key not in memo:
+            memo[key] = encode_corpus(model, corpus, batch_size, cache_dir, progress)
         q_emb = model.encode_queries(texts, batch_size=batch_size, progress=progress)
-        scores, index = exact_topk(q_emb.float(), memo[corpus.half], top_k, device=search_device)
+        scores, index = exact_topk(q_emb.float(), memo[key], top_k, device=search_device)
         index, scores = index.numpy(), scores.numpy()
     table_pq = metric_table(RankedGrades.from_topk(qrels, qids, index, scores, doc_ids))
     per_query = pd.DataFrame({"split": split, "query_id": qids, "query": texts})
     per_query = pd.concat([per_query, table_pq.reset_index(drop=True)], axis=1)
-    return SplitResult(split, qids, texts, qrels, doc_ids, index, scores, per_query)
+    return SplitResult(split, qids, texts, qrels, doc_ids, index, scores, per_query,
+                       "half" if corpus.split is None else "split")
 
 
 def _retrieved(retriever, texts: list[str], corpus, doc_ids: pd.Index, top_k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -264,7 +264,7 @@ def _retrieved(retriever, texts: list[str], corpus, doc_ids: pd.Index, top_k: in
         i = int(np.flatnonzero(pos < 0)[0])
         query = texts[int(np.searchsorted(np.cumsum(lengths), i, side="right"))]
         raise ValueError(f"retriever returned product {flat_ids[i]!r} for query {query!r}, which is not in "
-                         f"corpus half {corpus.half}")
+                         f"{corpus.name}")
     rows = np.repeat(np.arange(len(texts)), lengths)
     cols = np.arange(len(pos)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     index = np.full((len(texts), int(lengths.max(initial=0))), -1, dtype=np.int64)
@@ -278,9 +278,9 @@ def _retrieved(retriever, texts: list[str], corpus, doc_ids: pd.Index, top_k: in
 def run_protocol(model, data, splits: Sequence[str] = SPLITS, top_q: int | None = 2000, top_k: int = 1000,
                  cache_dir=None, progress: bool = False, ground_truth: str | Mapping | None = None,
                  batch_size: int = 256, search_device: str = "cpu") -> list[SplitResult]:
-    """`evaluate_split` for each split, encoding each corpus half once.
+    """`evaluate_split` for each split, encoding each corpus once.
 
-    data: a GSData or a folder for gcl_nb.data.load_gs. ground_truth: None (sample as the official
+    data: a GSData or a folder for gcl_nb.data.load_gs (default options). ground_truth: None (sample as the official
     script does), "test" / "dev" (the tarball's `<split stem>_gt_<which>.json` files) or {split: path}.
     """
     if isinstance(data, (str, Path)):
@@ -330,6 +330,7 @@ def add_cli(parser) -> None:
     source.add_argument("--model", help="run dir or checkpoint file (gcl_nb.models.load_encoder)")
     source.add_argument("--bm25", action="store_true", help="evaluate the BM25 title baseline instead")
     parser.add_argument("--data", required=True, help="Marqo-GS subset or SynthShop folder")
+    add_data_options(parser, corpus=True)
     parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
     parser.add_argument("--top-q", type=int, default=2000, help="sampled queries per split (-1: all)")
     parser.add_argument("--top-k", type=int, default=1000, help="documents retrieved per query")
@@ -350,7 +351,8 @@ def run_cli(args) -> int:
     else:
         from .models import load_encoder
         model = load_encoder(args.model, device=args.device)
-    results = run_protocol(model, args.data, args.splits, args.top_q, args.top_k, args.cache_dir, args.progress,
+    data = DataOptions.from_args(args).load(args.data, splits=args.splits, corpus=args.corpus)
+    results = run_protocol(model, data, args.splits, args.top_q, args.top_k, args.cache_dir, args.progress,
                            args.ground_truth, args.batch_size, args.device)
     summary = pd.DataFrame([r.summary() for r in results], columns=list(SUMMARY_COLUMNS))
     with pd.option_context("display.width", 200, "display.max_columns", None):

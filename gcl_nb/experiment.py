@@ -21,7 +21,7 @@ from typing import Callable, Optional, Sequence
 
 import pandas as pd
 
-from .data import load_gs
+from .data.options import DataOptions, add_data_options, check_corpus_scope
 from .data.schema import SPLITS
 from .metrics import METRIC_COLUMNS
 from .models.multifield import PAPER_RHS_WEIGHTS
@@ -55,14 +55,19 @@ UNTRAINED_ENCODERS = {"random-init": "clip", "minilm-zeroshot": "minilm-clip"}
 UNTRAINED = ("bm25", *UNTRAINED_ENCODERS)
 PAPER_METHODS = ("clip", "gcl-linear", "gcl-reciprocal", "gcl-multipos")
 HEADLINE = ("ndcg@10", "err", "rbp@0.9")
-RESULT_COLUMNS = ("method", "seed", "split", *METRIC_COLUMNS, "n_queries")
+RESULT_COLUMNS = ("method", "seed", "split", *METRIC_COLUMNS, "n_queries", "corpus", "n_docs")
 
 
 @dataclass
 class ExperimentConfig:
-    """What to compare: methods x seeds on one data set, each trained from `preset` with `overrides`."""
+    """What to compare: methods x seeds on one data set, each trained from `preset` with `overrides`.
+
+    `data_options` says how to read `data` (image folder, image checks); `corpus` is the evaluation's corpus
+    scope ("half" or "split", see gcl_nb.data.load_gs)."""
 
     data: str
+    data_options: DataOptions = field(default_factory=DataOptions)
+    corpus: str = "half"
     out: str = "runs/experiment"
     preset: str = "cpu"
     methods: list[str] = field(default_factory=lambda: list(PAPER_METHODS))
@@ -75,6 +80,8 @@ class ExperimentConfig:
     progress: bool = False
 
     def __post_init__(self):
+        self.data_options = DataOptions.coerce(self.data_options)
+        check_corpus_scope(self.corpus)
         unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
         if unknown:
             raise ValueError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
@@ -85,7 +92,8 @@ def train_config(config: ExperimentConfig, method: str, seed: int):
     from .train import TrainConfig
 
     return TrainConfig.from_preset(config.preset, **{
-        **config.overrides, **METHODS[method], "data": config.data, "seed": seed, "device": config.device,
+        **config.overrides, **METHODS[method], "data": config.data, "data_options": config.data_options,
+        "seed": seed, "device": config.device,
         "out": str(Path(config.out) / f"{method}-s{seed}"), "progress": config.progress})
 
 
@@ -119,7 +127,7 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
     results_path, per_query_path = out / "results.csv", out / "per_query.csv"
     _start_afresh_if_changed(out, config, (results_path, per_query_path, out / "runs.jsonl"))
     results = _read(results_path)
-    data = load_gs(config.data)
+    data = config.data_options.load(config.data, splits=config.splits, corpus=config.corpus)
     for method in config.methods:
         for seed in config.seeds[:1] if method == "bm25" else config.seeds:  # BM25 has no seed
             if ((results["method"] == method) & (results["seed"] == seed)).any():
@@ -140,7 +148,7 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
 
 
 #: ExperimentConfig fields that change what a (method, seed) run produces; the others only choose which runs.
-_IDENTITY = ("data", "preset", "splits", "overrides", "top_q", "top_k")
+_IDENTITY = ("data", "data_options", "corpus", "preset", "splits", "overrides", "top_q", "top_k")
 
 
 def _start_afresh_if_changed(out: Path, config: ExperimentConfig, files: Sequence[Path]) -> None:
@@ -160,7 +168,8 @@ def _read(path: Path) -> pd.DataFrame:
     """A results / per-query CSV (ids as strings), or an empty results table with RESULT_COLUMNS."""
     if path.exists():
         return pd.read_csv(path, dtype={"query_id": str, "split": str, "method": str})
-    return pd.DataFrame({c: pd.Series(dtype=str if c in ("method", "split") else float) for c in RESULT_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype=str if c in ("method", "split", "corpus") else float)
+                         for c in RESULT_COLUMNS})
 
 
 def _log(out: Path, method: str, seed: int, run_dir, seconds: float) -> None:
@@ -303,6 +312,7 @@ def sweep_gains(sweep: pd.DataFrame, baseline: str = "clip", metric: str = "ndcg
 # ------------------------------------------------------------------------------------ CLI
 def add_cli(parser) -> None:
     parser.add_argument("--data", help="data folder (default: generate SynthShop of --preset under --out/data)")
+    add_data_options(parser, corpus=True)
     parser.add_argument("--preset", default="cpu", help="training preset, and SynthShop preset when generating")
     parser.add_argument("--methods", nargs="+", default=list(PAPER_METHODS),
                         help=f"from {', '.join([*METHODS, *UNTRAINED])}")
@@ -344,7 +354,7 @@ def run_cli(args) -> int:
         overrides["steps"] = args.steps
     command = "gcl-nb " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     options = dict(top_q=args.top_q, top_k=args.top_k, device=args.device, progress=args.progress,
-                   overrides=overrides)
+                   overrides=overrides, data_options=DataOptions.from_args(args), corpus=args.corpus)
     if args.sweep is not None:
         sweep = strength_sweep(args.out, args.sweep or [0.0, 1.0, 4.0], preset=args.preset,
                                methods=args.methods, seeds=args.seeds, vary=args.vary, **options)

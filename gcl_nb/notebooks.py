@@ -2,7 +2,9 @@
 to a standalone HTML file that works offline (`gcl-nb notebooks`).
 
 Every notebook has one cell tagged `parameters`; the runner passes `run_dir`, `preset` and `ci` to all of
-them, plus any extra parameter to the notebooks that declare it. 02 writes checkpoints and results into
+them, plus any extra parameter to the notebooks that declare it (every notebook declares `data_path` and the data
+options `image_root`, `on_bad_image`, `check_images`, `corpus`: see gcl_nb.data.DataOptions). A data error in a
+notebook is raised as a DataError naming the notebook. 02 writes checkpoints and results into
 `run_dir`; 03 and 04 read them. HTML export inlines plotly.js (the notebooks display figures through
 `gcl_nb.viz.display.use_offline_plotly`), drops the CDN scripts nbconvert would add (require.js, MathJax,
 the widget manager) and prefers each output's static `text/html` over a live widget view.
@@ -14,10 +16,14 @@ import json
 import logging
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
+
+from gcl_nb.data.options import DataOptions, add_data_options
+from gcl_nb.data.schema import DataError
 
 NOTEBOOKS = (
     "01_data_exploration.ipynb",
@@ -182,8 +188,13 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
         base = {"run_dir": str(out_dir), "preset": preset, "ci": bool(ci)}
         chosen = {k: v for k, v in {**base, **extra}.items() if k in declared[src]}
         target = out_dir / src.name
-        papermill.execute_notebook(str(src), str(target), parameters=chosen, kernel_name="python3",
-                                   cwd=str(out_dir), progress_bar=log, log_output=log)
+        try:
+            papermill.execute_notebook(str(src), str(target), parameters=chosen, kernel_name="python3",
+                                       cwd=str(out_dir), progress_bar=log, log_output=log)
+        except papermill.PapermillExecutionError as err:
+            if err.ename == "DataError":
+                raise DataError(f"{err.evalue} (in {target}, cell [{err.exec_count}])") from None
+            raise
         if html:
             export_html(target)
         executed.append(target)
@@ -208,12 +219,14 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--param", action="append", default=[], type=_parse_param, metavar="NAME=VALUE",
                         help="extra notebook parameter (repeatable), e.g. -p data_path=/data/marqo-gs-10m")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    add_data_options(parser, corpus=True)
 
 
 def run_cli(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill streams cell outputs
     start = time.perf_counter()
-    executed = run_notebooks(args.out, preset=args.preset, ci=args.ci, params=dict(args.param),
+    params = {**asdict(DataOptions.from_args(args)), "corpus": args.corpus, **dict(args.param)}
+    executed = run_notebooks(args.out, preset=args.preset, ci=args.ci, params=params,
                              html=not args.no_html, log=True)
     print(f"executed {len(executed)} notebooks in {time.perf_counter() - start:.0f} s; results in "
           f"{Path(args.out).resolve()}:", file=sys.stderr)

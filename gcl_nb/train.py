@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from gcl_nb.data import load_gs
+from gcl_nb.data.options import DataOptions, add_data_options
 from gcl_nb.data.torch_data import ImageCache, PairDataset, PairLookup, UniqueQueryBatchSampler, collate_pairs
 from gcl_nb.loss import GCLLoss
 from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder
@@ -52,6 +52,8 @@ class TrainConfig:
     symmetric, divided by N), with the STW weights rescaled to batch mean 1 (stw_rescale="mean")."""
 
     data: str = _help("data root (SynthShop or Marqo-GS layout, see gcl_nb.data.load_gs)", default="")
+    data_options: DataOptions = _help("image folder and image checks (gcl_nb.data.DataOptions)",
+                                      default_factory=DataOptions)
     out: str = _help("run directory (created; a fresh run overwrites it)", default="runs/gcl")
     preset: str = _help("preset the values came from (informational)", default="cpu")
     split: str = _help("training split", default="in_domain")
@@ -89,6 +91,9 @@ class TrainConfig:
     checkpoint_every: int = _help("save every N steps (0: only at the end)", default=0)
     resume: bool = _help("continue from the run directory's last checkpoint", default=False)
     progress: bool = _help("tqdm progress bar", default=True)
+
+    def __post_init__(self):
+        self.data_options = DataOptions.coerce(self.data_options)
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "TrainConfig":
@@ -240,7 +245,7 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
     # --- data -------------------------------------------------------------------------------------------------
-    data = load_gs(config.data)
+    data = config.data_options.load(config.data, splits=[config.split], corpus="split")  # only its own rows
     pairs = data.split(config.split)
     encoder_config = config.encoder_config()
     encoder = build_encoder(encoder_config, device=device)
@@ -346,8 +351,9 @@ def _cli_type(hint):
 def add_cli(parser: argparse.ArgumentParser) -> None:
     """`gcl-nb train --data DIR --preset cpu --stw linear --out runs/x [--steps N ...]`: one flag per field."""
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="training preset (default cpu)")
+    add_data_options(parser)
     for name, hint in get_type_hints(TrainConfig).items():
-        if name == "preset":
+        if name in ("preset", "data_options"):
             continue
         flag, text = "--" + name.replace("_", "-"), TrainConfig.__dataclass_fields__[name].metadata["help"]
         if hint is bool:
@@ -359,6 +365,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
                  if f.name != "preset" and getattr(args, f.name, None) is not None}
+    overrides["data_options"] = DataOptions.from_args(args)
     run_dir = train(TrainConfig.from_preset(args.preset, **overrides))
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, only the first process prints
         print(f"run directory: {run_dir}")

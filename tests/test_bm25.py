@@ -74,3 +74,9 @@ def test_bm25_through_the_protocol_on_synthshop(synthshop_smoke):
     values = table[list(METRIC_COLUMNS)]
     assert ((values >= 0) & (values <= 1)).all().all()
     assert (table["ndcg@10"] > 0.05).all()  # titles share words with SynthShop queries
+
+
+def test_a_missing_title_is_an_empty_text():
+    corpus = corpus_of(["red shoe", "", "blue hat"])
+    ids, scores = BM25Retriever().retrieve(["red", "hat shoe"], corpus, top_k=3)
+    assert ids == [["p0"], ["p2", "p0"]] and all(len(s) == len(i) for s, i in zip(scores, ids))

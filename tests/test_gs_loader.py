@@ -139,20 +139,49 @@ def test_product_not_in_its_corpus_half(shop):
         load_gs(shop)
 
 
-@pytest.mark.parametrize("column", ["query", "title"])
-def test_empty_query_or_title(shop, column):
+def test_empty_query_is_an_error(shop):
     def edit(t):
-        t.loc[7, column] = "  "
+        t.loc[7, "query"] = "  "
     _edit_csv(shop, edit)
-    with pytest.raises(DataError, match=rf"line 9, column '{column}': empty {column}"):
+    with pytest.raises(DataError, match=r"line 9, column 'query': value is missing or empty"):
         load_gs(shop)
 
 
-def test_empty_title_in_corpus(shop):
-    pid = _first_product(shop, half=2)
-    _edit_corpus(shop, lambda c: c[pid].update(title=""), half=2)
-    with pytest.raises(DataError, match=rf"corpus_2\.json, product '{pid}', field 'title'"):
-        load_gs(shop)
+def test_missing_titles_load_and_are_counted(shop):
+    def edit(t):
+        t.loc[7, "title"] = ""
+    _edit_csv(shop, edit)
+    no_key, null, empty = list(json.loads((shop / "corpus_2.json").read_text()))[:3]
+
+    def edit_corpus(c):
+        c[no_key].pop("title")
+        c[null]["title"] = None
+        c[empty]["title"] = ""
+    _edit_corpus(shop, edit_corpus, half=2)
+    with pytest.warns(UserWarning, match=r"rows without a title: in_domain 1 of [\d,]+, corpus_2 3 of 200"):
+        data = load_gs(shop)
+    assert data.split("in_domain")["title"].iat[7] == ""
+    assert (data.corpora[2].products.loc[[no_key, null, empty], "title"] == "").all()
+    missing = data.missing
+    assert missing.loc["in_domain", ["no_title", "no_image", "no_field"]].tolist() == [1, 0, 0]
+    assert missing.loc["corpus_2", "no_title"] == 3 and missing.loc["corpus_1", "no_title"] == 0
+    assert missing.loc["corpus_2", "rows"] == 200
+
+
+def test_missing_titles_in_parquet(parquet_shop, tmp_path):
+    root = shutil.copytree(parquet_shop, tmp_path / "pq")
+    path = root / "data" / "in_domain-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    pid = table.column("product_id")[0].as_py()
+    titles = [None if p == pid else t for p, t in zip(table.column("product_id").to_pylist(),
+                                                      table.column("title").to_pylist())]
+    pq.write_table(table.set_column(table.schema.get_field_index("title"), "title", pa.array(titles, pa.string())),
+                   path, row_group_size=64)
+    n_rows = titles.count(None)
+    with pytest.warns(UserWarning, match=f"rows without a title: in_domain {n_rows} of"):
+        data = load_gs(root)
+    assert data.corpora[1].products.loc[pid, "title"] == ""
+    assert data.missing.loc["corpus_1", "no_title"] == 1
 
 
 def test_missing_image_error_or_skip(shop):
@@ -193,9 +222,9 @@ def test_parquet_null_image_bytes(parquet_shop, tmp_path):
     pq.write_table(table.set_column(0, "image", pa.array(images, type=table.schema.field("image").type)),
                    out / "in_domain-00000-of-00001.parquet", row_group_size=64)
     with pytest.raises(DataError, match=rf"product '{pid}'.*no image bytes"):
-        load_gs(tmp_path)
+        load_gs(tmp_path, corpus="split")
     with pytest.warns(UserWarning, match="skipped 1"):
-        assert load_gs(tmp_path, on_bad_image="skip").bad_images == (pid,)
+        assert load_gs(tmp_path, on_bad_image="skip", corpus="split").bad_images == (pid,)
 
 
 def test_images_never_opened_outside_root(shop, tmp_path):

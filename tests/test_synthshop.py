@@ -14,6 +14,7 @@ from gcl_nb.data.synthshop import MATCH_LEVELS, generate_tables, ranking_stats
 from gcl_nb.data.synthshop.catalog import CATEGORIES, COLOURS, PATTERNS
 from gcl_nb.data.synthshop.engine import Engine
 from gcl_nb.data.synthshop.presets import preset_params
+from gcl_nb.data.schema import QUERY_KEY_SUFFIX
 from gcl_nb.data.synthshop.writer import SPLIT_CSV_COLUMNS
 
 
@@ -47,15 +48,16 @@ def test_gt_and_queries_files_match_split(synthshop_smoke):
     dev = json.loads((synthshop_smoke / f"{stem}_gt_dev.json").read_text())
     test = json.loads((synthshop_smoke / f"{stem}_gt_test.json").read_text())
     queries = json.loads((synthshop_smoke / f"{stem}_queries.json").read_text())
-    assert set(dev) | set(test) == set(queries) == set(table["query"]) and not set(dev) & set(test)
+    keys = {q + QUERY_KEY_SUFFIX for q in queries}  # keyed as the official files: query text + "_{!@#~}_"
+    assert set(dev) | set(test) == keys == {q + QUERY_KEY_SUFFIX for q in table["query"]} and not set(dev) & set(test)
     q = queries[0]
     rows = table[table["query"] == q]
-    assert set(({**dev, **test})[q]) == set(rows["product_id"])
+    assert set(({**dev, **test})[q + QUERY_KEY_SUFFIX]) == set(rows["product_id"])
     scores = table["score_linear"].astype(float)
     best = rows.loc[rows["score_linear"].astype(float).idxmax(), "product_id"]
     expected = int((scores[rows["score_linear"].astype(float).idxmax()] - scores.min())
                    / (scores.max() - scores.min()) * 99 + 1)
-    assert ({**dev, **test})[q][best] == expected
+    assert ({**dev, **test})[q + QUERY_KEY_SUFFIX][best] == expected
 
 
 def test_same_seed_same_bytes_other_seed_differs(synthshop_smoke, tmp_path):

@@ -1,16 +1,18 @@
 """Torch datasets: pair items and masks, collate, cache, pair lookup, unique-query batches, corpus items."""
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from functools import partial
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from gcl_nb.data import load_gs
+from gcl_nb.data import DataError, load_gs
 from gcl_nb.data.torch_data import (CorpusDataset, ImageCache, PairDataset, PairLookup, UniqueQueryBatchSampler,
                                     collate_pairs)
 
@@ -120,3 +122,31 @@ def test_corpus_dataset(data):
     assert batch["product_id"] == ids and "query" not in batch
     with pytest.raises(ValueError, match="rhs_fields"):
         CorpusDataset(corpus, ids, [("image", "video")], preprocess)
+
+
+def test_missing_title_is_masked_and_a_product_without_any_field_is_an_error(synthshop_smoke, tmp_path):
+    shop = shutil.copytree(synthshop_smoke, tmp_path / "shop")
+    table = pd.read_csv(shop / "query_0_product_id_0.csv", dtype=str, keep_default_na=False)
+    pid = table["product_id"].iat[0]
+    table.loc[table["product_id"] == pid, "title"] = ""
+    table.to_csv(shop / "query_0_product_id_0.csv", index=False)
+    corpus_json = json.loads((shop / "corpus_1.json").read_text())
+    corpus_json[pid]["title"] = ""
+    (shop / "corpus_1.json").write_text(json.dumps(corpus_json))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_gs(shop, splits=["in_domain"])
+    rows = np.flatnonzero(data.split("in_domain")["product_id"] == pid)
+    pairs = PairDataset(data.split("in_domain"), data.corpus_for("in_domain"), FIELDS, preprocess)
+    assert all(pairs[int(i)]["field_mask"].tolist() == [True, False] for i in rows)  # title weight 0
+    docs = CorpusDataset(data.corpus_for("in_domain"), [pid], FIELDS, preprocess)
+    assert docs[0]["field_mask"].tolist() == [True, False]
+    (shop / "images" / f"{pid}.jpg").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_gs(shop, splits=["in_domain"], on_bad_image="skip")
+    assert data.missing.loc["in_domain", "no_field"] == len(rows)
+    for make in (lambda: PairDataset(data.split("in_domain"), data.corpus_for("in_domain"), FIELDS, preprocess),
+                 lambda: CorpusDataset(data.corpus_for("in_domain"), [pid], FIELDS, preprocess)):
+        with pytest.raises(DataError, match=rf"product '{pid}' .*has none of the fields \['image', 'title'\]"):
+            make()

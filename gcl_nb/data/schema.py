@@ -24,6 +24,17 @@ PAIR_COLUMNS = (
 )
 SCORE_COLUMNS = ("score_linear", "score_reciprocal", "no_score")
 ID_COLUMNS = ("query_id", "product_id", "pair_id")
+#: Columns a split file must have: the evaluation protocol reads only these (plus the corpus). Every other
+#: column of PAIR_COLUMNS is derived when absent (see gcl_nb.data.gs.validate_pairs).
+REQUIRED_COLUMNS = ("query", "product_id", "score_linear")
+#: The official ground-truth files (`*_gt_test.json`) key each query as its text followed by this suffix.
+QUERY_KEY_SUFFIX = "_{!@#~}_"
+#: Corpus scope: "half" searches the split's whole corpus half (the tarball's corpus JSON, as the official tarball
+#: evaluator); "split" searches the products of the split's own rows (as the official Hugging Face evaluator).
+CORPUS_SCOPES = ("half", "split")
+#: What to do with a missing or unreadable image, and how thoroughly to check images at load time.
+ON_BAD_IMAGE = ("error", "skip")
+CHECK_IMAGES = ("none", "exists", "decode")
 
 
 class DataError(ValueError):

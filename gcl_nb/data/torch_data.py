@@ -6,6 +6,7 @@ Contract with the training loop (gcl_nb/train.py) and models (gcl_nb/models):
   rhs_fields is a list of (name, kind), kind "image" (name "image": the product image) or "text" (a column of
   the pair table, else of corpus.products, e.g. "title"). field_mask is False where the field is missing (empty
   or NaN text, product without image); the field then holds "" or a zero tensor, and the model gives it weight 0.
+  A product with none of the fields cannot be embedded: constructing the dataset raises a DataError naming it.
 - `collate_pairs(items, tokenize)`: {"query": LongTensor (B, L) from tokenize(list[str]), "fields": {name:
   FloatTensor (B, C, H, W) | LongTensor (B, L)}, "field_mask": (B, F), "score": (B,), "query_code": (B,),
   "doc_code": (B,), "row": (B,)} (keys present in the items only). Use it via functools.partial as collate_fn.
@@ -28,6 +29,7 @@ from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
 from .gs import Corpus
+from .schema import DataError
 
 FIELD_KINDS = ("image", "text")
 CACHE_MODES = ("tensor", "uint8")
@@ -91,6 +93,23 @@ class _FieldReader:
             self._blank = torch.zeros_like(self.preprocess(img))
         return self._blank
 
+    def require_a_field(self, product_ids: np.ndarray, texts: dict[str, np.ndarray]) -> None:
+        """DataError naming the first product that has none of the fields (no text and no image)."""
+        ids = pd.Index(product_ids)
+        present = np.zeros(len(ids), dtype=bool)
+        for name, kind in self.fields:
+            if kind == "image":
+                unique = ids.unique()
+                with_image = unique[np.fromiter(map(self.corpus.has_image, unique), bool, len(unique))]
+                present |= ids.isin(with_image)
+            else:
+                present |= pd.Series(texts[name]).fillna("").astype(str).str.strip().ne("").to_numpy()
+        if not present.all():
+            pid = ids[int(np.flatnonzero(~present)[0])]
+            raise DataError(f"product {pid!r} (corpus half {self.corpus.half}) has none of the fields "
+                            f"{[n for n, _ in self.fields]} (empty title, image missing or skipped): it cannot be "
+                            f"embedded; give it a title or an image, or drop its rows ({(~present).sum()} like this)")
+
     def image(self, product_id: str) -> torch.Tensor:
         if self.cache is not None:
             return self.cache.get(self.corpus, product_id, self.preprocess)
@@ -141,6 +160,7 @@ class PairDataset(Dataset):
         self._texts = {name: (frame[name].to_numpy() if frame is self.pairs
                               else frame[name].reindex(self._pid).to_numpy())
                        for name, frame in sources.items()}
+        self.reader.require_a_field(self._pid, self._texts)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -162,6 +182,7 @@ class CorpusDataset(Dataset):
         self.reader = _FieldReader(corpus, rhs_fields, preprocess, image_cache)
         sources = _text_columns(self.reader.fields, corpus.products)
         self._texts = {name: frame[name].reindex(self.product_ids).to_numpy() for name, frame in sources.items()}
+        self.reader.require_a_field(np.asarray(self.product_ids, dtype=object), self._texts)
 
     def __len__(self) -> int:
         return len(self.product_ids)

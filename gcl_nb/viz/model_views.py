@@ -71,7 +71,7 @@ class ModelViews:
     def doc_embeddings(self, model: str, split: str) -> tuple[list[str], np.ndarray]:
         """(product ids, (n, d) embeddings) of the whole corpus half the split searches."""
         corpus = self.data.corpus_for(check_split(split))
-        key = (model, corpus.half)
+        key = (model, corpus.half, corpus.split)  # split: None for a whole half (load_gs corpus="half")
         if key not in self._docs:
             ids = [str(p) for p in corpus.products.index]
             self._docs[key] = ids, np.asarray(self._model(model).encode_products(corpus, ids), dtype=np.float32)

@@ -1,7 +1,7 @@
 """Write a generated SynthShop data set in the Marqo-GS tarball layout (plus SynthShop-only extras).
 
 Per split `<stem>.csv` (columns SPLIT_CSV_COLUMNS), `<stem>_gt_dev.json` / `<stem>_gt_test.json`
-({query: {product_id: grade}}, the split's queries partitioned 50/50 into dev and test, grades as the official
+({query + QUERY_KEY_SUFFIX: {product_id: grade}}, keyed as the official files, the split's queries partitioned 50/50 into dev and test, grades as the official
 evaluation computes them: g = int((s - min) / (max - min) * 99 + 1) over the split's score_linear, at most 1000
 products per query, best first) and `<stem>_queries.json` (list of the split's query strings, in query-id order).
 `corpus_1.json` / `corpus_2.json`: {product_id: {"title", "image_local": "/input/images/<product_id>.jpg"}}.
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
+from ..schema import QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
 
 SPLIT_CSV_COLUMNS = ("query", "product_id", "title", "image_local", "position", "score_linear",
                      "score_reciprocal", "no_score", "pair_id", "query_id")
@@ -46,7 +46,7 @@ def write_split(root: Path, split: str, table: pd.DataFrame, dev_queries: set[st
     gt = {"dev": {}, "test": {}}
     for query, rows in graded.groupby("query", sort=False):
         rows = rows.sort_values("grade", ascending=False, kind="stable").head(GT_TOP_K)
-        gt["dev" if query in dev_queries else "test"][query] = dict(zip(rows["product_id"], rows["grade"].tolist()))
+        gt["dev" if query in dev_queries else "test"][query + QUERY_KEY_SUFFIX] = dict(zip(rows["product_id"], rows["grade"].tolist()))
     for part, qrels in gt.items():
         _dump_json(root / f"{stem}_gt_{part}.json", qrels)
     _dump_json(root / f"{stem}_queries.json", list(dict.fromkeys(table["query"])))

@@ -1,0 +1,74 @@
+"""How to read a data folder: one definition of the data-source options for load_gs, the CLI and the notebooks.
+
+    DataOptions(image_root="/data/images_wfash").load("/data/marqo_gs_wfash_1m", corpus="split")
+    add_data_options(parser, corpus=True)  # --image-root, --on-bad-image, --check-images [, --corpus]
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .schema import CHECK_IMAGES, CORPUS_SCOPES, ON_BAD_IMAGE
+
+HELP = {
+    "image_root": "folder holding the image files (tarball layout; default <data>/images). The corpus files' "
+                  "image_local paths (/input/images/NAME.jpg) are resolved by file name under it",
+    "on_bad_image": "a missing or unreadable image: error (stop, naming the file) or skip (the product keeps its "
+                    "other fields; counted in GSData.bad_images)",
+    "check_images": "images checked at load time: none, exists (one folder listing / one pass over the parquet "
+                    "image column) or decode (also decode each image: slow on the full release)",
+    "corpus": "documents searched per split: half (the split's whole corpus half, as the official tarball "
+              "evaluator) or split (the products of the split's own rows, as the official Hugging Face evaluator)",
+}
+
+
+def check_corpus_scope(scope: str) -> str:
+    """`scope` if it is one of CORPUS_SCOPES, else ValueError naming the choices."""
+    if scope not in CORPUS_SCOPES:
+        raise ValueError(f"corpus={scope!r}: choose one of {CORPUS_SCOPES}")
+    return scope
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where the images are and how strictly they are checked (the arguments of load_gs besides the folder)."""
+
+    image_root: str | None = None
+    on_bad_image: str = "error"
+    check_images: str = "exists"
+
+    def __post_init__(self):
+        if self.image_root is not None:
+            object.__setattr__(self, "image_root", str(self.image_root))
+        if self.on_bad_image not in ON_BAD_IMAGE:
+            raise ValueError(f"on_bad_image={self.on_bad_image!r}: choose one of {ON_BAD_IMAGE}")
+        if self.check_images not in CHECK_IMAGES:
+            raise ValueError(f"check_images={self.check_images!r}: choose one of {CHECK_IMAGES}")
+
+    def load(self, path: str | Path, splits=None, corpus: str = "half"):
+        """gcl_nb.data.load_gs(path, these options, splits=splits, corpus=corpus)."""
+        from .gs import load_gs
+
+        return load_gs(path, **asdict(self), splits=splits, corpus=corpus)
+
+    @classmethod
+    def coerce(cls, value) -> "DataOptions":
+        """A DataOptions from itself, a dict of its fields (e.g. read back from a config.json) or None."""
+        if value is None:
+            return cls()
+        return value if isinstance(value, cls) else cls(**dict(value))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "DataOptions":
+        return cls(args.image_root, args.on_bad_image, args.check_images)
+
+
+def add_data_options(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
+    """Add --image-root, --on-bad-image, --check-images (and --corpus when the command evaluates)."""
+    group = parser.add_argument_group("data source")
+    group.add_argument("--image-root", help=HELP["image_root"])
+    group.add_argument("--on-bad-image", choices=ON_BAD_IMAGE, default="error", help=HELP["on_bad_image"])
+    group.add_argument("--check-images", choices=CHECK_IMAGES, default="exists", help=HELP["check_images"])
+    if corpus:
+        group.add_argument("--corpus", choices=CORPUS_SCOPES, default="half", help=HELP["corpus"] + " (default half)")
