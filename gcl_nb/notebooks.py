@@ -1,13 +1,14 @@
 """Execute the four workbench notebooks with papermill, in order, into one run directory, and export each
-to a standalone HTML file that works offline (`gcl-nb notebooks`).
+to an HTML file that works offline (`gcl-nb notebooks`).
 
 Every notebook has one cell tagged `parameters`; the runner passes `run_dir`, `preset` and `ci` to all of
 them, plus any extra parameter to the notebooks that declare it (every notebook declares `data_path` and the data
 options `image_root`, `on_bad_image`, `check_images`, `corpus`: see gcl_nb.data.DataOptions). A data error in a
 notebook is raised as a DataError naming the notebook. 02 writes checkpoints and results into
-`run_dir`; 03 and 04 read them. HTML export inlines plotly.js (the notebooks display figures through
-`gcl_nb.viz.display.use_offline_plotly`), drops the CDN scripts nbconvert would add (require.js, MathJax,
-the widget manager) and prefers each output's static `text/html` over a live widget view.
+`run_dir`; 03 and 04 read them. HTML export writes plotly.js once into the output folder and every page
+loads it from there (the notebooks display figures through `gcl_nb.viz.display.use_offline_plotly`), drops
+the CDN scripts nbconvert would add (require.js, MathJax, the widget manager), and shows each widget by its
+static `text/html` (progress bars as text).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ NOTEBOOKS = (
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
-{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_requirejs -%}<script src="{{ resources.plotly_js }}"></script>{%- endblock html_head_js_requirejs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
@@ -42,6 +43,12 @@ _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 #: Output mimetypes in order of preference for HTML: static renderings first, live widgets last.
 _HTML_PRIORITY = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/latex",
                   "application/vnd.jupyter.widget-view+json", "text/plain")
+#: The kernel's own log (not cell output) keeps only critical messages: ipykernel warns about TCP on every
+#: start and may log "KeyboardInterrupt caught in kernel" when the client interrupts it at shutdown. A
+#: failing cell still fails the run.
+_KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, preset: str = "cpu",
@@ -84,8 +91,10 @@ def load_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return tables[0], tables[1]
 
 
-def trained_runs(run_dir: str | Path, methods: Sequence[str] = (BASELINE, CANDIDATE), seed: int = 0) -> dict:
-    """{method: run directory} of the trained runs notebook 2 logged in `<run_dir>/runs.jsonl`."""
+def trained_runs(run_dir: str | Path, methods: Sequence[str] | None = (BASELINE, CANDIDATE),
+                 seed: int = 0) -> dict:
+    """{method: run directory} of the trained runs notebook 2 (or `gcl-nb experiment --out run_dir`)
+    logged in `<run_dir>/runs.jsonl`: those of `methods`, or every trained method with `methods=None`."""
     log = Path(run_dir) / "runs.jsonl"
     if not log.is_file():
         raise ValueError(f"{log} not found: run 02_gpu_training.ipynb with run_dir={str(run_dir)!r} first")
@@ -94,14 +103,17 @@ def trained_runs(run_dir: str | Path, methods: Sequence[str] = (BASELINE, CANDID
         entry = json.loads(line)
         if entry["seed"] == seed and entry["run_dir"]:
             runs[entry["method"]] = Path(entry["run_dir"])
+    methods = list(runs) if methods is None else methods
     missing = [m for m in methods if m not in runs]
-    if missing:
-        raise ValueError(f"{log}: no trained run of {missing} with seed {seed}; rerun 02_gpu_training.ipynb")
+    if missing or not methods:
+        raise ValueError(f"{log}: no trained run of {missing or 'any method'} with seed {seed}; "
+                         "rerun 02_gpu_training.ipynb")
     return {m: runs[m] for m in methods}
 
 
-def load_views(run_dir: str | Path, data, methods: Sequence[str] = (BASELINE, CANDIDATE), seed: int = 0):
-    """ModelViews over `data` of the methods notebook 2 trained, graded as the evaluation protocol does."""
+def load_views(run_dir: str | Path, data, methods: Sequence[str] | None = (BASELINE, CANDIDATE), seed: int = 0):
+    """ModelViews over `data` of the methods trained into `run_dir` (`trained_runs`; None: all of them),
+    graded as the evaluation protocol does."""
     from gcl_nb.evaluate import grade_scores
     from gcl_nb.models import load_encoder
     from gcl_nb.viz.model_views import ModelViews
@@ -141,8 +153,64 @@ def notebook_parameters(path: str | Path) -> set[str]:
     return set(declared)
 
 
+def plotly_js_file(folder: str | Path) -> str:
+    """Write plotly.js (the version plotly.py ships) into `folder` once, as `plotly-<version>.min.js`;
+    returns that file name (exported HTML loads it by this relative path)."""
+    import shutil
+
+    import plotly
+    from plotly.offline import get_plotlyjs_version
+
+    name = f"plotly-{get_plotlyjs_version()}.min.js"
+    source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    target = Path(folder) / name
+    if not target.is_file() or target.stat().st_size != source.stat().st_size:
+        shutil.copyfile(source, target)
+    return name
+
+
+def _widget_text(model_id: str, states: Mapping[str, dict]) -> str:
+    """Static HTML of a widget from its saved state: containers join their children, HTML and labels
+    show their value, progress bars a text bar (e.g. tqdm's label, bar and counts on one line)."""
+    model = states.get(model_id)
+    if model is None:
+        return ""
+    state, name = model.get("state", {}), model.get("model_name", "")
+    if name in ("HBoxModel", "VBoxModel", "BoxModel"):
+        parts = [_widget_text(child.removeprefix("IPY_MODEL_"), states) for child in state.get("children", [])]
+        return (" " if name == "HBoxModel" else "<br>").join(p for p in parts if p)
+    if name in ("HTMLModel", "LabelModel", "HTMLMathModel"):
+        return state.get("value", "")
+    if name in ("FloatProgressModel", "IntProgressModel"):
+        low, high, value = state.get("min", 0), state.get("max", 100), state.get("value", 0)
+        filled = round(20 * (value - low) / (high - low)) if high > low else 20
+        return "|" + "█" * filled + "&nbsp;" * (20 - filled) + "|"
+    return ""
+
+
+def _static_widget_outputs(nb) -> None:
+    """Give every widget output without a static rendering one made from the widget state the executed
+    notebook saved (progress bars become text); drop the ones that render to nothing, and the saved state
+    (megabytes for a plotly FigureWidget, useless without a widget manager)."""
+    states = nb.metadata.pop("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            data = output.get("data", {})
+            if _WIDGET_VIEW in data and "text/html" not in data:
+                text = _widget_text(data[_WIDGET_VIEW]["model_id"], states)
+                if not text:
+                    continue
+                data["text/html"] = f'<pre class="gcl-widget-text">{text}</pre>'
+            kept.append(output)
+        cell.outputs = kept
+
+
 def export_html(notebook: str | Path, html_path: str | Path | None = None) -> Path:
-    """Executed notebook -> standalone HTML (inline plotly.js, no CDN scripts). Returns the HTML path."""
+    """Executed notebook -> HTML that works offline: figures draw with the one plotly.js file beside it
+    (`plotly_js_file`), no CDN scripts, widgets shown by their static rendering. Returns the HTML path."""
     import jinja2
     import nbformat
     from nbconvert import HTMLExporter
@@ -153,7 +221,9 @@ def export_html(notebook: str | Path, html_path: str | Path | None = None) -> Pa
     exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"gcl_offline.html.j2": _OFFLINE_TEMPLATE})],
                             template_file="gcl_offline.html.j2",
                             config=Config({"NbConvertBase": {"display_data_priority": list(_HTML_PRIORITY)}}))
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    nb = nbformat.read(notebook, as_version=4)
+    _static_widget_outputs(nb)
+    body, _ = exporter.from_notebook_node(nb, resources={"plotly_js": plotly_js_file(html_path.parent)})
     html_path.write_text(body, encoding="utf-8")
     return html_path
 
@@ -190,7 +260,8 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
         target = out_dir / src.name
         try:
             papermill.execute_notebook(str(src), str(target), parameters=chosen, kernel_name="python3",
-                                       cwd=str(out_dir), progress_bar=log, log_output=log)
+                                       cwd=str(out_dir), progress_bar=log, log_output=log,
+                                       extra_arguments=[_KERNEL_QUIET])
         except papermill.PapermillExecutionError as err:
             if err.ename == "DataError":
                 raise DataError(f"{err.evalue} (in {target}, cell [{err.exec_count}])") from None

@@ -1,4 +1,4 @@
-"""Shared fixtures: one SynthShop smoke data set per test session."""
+"""Shared fixtures: one SynthShop smoke data set and one CI-mode run of the notebooks per test session."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,3 +13,12 @@ def synthshop_smoke(tmp_path_factory) -> Path:
     from gcl_nb.data.synthshop import make_synthshop
 
     return make_synthshop(tmp_path_factory.mktemp("synthshop") / "smoke", preset="smoke", seed=0)
+
+
+@pytest.fixture(scope="session")
+def smoke_notebooks(tmp_path_factory) -> list[Path]:
+    """The four workbench notebooks executed once per session in CI mode (smoke data and training) into
+    one run directory, each with its HTML export; returns the executed notebook paths. Read-only."""
+    from gcl_nb.notebooks import run_notebooks
+
+    return run_notebooks(tmp_path_factory.mktemp("notebooks") / "run", preset="smoke", ci=True)

@@ -1,5 +1,6 @@
 """gcl_nb.notebooks: papermill runner + offline HTML export (fast, on a toy notebook), and the four
-workbench notebooks end to end in CI mode, chained through one run directory (slow)."""
+workbench notebooks end to end in CI mode, chained through one run directory (slow; the session's
+`smoke_notebooks` run, which the browser test reuses)."""
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ TOY_CELLS = [
     ("code", "from gcl_nb.viz.explorer import QueryExplorer\n"
              "QueryExplorer(lambda s, q, m, k: f'<p class=static>{s} {q} {k}</p>', {'in_domain': [('q1', 'a')]},"
              " ['clip'], k=4)", []),
+    ("code", "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='toy steps'):\n    pass", []),
 ]
 
 
@@ -33,21 +35,37 @@ def _write_toy(folder: Path) -> Path:
     return path
 
 
-def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path):
+def _html_without_images(path: Path) -> str:
+    return re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", path.read_text())
+
+
+def _assert_offline_html(html_path: Path) -> str:
+    """The export loads plotly.js from the one file beside it (no CDN, not inlined); returns the HTML."""
+    html = html_path.read_text()
+    (script,) = re.findall(r'<script src="([^"]+)"', html)
+    assert re.fullmatch(r"plotly-[0-9.]+\.min\.js", script) and (html_path.parent / script).stat().st_size > 3e6
+    assert "* plotly.js v" not in html, f"{html_path.name}: plotly.js is loaded from {script}, not inlined"
+    assert not re.search(r"<script[^>]+src=\"https?://", html), f"{html_path.name}: no CDN scripts"
+    assert "widget-state+json" not in html, f"{html_path.name}: no saved widget state"
+    return html
+
+
+def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, capfd):
     (tmp_path / "src").mkdir()
     src = _write_toy(tmp_path / "src")
     out = tmp_path / "run"
     (executed,) = notebooks.run_notebooks(out, preset="smoke", ci=True, params={"title": "hello"},
-                                          notebooks=[src.name], notebook_dir=src.parent)
+                                          notebooks=[src.name], notebook_dir=src.parent, log=True)
+    err = capfd.readouterr().err
+    assert "Kernel is running over TCP" not in err and "[IPKernelApp]" not in err, "no kernel noise"
     nb = nbformat.read(executed, as_version=4)
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert "title = \"hello\"" in injected.source and "ci = True" in injected.source
     assert str(out.resolve()) in injected.source
-    html = executed.with_suffix(".html").read_text()
-    assert len(html) > 3_000_000, "plotly.js must be inlined"
-    assert "Plotly.newPlot" in html and "hello" in html
-    assert not re.search(r"<script[^>]+src=\"https?://", html), "no CDN scripts"
+    html = _assert_offline_html(executed.with_suffix(".html"))
+    assert len(html) < 1_000_000 and "Plotly.newPlot" in html and "hello" in html
     assert '<p class="static">in_domain q1 4</p>' in html, "static explorer view"
+    assert re.search(r'<pre class="gcl-widget-text">toy steps: 100%\s*\|█+\|\s*3/3', html), "progress as text"
     with pytest.raises(ValueError, match="unknown notebook parameters \\['nope'\\]"):
         notebooks.run_notebooks(out, params={"nope": 1}, notebooks=[src.name], notebook_dir=src.parent)
 
@@ -88,15 +106,16 @@ def _figures(outputs):
 
 
 @pytest.mark.slow
-def test_four_notebooks_run_end_to_end_in_ci_mode(tmp_path):
-    run_dir = tmp_path / "run"
-    executed = notebooks.run_notebooks(run_dir, preset="smoke", ci=True)
+def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
+    executed = smoke_notebooks
+    run_dir = executed[0].parent
     assert [p.name for p in executed] == list(notebooks.NOTEBOOKS)
 
     # 02's products: two trained runs and the tables 03 and 04 read
     for run in notebooks.trained_runs(run_dir).values():
         assert (run / "checkpoint.pt").is_file() and run.parent == run_dir.resolve()
         assert len((run / "history.jsonl").read_text().splitlines()) > 0
+    assert set(notebooks.trained_runs(run_dir, methods=None)) == {notebooks.BASELINE, notebooks.CANDIDATE}
     results, per_query = notebooks.load_results(run_dir)
     assert set(zip(results["method"], results["split"])) == {(m, s) for m in notebooks.METHODS for s in SPLITS}
     assert results["ndcg@10"].between(0, 1).all() and (results["n_queries"] > 0).all()
@@ -111,13 +130,22 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(tmp_path):
         outputs = _outputs(path)
         assert not [o for o in outputs if o.output_type == "error"], path.name
         assert _figures(outputs) >= expected_figures[path.name[:2]], path.name
-        html = path.with_suffix(".html").read_text()
-        assert html.count("* plotly.js v") == 1, f"{path.name}: plotly.js inlined once"
-        assert not re.search(r"<script[^>]+src=\"https?://", html), f"{path.name}: no CDN scripts"
+        html = _assert_offline_html(path.with_suffix(".html"))
         assert html.count("Plotly.newPlot") >= expected_figures[path.name[:2]]
-    explorer_html = [o["data"]["text/html"] for o in _outputs(executed[2])
-                     if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert explorer_html and "ground truth" in explorer_html[0] and "data:image/png;base64," in explorer_html[0]
+        assert len(_html_without_images(path.with_suffix(".html"))) < 800_000, f"{path.name}: HTML too large"
+        caveats = sum("Smoke test, not a result" in o.get("data", {}).get("text/html", "") for o in outputs)
+        assert caveats == (1 if path.name[:2] in ("02", "03") else 0), path.name
+    assert re.search(r'gcl-widget-text">train: 100%', executed[1].with_suffix(".html").read_text())
+
+    widgets = [o["data"] for o in _outputs(executed[2]) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    delta_html, explorer_html = widgets[0]["text/html"], widgets[1]["text/html"]
+    assert "in_domain: most improved" in delta_html and "zero_shot: most hurt" in delta_html
+    assert "ground truth" in explorer_html and "data:image/png;base64," in explorer_html
+    assert "first relevant at rank" in explorer_html and "(in_domain, query" in explorer_html
+    significance = next(o["data"]["text/html"] for c in nbformat.read(executed[2], as_version=4).cells
+                        if "labelled_significance" in c.source for o in c.outputs)
+    assert "<th>clip</th>" in significance and "<th>gcl-linear</th>" in significance and "mean_a" not in significance
     linked_html = [o["data"]["text/html"] for o in _outputs(executed[3])
                    if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert linked_html and "nearest products" in linked_html[0]
+    assert linked_html and "nearest products" in linked_html[0] and "Plotly.newPlot" in linked_html[0]
+    assert "first relevant at rank" in linked_html[0], "the explorer opened on the highlighted query"

@@ -57,9 +57,23 @@ def test_map_figure_colours_by_attribute(emb):
     frame = embeddings.map_frame(embeddings.project_2d(emb, "pca"), _labels(30))
     fig = embeddings.embedding_map_figure(frame, color="category")
     assert sum(len(t.x) for t in fig.data) == 30
-    assert {t.legendgroup.split(",")[0] for t in fig.data} == {"a", "b", "c"}
+    assert [t.name for t in fig.data] == ["a", "b", "c"], "one legend entry per category"
+    rows = np.concatenate([np.asarray(t.customdata)[:, 0].astype(int) for t in fig.data])
+    assert sorted(rows) == list(range(30)) and list(fig.data[0].customdata[0][1:]) == ["item 0", "a", "query"]
+    assert fig.data[0].marker.size[0] > fig.data[0].marker.size[1], "queries drawn larger"
+    numeric = embeddings.embedding_map_figure(frame.assign(score=np.arange(30.0)), color="score")
+    assert len(numeric.data) == 1 and numeric.data[0].marker.showscale
     with pytest.raises(ValueError, match="2 coordinates but 30"):
         embeddings.map_frame(np.zeros((2, 2)), _labels(30))
+
+
+def test_category_styles_give_every_category_its_own_look():
+    names = [f"cat{i:02d}" for i in range(15)] + ["n/a"]
+    styles = embeddings.category_styles(names * 2)
+    assert list(styles) == names and len(set(styles.values())) == 16
+    assert styles["n/a"] == ("#bbbbbb", "circle")
+    assert {symbol for _, symbol in styles.values()} == {"circle", "square"}
+    assert len(set(embeddings.category_styles(range(200)).values())) == 80, "10 colours x 8 symbols"
 
 
 def test_highlight_query_ranks_ground_truth_by_grade(emb):
@@ -85,7 +99,7 @@ def test_nearest_items(emb):
         embeddings.nearest_items(x, 4)
 
 
-def test_offline_renderer_inlines_plotly_without_cdn():
+def test_offline_renderer_draws_with_the_page_plotly_js():
     previous = pio.renderers.default
     try:
         assert display.use_offline_plotly() == "plotly_mimetype+gcl_offline"
@@ -95,3 +109,10 @@ def test_offline_renderer_inlines_plotly_without_cdn():
     assert "application/vnd.plotly.v1+json" in bundle
     html = bundle["text/html"]
     assert "Plotly.newPlot" in html and "cdn" not in html.lower() and "mathjax" not in html.lower()
+    assert "* plotly.js v" not in html and len(html) < 20_000, "plotly.js comes from the exported page, not each figure"
+
+
+def test_smoke_caveat_only_for_smoke_or_ci():
+    assert display.smoke_caveat("cpu") is None and display.smoke_caveat("gpu", ci=False) is None
+    for preset, ci in (("smoke", False), ("cpu", True)):
+        assert "Smoke test, not a result" in display.smoke_caveat(preset, ci).data

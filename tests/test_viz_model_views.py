@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+import torch
 
 from gcl_nb.data.gs import load_gs
 from gcl_nb.notebooks import synthshop_attributes
 from gcl_nb.viz import embeddings
 from gcl_nb.viz.explorer import LinkedMap, QueryExplorer
-from gcl_nb.viz.model_views import ModelViews
+from gcl_nb.viz.model_views import ModelViews, summary_line
 
 
 def _grade(scores):
@@ -86,10 +87,40 @@ def test_render_and_explorer_show_ground_truth_and_models(views):
     qid = views.queries("in_domain").query_id[1]
     html = views.render("in_domain", qid, ["a", "b"], 4)
     assert html.count("<table") == 3 and html.count("data:image/png;base64,") == 12
-    explorer = QueryExplorer(views.render, {"in_domain": list(views.queries("in_domain").head(3).itertuples(
-        index=False, name=None))}, list(views.models), k=4)
+    explorer = QueryExplorer(views.render, {"in_domain": views.query_list("in_domain")[:3]}, list(views.models), k=4)
     assert explorer.static_html() == views.render("in_domain", views.queries("in_domain").query_id[0],
                                                   ["a", "b"], 4)
+
+
+class TorchWordModel(WordModel):
+    """WordModel with the evaluation's calling convention (keyword options, torch tensors)."""
+
+    def encode_queries(self, texts, **_):
+        return torch.from_numpy(super().encode_queries(texts))
+
+    def encode_products(self, corpus, product_ids, **_):
+        return torch.from_numpy(super().encode_products(corpus, product_ids))
+
+
+def test_query_summary_matches_the_evaluation_and_heads_the_render(views):
+    from gcl_nb.evaluate import evaluate_split
+
+    evaluated = evaluate_split(TorchWordModel(), views.data, "novel_query", top_q=5).per_query
+    evaluated = evaluated.set_index("query_id")
+    for qid in evaluated.index:
+        summary = views.query_summary("novel_query", qid, ["a"])
+        for column in ("ndcg@10", "err", "rbp@0.9", "mrr@1000"):
+            assert summary.loc["a", column] == pytest.approx(evaluated.loc[qid, column], abs=1e-9), (qid, column)
+        first = summary.loc["a", "first_relevant"]
+        assert (np.isnan(first) and evaluated.loc[qid, "mrr@1000"] == 0) or 1 / first == pytest.approx(
+            evaluated.loc[qid, "mrr@1000"])
+    qid = evaluated.index[0]
+    summary = views.query_summary("novel_query", qid)
+    line = summary_line(summary)
+    delta = summary.loc["b", "ndcg@10"] - summary.loc["a", "ndcg@10"]
+    assert f"<b>a</b> ndcg@10 {summary.loc['a', 'ndcg@10']:.3f}, first relevant at rank" in line
+    assert f"({delta:+.3f} vs a)" in line
+    assert views.render("novel_query", qid, ["a", "b"], 3).startswith(line)
 
 
 def test_embedding_sample_linked_map_and_gallery(views, synthshop_smoke):
@@ -119,4 +150,21 @@ def test_embedding_sample_linked_map_and_gallery(views, synthshop_smoke):
     linked._on_click(trace, Points(), None)
     assert linked.index == row and labels["text"][row] in linked.panel.value
     bundle = linked._repr_mimebundle_()
-    assert linked.panel.value in bundle["text/html"]
+    assert linked.panel.value in bundle["text/html"] and "Plotly.newPlot" in bundle["text/html"]
+
+
+def test_clicked_map_point_opens_its_query_in_the_explorer(views):
+    labels, emb = views.map_sample("a", ["in_domain", "zero_shot"], n_queries=2, n_docs=30)
+    frame = embeddings.map_frame(embeddings.project_2d(emb, "pca"), labels)
+    explorer = QueryExplorer(views.render, {s: views.query_list(s) for s in ("in_domain", "zero_shot")},
+                             list(views.models), k=3)
+    linked = LinkedMap(embeddings.embedding_map_figure(frame, color="split"), labels, emb, views.load_image,
+                       k=3, index=0, explorer=explorer)
+    assert explorer.selection()[:2] == ("in_domain", labels.loc[0, "query_id"])
+    judged = labels.index[(labels["split"] == "zero_shot") & (labels["grade"] > 0)][0]
+    linked.select(judged)
+    assert explorer.selection()[:2] == ("zero_shot", labels.loc[judged, "query_id"])
+    unjudged = labels.index[labels["query_id"] == ""][0]
+    linked.select(unjudged)  # a product of no map query: the explorer stays where it was
+    assert explorer.selection()[:2] == ("zero_shot", labels.loc[judged, "query_id"])
+    assert explorer.static_html() in linked._repr_mimebundle_()["text/html"]

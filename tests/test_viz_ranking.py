@@ -1,11 +1,12 @@
-"""gcl_nb.viz.ranking, .gallery and .explorer: tables, gains, correlations, HTML views, the explorer."""
+"""gcl_nb.viz.ranking, .gallery and .explorer: tables, gains, correlations, HTML views, the explorer and
+the delta table."""
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from gcl_nb.viz import gallery, ranking
-from gcl_nb.viz.explorer import QueryExplorer
+from gcl_nb.viz.explorer import ALL_QUERIES, MOST_HURT, MOST_IMPROVED, DeltaTable, QueryExplorer
 
 QRELS = {"p1": 100, "p2": 50, "p3": 1}
 TITLES = {"p1": "red shoe", "p2": "blue shoe", "p3": "green hat", "x": "lamp"}
@@ -134,6 +135,89 @@ def test_explorer_updates_and_keeps_static_html():
     assert bundle["text/html"] == "<p>zero_shot|q9|gcl|3</p>"
     with pytest.raises(ValueError, match="at least one query"):
         QueryExplorer(render, {"in_domain": []}, ["clip"])
+
+
+DELTAS = pd.DataFrame({"split": ["in_domain"] * 4 + ["zero_shot"],
+                       "query_id": ["q3", "q1", "q4", "q2", "q9"],
+                       "query": ["red hats", "shoes", "blue hats", "hats", "lamps"],
+                       "clip": [0.1, 0.5, 0.4, 0.6, 0.3], "gcl": [0.6, 0.7, 0.4, 0.2, 0.3]})
+DELTAS["delta"] = DELTAS["gcl"] - DELTAS["clip"]
+
+
+def _explorer(**options):
+    queries = {"zero_shot": [("q9", "lamps")],
+               "in_domain": [("q1", "shoes"), ("q2", "hats"), ("q3", "red hats"), ("q4", "blue hats"),
+                             ("q5", "green hats")]}
+    return QueryExplorer(lambda s, q, m, k: f"<p>{s}|{q}|{','.join(m)}|{k}</p>", queries, ["clip", "gcl"],
+                         k=5, **options)
+
+
+def test_explorer_lists_splits_in_protocol_order_and_reaches_every_query():
+    explorer = _explorer(deltas=DELTAS, max_options=2)
+    assert list(explorer.split.options) == ["in_domain", "zero_shot"]
+    assert explorer.order.value == MOST_IMPROVED and explorer.query.value == "q3"
+    assert [v for _, v in explorer.query.options] == ["q3", "q1"] and "2 of 4 listed" in explorer.count.value
+    assert explorer.query.options[0][0] == "red hats (q3)  Δ +0.500"
+    explorer.order.value = MOST_HURT
+    assert [v for _, v in explorer.query.options] == ["q2", "q4"]
+    assert explorer.output.value == "<p>in_domain|q2|clip,gcl|5</p>"
+    explorer.order.value = ALL_QUERIES  # q5 has no delta (not sampled by the evaluation) but is listed
+    explorer.search.value = "HATS"
+    assert [v for _, v in explorer.query.options] == ["q2", "q3"] and "2 of 4 listed" in explorer.count.value
+    explorer.search.value = "q5"
+    assert explorer.output.value == "<p>in_domain|q5|clip,gcl|5</p>"
+    explorer.search.value = "nothing like it"
+    assert explorer.query.value is None and "No query of in_domain" in explorer.output.value
+    assert explorer.show("in_domain", "q4") == "<p>in_domain|q4|clip,gcl|5</p>"
+    assert explorer.search.value == "" and explorer.query.value == "q4"
+    explorer.order.value = MOST_IMPROVED
+    explorer.show("in_domain", "q5")  # no delta: the list switches to all queries to show it
+    assert explorer.order.value == ALL_QUERIES and explorer.query.value == "q5"
+    with pytest.raises(ValueError, match="'q7' is not offered in split 'in_domain'"):
+        explorer.show("in_domain", "q7")
+
+
+def test_explorer_models_and_k_rerender_once():
+    explorer = _explorer(selected=["gcl"])
+    assert explorer.order.options == (ALL_QUERIES,) and explorer.output.value == "<p>in_domain|q1|gcl|5</p>"
+    explorer.model.value = ()
+    assert "Choose at least one model" in explorer.output.value
+    with pytest.raises(ValueError, match="selected models \\['bm25'\\]"):
+        _explorer(selected=["bm25"])
+
+
+def test_delta_summary_counts_helped_hurt_and_unchanged():
+    summary = ranking.delta_summary(DELTAS, tolerance=0.0).set_index("split")
+    assert list(summary.index) == ["in_domain", "zero_shot"]
+    assert summary.loc["in_domain", ["queries", "helped %", "hurt %", "unchanged %"]].tolist() == [4, 50, 25, 25]
+    assert summary.loc["zero_shot", "unchanged %"] == 100
+    assert ranking.delta_summary(DELTAS, tolerance=0.3).loc[0, "unchanged %"] == 50  # +0.2 and 0
+
+
+def test_significance_table_is_labelled_with_model_names():
+    tests = pd.DataFrame({"split": ["zero_shot", "in_domain"], "metric": "ndcg@10", "mean_a": [0.1, 0.2],
+                          "mean_b": [0.3, 0.4], "p_value": 0.01, "method": "gcl"})
+    table = ranking.labelled_significance(tests, "clip", "gcl")
+    assert list(table.columns) == ["split", "metric", "clip", "gcl", "p_value"]
+    assert list(table["split"]) == ["in_domain", "zero_shot"] and table.loc[0, "gcl"] == 0.4
+    with pytest.raises(ValueError, match="no test of 'gcl-multipos'"):
+        ranking.labelled_significance(tests, "clip", "gcl-multipos")
+
+
+def test_delta_table_opens_clicked_query_and_shows_both_ends_statically():
+    opened = []
+    table = DeltaTable(DELTAS, on_select=lambda split, qid: opened.append((split, qid)), n_static=1)
+    assert len(table.rows) == 5 and table.rows[0]["query_id"] == "q3" and table.columns[-1] == "delta"
+    table.selected = {"split": "in_domain", "query_id": "q4", "clicks": 1}
+    assert opened == [("in_domain", "q4")]
+    static = table.static_html()
+    assert "in_domain: most improved 1 of 4" in static and "in_domain: most hurt 1 of 4" in static
+    assert "zero_shot: most improved 1 of 1" in static and "zero_shot: most hurt 0 of 1" in static
+    assert static.index("red hats") < static.index("in_domain: most hurt") < static.index(">hats<")
+    data, _ = table._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data and static in data["text/html"]
+    with pytest.raises(ValueError, match="missing columns \\['delta'\\]"):
+        DeltaTable(DELTAS.drop(columns="delta"))
 
 
 def test_sortable_table_keeps_values_for_sorting():

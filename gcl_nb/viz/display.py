@@ -1,26 +1,41 @@
-"""Offline plotly output for notebooks: live JupyterLab gets the plotly mimetype, exported HTML gets an
-inline `<div>` per figure plus one inline copy of plotly.js (no CDN, no MathJax download)."""
+"""Offline plotly output for notebooks: live JupyterLab gets the plotly mimetype, exported HTML a `<div>`
+per figure that draws with the one copy of plotly.js the export puts beside the HTML files
+(`gcl_nb.notebooks.export_html`): no CDN, no MathJax download, no 4.8 MB of plotly.js per notebook."""
 from __future__ import annotations
 
 import plotly.io as pio
-from plotly.io._base_renderers import NotebookRenderer
+from plotly.io._base_renderers import MimetypeRenderer
 
 RENDERER = "gcl_offline"
 
 
-class OfflineNotebookRenderer(NotebookRenderer):
-    """plotly's `notebook` renderer (embeds plotly.js once, on first display) without the MathJax CDN
-    script it puts in every figure."""
+class OfflineHtmlRenderer(MimetypeRenderer):
+    """A figure as a `text/html` div that expects `window.Plotly` to be loaded by the page."""
 
     def to_mimebundle(self, fig_dict):
-        html = pio.to_html(fig_dict, config=self.config, include_plotlyjs=False, include_mathjax=False,
-                           full_html=False, default_width="100%", default_height=525, validate=False)
+        html = pio.to_html(fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                           default_width="100%", default_height=525, validate=False)
         return {"text/html": html}
 
 
 def use_offline_plotly() -> str:
     """Make figures displayed from now on render offline in both JupyterLab and exported HTML;
     returns the renderer name now the default."""
-    pio.renderers[RENDERER] = OfflineNotebookRenderer()
+    pio.renderers[RENDERER] = OfflineHtmlRenderer()
     pio.renderers.default = f"plotly_mimetype+{RENDERER}"
     return pio.renderers.default
+
+def smoke_caveat(preset: str, ci: bool = False):
+    """A visible warning (IPython HTML) when the notebooks run on the `smoke` preset or in CI mode, whose
+    few-step models are near random: their numbers test that the code runs, they are not results.
+    None (nothing displayed) otherwise."""
+    from IPython.display import HTML
+
+    if preset != "smoke" and not ci:
+        return None
+    why = "CI mode" if ci else "the smoke preset"
+    return HTML('<div class="gcl-smoke-caveat" style="border-left:6px solid #d93025;background:#fdecea;'
+                'padding:8px 12px;margin:6px 0;font:14px sans-serif"><b>Smoke test, not a result.</b> '
+                f"This run uses {why}: tiny data and a few training steps, so the models are close to random. "
+                "Gains, deltas and p-values below only show that the pipeline runs; for findings run the "
+                "<code>cpu</code> (or <code>gpu</code>) preset.</div>")

@@ -10,7 +10,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 METHODS = ("umap", "pca")
-KIND_SYMBOLS = {"query": "diamond", "document": "circle"}
+#: categorical map colours (D3's ten) and the symbols that tell categories of the same colour apart
+CATEGORY_PALETTE = tuple(px.colors.qualitative.D3)
+CATEGORY_SYMBOLS = ("circle", "square", "triangle-up", "diamond", "cross", "x", "pentagon", "star")
+MISSING = "n/a"  #: attribute value of points without one
 
 
 def center_groups(embeddings: np.ndarray, groups: Sequence) -> np.ndarray:
@@ -56,21 +59,55 @@ def map_frame(coords: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def category_styles(values: Sequence) -> dict:
+    """{category: (colour, marker symbol)}: every category its own look. Categories (sorted, "n/a" last)
+    take the 10 colours of CATEGORY_PALETTE, then the same colours again with the next symbol of
+    CATEGORY_SYMBOLS, so 15 categories are 10 circles and 5 squares of distinct colours; "n/a" (no value,
+    `add_attributes`) is a grey circle, last."""
+    ordered = sorted(set(values) - {MISSING}, key=str)
+    n = len(CATEGORY_PALETTE)
+    styles = {v: (CATEGORY_PALETTE[i % n], CATEGORY_SYMBOLS[i // n % len(CATEGORY_SYMBOLS)])
+              for i, v in enumerate(ordered)}
+    return styles | ({MISSING: ("#bbbbbb", "circle")} if MISSING in set(values) else {})
+
+
 def embedding_map_figure(frame: pd.DataFrame, color: str, hover: Sequence[str] = ("text",),
-                         symbol: str | None = "kind", title: str = "") -> go.Figure:
-    """Scatter of a map frame (x, y + labels), coloured by column `color` (categorical or numeric);
-    each point's customdata[0] is its row in `frame` (for click handlers)."""
-    needed = ["x", "y", color, *hover] + ([symbol] if symbol else [])
+                         kind: str | None = "kind", title: str = "") -> go.Figure:
+    """Scatter of a map frame (x, y + labels), coloured by column `color`: a categorical column gives each
+    value its own colour and symbol (`category_styles`, one compact legend entry per value), a numeric one
+    a colour scale. Rows whose `kind` column is "query" are drawn larger with a dark outline. Each point's
+    customdata[0] is its row in `frame` (for click handlers)."""
+    needed = ["x", "y", color, *hover] + ([kind] if kind else [])
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"embedding_map_figure: missing columns {missing}; got {list(frame.columns)}")
-    frame = frame.assign(row=np.arange(len(frame)))
-    fig = px.scatter(frame, x="x", y="y", color=color, symbol=symbol, hover_data=list(hover),
-                     custom_data=["row"], symbol_map=KIND_SYMBOLS if symbol == "kind" else None,
-                     title=title or f"embedding map coloured by {color}", opacity=0.75)
-    fig.update_traces(marker={"size": 6})
-    fig.update_layout(xaxis={"showticklabels": False, "title": ""},
-                      yaxis={"showticklabels": False, "title": ""}, height=520)
+    frame = frame.reset_index(drop=True)
+    is_query = (frame[kind] == "query").to_numpy() if kind else np.zeros(len(frame), dtype=bool)
+    shown = [kind] if kind else []
+    hovertemplate = "<br>".join(f"{c}: %{{customdata[{i + 1}]}}" for i, c in enumerate([*hover, color, *shown]))
+
+    def trace(rows: np.ndarray, name: str, marker: dict, **options) -> go.Scatter:
+        customdata = np.column_stack([rows, *(frame.loc[rows, c].astype(str) for c in [*hover, color, *shown])])
+        return go.Scatter(x=frame.loc[rows, "x"], y=frame.loc[rows, "y"], mode="markers", name=name,
+                          customdata=customdata, hovertemplate=hovertemplate + "<extra></extra>",
+                          marker={"size": np.where(is_query[rows], 13, 7),
+                                  "line": {"width": np.where(is_query[rows], 1.5, 0), "color": "#222"},
+                                  "opacity": 0.8, **marker}, **options)
+
+    if pd.api.types.is_numeric_dtype(frame[color]):
+        rows = np.arange(len(frame))
+        traces = [trace(rows, color, {"color": frame[color], "colorscale": "Viridis", "showscale": True,
+                                      "colorbar": {"title": color}}, showlegend=False)]
+    else:
+        traces = [trace(np.flatnonzero(frame[color] == value), str(value), {"color": colour, "symbol": symbol})
+                  for value, (colour, symbol) in category_styles(frame[color]).items()]
+    fig = go.Figure(traces)
+    note = " (large outlined markers: queries)" if is_query.any() else ""
+    fig.update_layout(title=(title or f"embedding map coloured by {color}") + note,
+                      xaxis={"showticklabels": False, "title": ""}, yaxis={"showticklabels": False, "title": ""},
+                      height=560, legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left",
+                                          "x": 0, "font": {"size": 11}, "itemsizing": "constant",
+                                          "title": {"text": f"{color}: "}})
     return fig
 
 
@@ -141,7 +178,7 @@ def add_attributes(labels: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFra
     table = attributes.astype({"id": str}).drop_duplicates(["kind", "id"])
     merged = labels.drop(columns=[c for c in columns if c in labels.columns]).merge(table, on=["kind", "id"],
                                                                                     how="left")
-    merged[columns] = merged[columns].replace("", np.nan).fillna("n/a")
+    merged[columns] = merged[columns].replace("", np.nan).fillna(MISSING)
     return merged
 
 

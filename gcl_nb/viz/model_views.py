@@ -7,6 +7,7 @@ contract); *data* is a `GSData`.
 """
 from __future__ import annotations
 
+import html
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -91,18 +92,23 @@ class ModelViews:
             cache.update(zip(todo, emb))
         return np.stack([cache[q] for q in qids]) if qids else np.zeros((0, 0), dtype=np.float32)
 
+    def _search(self, model: str, split: str, query_ids: list[str], k: int):
+        """(scores, index into doc ids, doc ids) of the model's exact top `k` over the split's corpus half."""
+        from gcl_nb.retrieval import exact_topk
+
+        q_emb = self.query_embeddings(model, split, query_ids)
+        doc_ids, docs = self.doc_embeddings(model, split)
+        scores, top = exact_topk(q_emb, docs, min(k, len(doc_ids)))
+        return np.asarray(scores), np.asarray(top), doc_ids
+
     def rankings(self, split: str, query_ids: Sequence[str], k: int = 100,
                  models: Sequence[str] | None = None) -> dict[str, dict[str, list[str]]]:
         """rankings[model][query_id] = the model's top-`k` product ids over the split's corpus half
         (exact cosine search, `gcl_nb.retrieval.exact_topk`), for `models` (default all)."""
-        from gcl_nb.retrieval import exact_topk
-
         qids = [str(q) for q in query_ids]
         out = {}
         for model in models or list(self.models):
-            q_emb = self.query_embeddings(model, split, qids)
-            doc_ids, docs = self.doc_embeddings(model, split)
-            _, top = exact_topk(q_emb, docs, min(k, len(doc_ids)))
+            _, top, doc_ids = self._search(model, split, qids, k)
             out[model] = {q: [doc_ids[i] for i in row] for q, row in zip(qids, top.tolist())}
         return out
 
@@ -111,6 +117,23 @@ class ModelViews:
         self._model(model)
         return self.rankings(split, [query_id], k, [model])[model][str(query_id)]
 
+    def query_summary(self, split: str, query_id: str, models: Sequence[str] | None = None,
+                      depth: int = 1000) -> pd.DataFrame:
+        """One row per model (index): the query's metrics as the evaluation computes them (its top `depth`
+        over the corpus half, `gcl_nb.metrics.metric_table`) and `first_relevant`, the rank of its first
+        product with grade > 0 as MRR ranks it (exact score ties ordered as trec_eval does; NaN when none is
+        in the top `depth`)."""
+        from gcl_nb.metrics import RankedGrades, metric_table
+
+        qid, qrels = str(query_id), self.qrels(split, query_id)
+        rows = {}
+        for model in models or list(self.models):
+            scores, top, doc_ids = self._search(model, split, [qid], depth)
+            table = metric_table(RankedGrades.from_topk({qid: qrels}, [qid], top, scores, pd.Index(doc_ids)))
+            mrr = table["mrr@1000"].iloc[0]
+            rows[model] = {**table.iloc[0].to_dict(), "first_relevant": round(1 / mrr) if mrr > 0 else np.nan}
+        return pd.DataFrame.from_dict(rows, orient="index")
+
     def rank_correlations(self, split: str, query_ids: Sequence[str], k: int = 100) -> pd.DataFrame:
         """Per (model, query): Kendall tau and Spearman rho of the model's top-`k` order against the
         query's grades (see `ranking.rank_correlation`), with a `split` column."""
@@ -118,14 +141,21 @@ class ModelViews:
         table = rank_correlation_table(self.rankings(split, qids, k), {q: self.qrels(split, q) for q in qids})
         return table.assign(split=split)
 
-    def render(self, split: str, query_id: str, models: Sequence[str], k: int) -> str:
-        """HTML: ground truth next to each chosen model's top `k` (the query explorer's renderer)."""
+    def query_list(self, split: str) -> list[tuple[str, str]]:
+        """(query_id, query text) of every query of the split, in first-seen order (the explorer's list)."""
+        return list(self.queries(split).itertuples(index=False, name=None))
+
+    def render(self, split: str, query_id: str, models: Sequence[str], k: int, metric: str = "ndcg@10") -> str:
+        """HTML: a summary line (each chosen model's `metric` for the query, its delta against the first
+        model, the rank of the first relevant product), then the ground truth next to each model's top `k`
+        (the query explorer's renderer)."""
         qrels = self.qrels(split, query_id)
         query = self.queries(split).set_index("query_id").loc[str(query_id), "query"]
         titles = self.titles(split).to_dict()
         rankings = {m: ranked[str(query_id)] for m, ranked in self.rankings(split, [query_id], k, models).items()}
-        return side_by_side_view(qrels, rankings, titles, self.data.corpus_for(split).load_image, k=k,
-                                 query=f"{query} ({split}, query {query_id})")
+        summary = summary_line(self.query_summary(split, query_id, models), metric)
+        return summary + side_by_side_view(qrels, rankings, titles, self.data.corpus_for(split).load_image, k=k,
+                                           query=f"{query} ({split}, query {query_id})")
 
     def embedding_sample(self, model: str, split: str, query_ids: Sequence[str], n_docs: int = 500,
                          seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -169,3 +199,16 @@ class ModelViews:
                  for s in splits]
         labels = pd.concat([lab.assign(split=s) for (lab, _), s in zip(parts, splits)], ignore_index=True)
         return labels, np.concatenate([emb for _, emb in parts])
+
+
+def summary_line(summary: pd.DataFrame, metric: str = "ndcg@10") -> str:
+    """One HTML line from `ModelViews.query_summary`: each model's `metric` (with its delta against the
+    first model) and the rank of its first relevant product."""
+    first = summary.index[0]
+    parts = []
+    for model, row in summary.iterrows():
+        delta = "" if model == first else f" ({row[metric] - summary.loc[first, metric]:+.3f} vs {first})"
+        rank = "none retrieved" if np.isnan(row["first_relevant"]) else f"{int(row['first_relevant'])}"
+        parts.append(f"<b>{html.escape(str(model))}</b> {metric} {row[metric]:.3f}{delta}, first relevant at "
+                     f"rank {rank}")
+    return f'<p class="gcl-query-summary" style="font:13px sans-serif">{" · ".join(parts)}</p>'

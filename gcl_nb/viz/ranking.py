@@ -77,10 +77,38 @@ def per_query_deltas(per_query: pd.DataFrame, baseline: str, candidate: str,
     return out.sort_values("delta", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def delta_summary(deltas: pd.DataFrame, tolerance: float = 0.0) -> pd.DataFrame:
+    """Per split (protocol order): queries, and the share (%) the candidate helped (delta > tolerance),
+    hurt (delta < -tolerance) or left unchanged, with the mean and median delta."""
+    _check_columns(deltas, ("split", "delta"), "delta table")
+    rows = []
+    for split in [s for s in SPLITS if s in set(deltas["split"])] + sorted(set(deltas["split"]) - set(SPLITS)):
+        d = deltas.loc[deltas["split"] == split, "delta"].to_numpy(float)
+        helped, hurt = int((d > tolerance).sum()), int((d < -tolerance).sum())
+        rows.append({"split": split, "queries": len(d), "helped %": 100 * helped / len(d),
+                     "hurt %": 100 * hurt / len(d), "unchanged %": 100 * (len(d) - helped - hurt) / len(d),
+                     "mean delta": d.mean(), "median delta": float(np.median(d))})
+    return pd.DataFrame(rows)
+
+
+def labelled_significance(tests: pd.DataFrame, baseline: str, candidate: str) -> pd.DataFrame:
+    """The candidate's rows of a paired-test table (`gcl_nb.experiment.significance`), with the
+    `mean_a` / `mean_b` columns named after the two models, in split order."""
+    _check_columns(tests, ("method", "split", "mean_a", "mean_b"), "significance table")
+    rows = tests[tests["method"] == candidate]
+    if rows.empty:
+        raise ValueError(f"no test of {candidate!r} in the table; methods: {sorted(set(tests['method']))}")
+    order = {s: i for i, s in enumerate(SPLITS)}
+    rows = rows.sort_values("split", key=lambda col: col.map(order), kind="stable")
+    return rows.drop(columns="method").rename(columns={"mean_a": baseline, "mean_b": candidate}).reset_index(drop=True)
+
+
 def delta_histogram_figure(deltas: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
     """Distribution of per-query deltas, one histogram per split, with the zero line."""
     _check_columns(deltas, ("split", "delta"), "delta table")
+    order = [s for s in SPLITS if s in set(deltas["split"])]
     fig = px.histogram(deltas, x="delta", color="split", barmode="overlay", opacity=0.6, nbins=40,
+                       category_orders={"split": order},
                        title=f"Per-query {metric} delta (right of 0: the candidate wins)")
     fig.add_vline(x=0.0, line_dash="dash", line_color="black")
     return fig
