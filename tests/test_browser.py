@@ -159,10 +159,15 @@ def test_explorer_and_delta_table_respond_in_jupyterlab(browser, lab):
     explorer.locator(".gcl-explorer-split select").select_option("zero_shot")
     _shows(page, output, "(zero_shot, query")
 
-    explorer.locator(".gcl-explorer-order select").select_option("all queries")
-    last = explorer.locator(".gcl-explorer-query select option").last
-    explorer.locator(".gcl-explorer-query select").select_option(last.get_attribute("value"))
-    _shows(page, output, f"(zero_shot, query {last.get_attribute('value')})")
+    queries = explorer.locator(".gcl-explorer-query select")
+    explorer.locator(".gcl-explorer-order select").select_option("most hurt first")
+    page.wait_for_function(  # the list now runs from the most hurt query (lowest delta) up
+        """el => { const d = [...el.options].map(o => parseFloat(o.text.split('Δ')[1]));
+                   return d.length > 2 && d[0] < d[d.length - 1] && d.every((v, i) => !i || d[i - 1] <= v); }""",
+        arg=queries.element_handle(), timeout=30_000)
+    label = queries.locator("option").nth(2).inner_text()  # "query text (query id)  Δ delta"
+    queries.select_option(label=label)
+    _shows(page, output, f"(zero_shot, query {re.search(r'[(]([^()]+)[)]\s+Δ', label).group(1)})")
 
     search = explorer.locator(".gcl-explorer-search input")
     search.fill("no such query text")

@@ -4,6 +4,7 @@ Figures and HTML take plain DataFrames, arrays or PIL images (no training or eva
 the notebooks stay thin and the pictures are unit-tested. Modules: `data` (splits, scores, STW weights),
 `training` (loss / logit-scale / lr curves), `ranking` (metric tables, per-query deltas, side-by-side
 rankings, rank correlation), `embeddings` (UMAP/PCA maps), `gallery` (self-contained HTML thumbnails and
-tables), `explorer` (the query explorer and the linked map, each with a static fallback), `model_views`
-(trained models' rankings, ground truth and embedding samples, cached), `display` (offline plotly output).
+tables), `explorer` (the query explorer, the clickable delta table and the linked map, each with a static
+fallback), `model_views` (trained models' rankings, ground truth, per-query summaries and embedding samples,
+cached), `display` (offline plotly output, the smoke-run caveat).
 """
