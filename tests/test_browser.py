@@ -167,7 +167,8 @@ def test_explorer_and_delta_table_respond_in_jupyterlab(browser, lab):
         arg=queries.element_handle(), timeout=30_000)
     label = queries.locator("option").nth(2).inner_text()  # "query text (query id)  Δ delta"
     queries.select_option(label=label)
-    _shows(page, output, f"(zero_shot, query {re.search(r'[(]([^()]+)[)]\s+Δ', label).group(1)})")
+    query_id = re.search(r"[(]([^()]+)[)]\s+Δ", label).group(1)
+    _shows(page, output, f"(zero_shot, query {query_id})")
 
     search = explorer.locator(".gcl-explorer-search input")
     search.fill("no such query text")
