@@ -65,7 +65,7 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, ca
     html = _assert_offline_html(executed.with_suffix(".html"))
     assert len(html) < 1_000_000 and "Plotly.newPlot" in html and "hello" in html
     assert '<p class="static">in_domain q1 4</p>' in html, "static explorer view"
-    assert re.search(r'<pre class="gcl-widget-text">toy steps: 100%\s*\|█+\|\s*3/3', html), "progress as text"
+    assert re.search(r'<pre class="gcl-widget-text">toy\s+steps:\s*100%\s*\|█+\|\s*3/3', html), "progress as text"
     with pytest.raises(ValueError, match="unknown notebook parameters \\['nope'\\]"):
         notebooks.run_notebooks(out, params={"nope": 1}, notebooks=[src.name], notebook_dir=src.parent)
 
@@ -135,7 +135,7 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
         assert len(_html_without_images(path.with_suffix(".html"))) < 800_000, f"{path.name}: HTML too large"
         caveats = sum("Smoke test, not a result" in o.get("data", {}).get("text/html", "") for o in outputs)
         assert caveats == (1 if path.name[:2] in ("02", "03") else 0), path.name
-    assert re.search(r'gcl-widget-text">train: 100%', executed[1].with_suffix(".html").read_text())
+    assert re.search(r'gcl-widget-text">train:\s*100%\s*\|█+\|', executed[1].with_suffix(".html").read_text())
 
     widgets = [o["data"] for o in _outputs(executed[2]) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     delta_html, explorer_html = widgets[0]["text/html"], widgets[1]["text/html"]
