@@ -166,9 +166,8 @@ def test_explorer_and_delta_table_respond_in_jupyterlab(browser, lab):
                    return d.length > 2 && d[0] < d[d.length - 1] && d.every((v, i) => !i || d[i - 1] <= v); }""",
         arg=queries.element_handle(), timeout=30_000)
     label = queries.locator("option").nth(2).inner_text()  # "query text (query id)  Δ delta"
-    qid = re.search(r"[(]([^()]+)[)]\s+Δ", label).group(1)
-    queries.select_option(label=label)
     query_id = re.search(r"[(]([^()]+)[)]\s+Δ", label).group(1)
+    queries.select_option(label=label)
     _shows(page, output, f"(zero_shot, query {query_id})")
 
     search = explorer.locator(".gcl-explorer-search input")
