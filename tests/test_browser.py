@@ -151,7 +151,7 @@ def test_explorer_and_delta_table_respond_in_jupyterlab(browser, lab):
     explorer = page.locator(".gcl-explorer").first
     explorer.scroll_into_view_if_needed()
     output = explorer.locator(".gcl-explorer-output")
-    view = _shows(page, output, "first relevant at rank")  # the widget view renders after the cell output
+    view = _shows(page, output, "first relevant at rank")  # rendered once scrolled into view
     assert "(in_domain, query" in view and "ground truth" in view
     assert explorer.locator(".gcl-explorer-split select option").all_inner_texts() == [
         "in_domain", "novel_query", "novel_document", "zero_shot"]
@@ -201,8 +201,8 @@ def test_clicked_map_point_updates_panel_and_explorer(browser, lab):
     panel = page.locator(".gcl-map-panel").first
     panel.scroll_into_view_if_needed()
     output = page.locator(".gcl-explorer-output").first
-    assert panel.inner_text().startswith("nearest products to query")
-    assert "first relevant at rank" in output.inner_text()
+    assert _shows(page, panel, "nearest products to").startswith("nearest products to query")
+    _shows(page, output, "first relevant at rank")
 
     plot = page.locator(".js-plotly-plot").filter(has=page.locator(".scatterlayer")).last
     plot.scroll_into_view_if_needed()
