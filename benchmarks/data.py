@@ -1,5 +1,5 @@
 """Data: images/s of the training data pipeline (PairDataset + collate_pairs through a DataLoader, as
-gcl_nb.train runs it with the `cpu` preset: main process, num_workers=0) with the decoded-image cache
+gcl_nb.training.loop runs it with the `cpu` preset: main process, num_workers=0) with the decoded-image cache
 (ImageCache("uint8"), the default: decode once, augment every epoch) vs decoding every epoch; and the loader's
 time per batch against a training step of the same preset.
 

@@ -1,10 +1,10 @@
 """GPU (only with CUDA): ViT-B-32 training throughput with GCL (diagonal and multi-positive targets) vs
-ClipLoss, bf16 autocast as gcl_nb.train.
+ClipLoss, bf16 autocast as gcl_nb.training.loop.
 
 Workload: the `gpu` training preset's model (ViT-B-32 image and text towers at 224 px, RHS image + title) and
 batch size (512; 32 in --quick), one fixed batch of random images and tokenised random texts already on the
 GPU (data loading excluded; scores and codes stay on the CPU, as the loader gives them), the full training
-step gcl_nb.train.train_step, TF32 matmuls allowed. The batch's rows and the multi-positive targets come from
+step gcl_nb.training.loop.train_step, TF32 matmuls allowed. The batch's rows and the multi-positive targets come from
 the synthetic training table of the loss group (4 rows per query, 50 products per query).
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ from benchmarks.loss import pair_table, table_batch
 from benchmarks.train_step import make_losses, make_step
 from gcl_nb.data.torch_data import PairLookup
 from gcl_nb.models import build_encoder
-from gcl_nb.train import TrainConfig, make_optimizer
+from gcl_nb.training import make_optimizer
+from gcl_nb.workbench.presets import train_config
 
 
 def _batch(encoder, table_rows: dict, image_size: int, device) -> dict:
@@ -41,7 +42,7 @@ def run(report: Report, quick: bool) -> None:
     device = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    config = TrainConfig.from_preset("gpu", **({"batch_size": 32} if quick else {}))
+    config = train_config("gpu", **({"batch_size": 32} if quick else {}))
     encoder = build_encoder(config.encoder_config(), device=device)
     encoder.train()
     optimizer = make_optimizer(encoder, config)

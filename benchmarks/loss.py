@@ -19,7 +19,7 @@ from open_clip.loss import ClipLoss
 
 from benchmarks.harness import Report, Target, fmt_bytes, fmt_time, interleaved, peak_rss_delta
 from gcl_nb.data.torch_data import PairLookup
-from gcl_nb.loss import GCLLoss
+from gcl_nb.losses.gcl_loss import GCLLoss
 
 DIM = 512
 ROWS_PER_QUERY = 4

@@ -1,4 +1,4 @@
-"""Retrieval: exact top-k search (gcl_nb.retrieval.exact_topk) vs a plain torch matmul of the same shape, and
+"""Retrieval: exact top-k search (gcl_nb.retrieval.dense.exact_topk) vs a plain torch matmul of the same shape, and
 faiss IndexFlatIP on the same data; peak extra memory vs corpus size.
 
 Workload: random L2-normalised float32 vectors, 1M documents x 512 (2 GiB) and 2,000 queries, top 1,000 (the
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.harness import Report, Target, fmt_bytes, fmt_time, interleaved, peak_rss_delta
-from gcl_nb.retrieval import TILE, build_faiss_index, exact_topk, faiss_topk
+from gcl_nb.retrieval.dense import TILE, build_faiss_index, exact_topk, faiss_topk
 
 DIM = 512
 _DEFAULTS = inspect.signature(exact_topk).parameters

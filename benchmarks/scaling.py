@@ -3,9 +3,9 @@
 Sizes: SynthShop `smoke`, `cpu` and `cpu` x4 (16,000 products, 1,600 queries); --quick: `smoke` and
 `smoke` x2. The model is fixed, the `cpu` training preset (gcl-tiny, 64 px, batch 64; `smoke` in --quick),
 random init (speed does not depend on the weights). Per size, on the in_domain split:
-- train epoch = rows / pairs/s, with pairs/s the median per-step rate of gcl_nb.train.train() over a few
+- train epoch = rows / pairs/s, with pairs/s the median per-step rate of gcl_nb.training.loop.train() over a few
   steps (data loading of a first epoch included: images decoded as they enter the cache);
-- evaluation (gcl_nb.evaluate.evaluate_split, top_q 2000, top_k 1000) = encoding every product of the
+- evaluation (gcl_nb.evaluation.protocol.evaluate_split, top_q 2000, top_k 1000) = encoding every product of the
   corpus half (encode_corpus) + the rest (query sampling and encoding, exact search, metrics), timed apart.
 Each part is fitted by least squares on its cost driver (rows; products; queries x products) and evaluated
 at the full Marqo-GS: in_domain 3.93M rows, a corpus half of ~2.5M products, 2,000 test queries.
@@ -18,9 +18,11 @@ from pathlib import Path
 
 from benchmarks.harness import Report, fmt_time, interleaved, least_squares_line, synthshop
 from gcl_nb.data import load_gs
-from gcl_nb.evaluate import encode_corpus, evaluate_split
+from gcl_nb.evaluation.protocol import encode_corpus, evaluate_split
 from gcl_nb.models import build_encoder
-from gcl_nb.train import SUMMARY_NAME, TrainConfig, train
+from gcl_nb.training import TrainConfig, train
+from gcl_nb.training.loop import SUMMARY_NAME
+from gcl_nb.workbench.presets import train_config
 
 SPLIT = "in_domain"
 FULL = {"rows": 3.93e6, "products": 2.5e6, "queries": 2000}
@@ -47,7 +49,7 @@ def run(report: Report, quick: bool) -> None:
         root = synthshop(data_preset, **overrides)
         data = load_gs(root)
         rows, corpus = len(data.split(SPLIT)), data.corpus_for(SPLIT)
-        config = TrainConfig.from_preset(preset, data=str(root), steps=steps, warmup=1, progress=False)
+        config = train_config(preset, data=str(root), steps=steps, warmup=1, progress=False)
         pairs_per_s = _train_pairs_per_s(config)
         encoder = build_encoder(config.encoder_config())
         docs = encode_corpus(encoder, corpus)

@@ -1,4 +1,4 @@
-"""Training step: gcl_nb.train.train_step (forward, loss, backward, gradient clipping, AdamW, logit-scale clamp)
+"""Training step: gcl_nb.training.loop.train_step (forward, loss, backward, gradient clipping, AdamW, logit-scale clamp)
 with GCLLoss's diagonal target, its multi-positive target and open_clip's ClipLoss, on the same model and the
 same collated batch.
 
@@ -17,13 +17,14 @@ from open_clip.loss import ClipLoss
 from benchmarks.harness import Report, Target, fmt_time, interleaved, synthshop
 from gcl_nb.data import load_gs
 from gcl_nb.data.torch_data import PairDataset, PairLookup, collate_pairs
-from gcl_nb.loss import GCLLoss
+from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
-from gcl_nb.train import TrainConfig, epoch_batches, make_optimizer, train_step
+from gcl_nb.training import TrainConfig, epoch_batches, make_optimizer, train_step
+from gcl_nb.workbench.presets import train_config
 
 
 def make_losses(config: TrainConfig, lookup: PairLookup) -> dict:
-    """{"gcl", "multipos", "clip"}: GCLLoss as gcl_nb.train configures it (diagonal / multi-positive target) and
+    """{"gcl", "multipos", "clip"}: GCLLoss as gcl_nb.training.loop configures it (diagonal / multi-positive target) and
     ClipLoss, each called as train_step calls its loss."""
     options = dict(stw_options={"rescale": config.stw_rescale}, symmetric=config.symmetric,
                    normalize=config.normalize)
@@ -34,7 +35,7 @@ def make_losses(config: TrainConfig, lookup: PairLookup) -> dict:
 
 
 def make_step(encoder, optimizer, loss_fn, batch: dict, config: TrainConfig, autocast=None):
-    """A zero-argument callable doing gcl_nb.train's step on `batch`; it synchronises CUDA before returning."""
+    """A zero-argument callable doing gcl_nb.training.loop's step on `batch`; it synchronises CUDA before returning."""
     def step():
         train_step(encoder, loss_fn, optimizer, batch, config.grad_clip, autocast or nullcontext())
         if encoder.device.type == "cuda":
@@ -49,7 +50,7 @@ def preset_name(quick: bool) -> str:
 def cpu_setup(quick: bool) -> tuple:
     """(config, encoder, optimizer, dataset, collate) of the preset on its SynthShop data."""
     name = preset_name(quick)
-    config = TrainConfig.from_preset(name, data=str(synthshop(name)))
+    config = train_config(name, data=str(synthshop(name)))
     data = load_gs(config.data)
     encoder = build_encoder(config.encoder_config())
     rhs_fields = [(f.name, f.kind) for f in config.encoder_config().rhs]
@@ -81,6 +82,6 @@ def run(report: Report, quick: bool) -> None:
                f"{fmt_time(multipos)} vs {fmt_time(gcl)}", multipos / gcl, Target("<=", 1.05))
     report.row("train_step", "GCL training throughput: diagonal; multi-positive", work,
                f"{config.batch_size / gcl:.0f}; {config.batch_size / multipos:.0f} pairs/s")
-    report.note("train_step", "Step = gcl_nb.train.train_step: forward, loss, backward, clip_grad_norm_, AdamW, "
+    report.note("train_step", "Step = gcl_nb.training.loop.train_step: forward, loss, backward, clip_grad_norm_, AdamW, "
                 "logit-scale clamp; the losses alternate on one model and one collated batch, so only the loss "
                 f"differs. The multi-positive target is looked up in the {len(setup[3]):,}-pair training split.")

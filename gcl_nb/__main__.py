@@ -1,5 +1,5 @@
 import sys
 
-from gcl_nb.cli import main
+from gcl_nb.workbench.cli import main
 
 sys.exit(main())

@@ -19,6 +19,6 @@ def synthshop_smoke(tmp_path_factory) -> Path:
 def smoke_notebooks(tmp_path_factory) -> list[Path]:
     """The four workbench notebooks executed once per session in CI mode (smoke data and training) into
     one run directory, each with its HTML export; returns the executed notebook paths. Read-only."""
-    from gcl_nb.notebooks import run_notebooks
+    from gcl_nb.workbench.notebooks import run_notebooks
 
     return run_notebooks(tmp_path_factory.mktemp("notebooks") / "run", preset="smoke", ci=True)

@@ -1,12 +1,12 @@
-"""gcl_nb.analysis on tiny hand-made tables."""
+"""gcl_nb.workbench.synthshop_analysis on tiny hand-made tables."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from gcl_nb import analysis as A
-from gcl_nb.evaluate import SplitResult
+from gcl_nb.workbench import synthshop_analysis as A
+from gcl_nb.evaluation.protocol import SplitResult
 from gcl_nb.metrics import ndcg
 
 DISC = 1 / np.log2(np.arange(2, 12))

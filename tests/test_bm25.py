@@ -1,4 +1,4 @@
-"""gcl_nb.bm25: BM25 title retrieval against the Lucene formula, and through the evaluation protocol."""
+"""gcl_nb.retrieval.bm25: BM25 title retrieval against the Lucene formula, and through the evaluation protocol."""
 import math
 from dataclasses import dataclass
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gcl_nb.bm25 import BM25Retriever
+from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.metrics import METRIC_COLUMNS
 
@@ -67,7 +67,7 @@ def test_index_is_built_once_per_corpus_and_k_is_capped():
 
 def test_bm25_through_the_protocol_on_synthshop(synthshop_smoke):
     from gcl_nb.data.gs import load_gs
-    from gcl_nb.evaluate import evaluate
+    from gcl_nb.evaluation.protocol import evaluate
 
     table = evaluate(BM25Retriever(), load_gs(synthshop_smoke), top_q=30, top_k=100)
     assert table["split"].tolist() == list(SPLITS)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from gcl_nb.notebooks import NOTEBOOK_DIR
+from gcl_nb.workbench.notebooks import NOTEBOOK_DIR
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from gcl_nb.cli import SUBCOMMANDS, main
+from gcl_nb.workbench.cli import SUBCOMMANDS, main
 from gcl_nb.data.schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError, check_split
 
 

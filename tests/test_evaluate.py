@@ -1,4 +1,4 @@
-"""gcl_nb.evaluate (the official protocol), gcl_nb.trec, and `gcl-nb evaluate`."""
+"""gcl_nb.evaluation.protocol (the official protocol), gcl_nb.evaluation.trec, and `gcl-nb evaluate`."""
 from __future__ import annotations
 
 import hashlib
@@ -13,12 +13,12 @@ import pytrec_eval
 import torch
 
 from gcl_nb.data.schema import PAIR_COLUMNS, SPLIT_CORPUS, SPLITS, DataError
-from gcl_nb.evaluate import (
+from gcl_nb.evaluation.protocol import (
     QUERY_KEY_SUFFIX, SUMMARY_COLUMNS, build_qrels, encode_corpus, evaluate, grade_scores, load_ground_truth,
     run_protocol, sample_queries,
 )
 from gcl_nb.metrics import METRIC_COLUMNS, metric_set
-from gcl_nb.trec import read_qrels, read_run, write_qrels, write_run
+from gcl_nb.evaluation.trec import read_qrels, read_run, write_qrels, write_run
 
 
 class HashedBagOfWords:
@@ -218,7 +218,7 @@ def test_a_module_without_fingerprint_is_hashed_by_its_weights(tmp_path):
             HashedBagOfWords.__init__(self, fingerprint=None)
             self.w = torch.nn.Parameter(torch.ones(2))
 
-    from gcl_nb.evaluate import model_fingerprint
+    from gcl_nb.evaluation.protocol import model_fingerprint
     a, b = Linear(), Linear()
     assert model_fingerprint(a) == model_fingerprint(b)
     with torch.no_grad():
@@ -312,7 +312,7 @@ def test_trec_bad_files_are_named(tmp_path):
 
 # ------------------------------------------------------------------------------------ CLI
 def test_cli_evaluates_bm25_and_writes_tables_and_trec_files(synthshop_smoke, tmp_path, capsys):
-    from gcl_nb.cli import main
+    from gcl_nb.workbench.cli import main
 
     out = tmp_path / "bm25.csv"
     code = main(["evaluate", "--bm25", "--data", str(synthshop_smoke), "--splits", "in_domain", "zero_shot",
@@ -332,7 +332,7 @@ def test_cli_evaluates_bm25_and_writes_tables_and_trec_files(synthshop_smoke, tm
 
 @pytest.mark.slow  # builds and runs a (tiny) open_clip encoder
 def test_cli_evaluates_a_saved_encoder_and_reuses_its_cached_embeddings(synthshop_smoke, tmp_path, capsys):
-    from gcl_nb.cli import main
+    from gcl_nb.workbench.cli import main
     from gcl_nb.models import EncoderConfig, build_encoder, save_checkpoint
 
     save_checkpoint(build_encoder(EncoderConfig(arch="gcl-tiny")), tmp_path / "run")

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from gcl_nb.experiment import (RESULT_COLUMNS, ExperimentConfig, gains, loss_report, loss_table, mean_std, report,
+from gcl_nb.workbench.experiment import (RESULT_COLUMNS, ExperimentConfig, gains, loss_report, loss_table, mean_std, report,
                                run_experiment, significance, strength_sweep, sweep_gains)
 
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from gcl_nb import fusion
+from gcl_nb.evaluation import fusion
 from gcl_nb.data import load_gs
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.models import EncoderConfig, FieldSpec, MultiFieldEncoder, build_encoder

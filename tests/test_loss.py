@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
 from gcl_nb.data.torch_data import PairLookup, pair_codes
-from gcl_nb.loss import GCLLoss, gcl_loss
-from gcl_nb.weights import get_stw
+from gcl_nb.losses.gcl_loss import GCLLoss, gcl_loss
+from gcl_nb.losses.weights import get_stw
 
 
 def unit_rows(n, d, seed):

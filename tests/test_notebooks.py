@@ -1,4 +1,4 @@
-"""gcl_nb.notebooks: papermill runner + offline HTML export (fast, on a toy notebook), and the four
+"""gcl_nb.workbench.notebooks: papermill runner + offline HTML export (fast, on a toy notebook), and the four
 workbench notebooks end to end in CI mode, chained through one run directory (slow; the session's
 `smoke_notebooks` run, which the browser test reuses)."""
 import json
@@ -9,7 +9,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from gcl_nb import notebooks
+from gcl_nb.workbench import notebooks
+from gcl_nb.workbench.commands import notebooks as notebooks_command
 from gcl_nb.data.schema import SPLITS
 
 TOY_CELLS = [
@@ -74,7 +75,7 @@ def test_cli_arguments():
     import argparse
 
     parser = argparse.ArgumentParser()
-    notebooks.add_cli(parser)
+    notebooks_command.add_cli(parser)
     args = parser.parse_args(["--ci", "--out", "runs/x", "-p", "steps=5", "-p", "data_path=/data/gs", "-p", "x=null"])
     assert args.ci and args.preset == "cpu" and args.out == "runs/x"
     assert dict(args.param) == {"steps": 5, "data_path": "/data/gs", "x": None}

@@ -14,13 +14,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gcl_nb import evaluate as evaluate_module
-from gcl_nb import experiment, notebooks, train
-from gcl_nb.bm25 import BM25Retriever
-from gcl_nb.cli import main
+from gcl_nb.training import TrainConfig
+from gcl_nb.workbench import notebooks
+from gcl_nb.workbench.commands import evaluate as evaluate_command
+from gcl_nb.workbench.commands import experiment as experiment_command
+from gcl_nb.workbench.commands import notebooks as notebooks_command
+from gcl_nb.workbench.commands import train as train_command
+from gcl_nb.workbench.commands.common import data_options
+from gcl_nb.retrieval.bm25 import BM25Retriever
+from gcl_nb.workbench.cli import main
 from gcl_nb.data import DataError, export_parquet, load_gs
 from gcl_nb.data.schema import PAIR_COLUMNS, REQUIRED_COLUMNS, SPLIT_FILE_STEMS, SPLITS
-from gcl_nb.evaluate import evaluate
+from gcl_nb.evaluation.protocol import evaluate
 
 IN_DOMAIN = "query_0_product_id_0.csv"
 
@@ -85,8 +90,8 @@ def test_release_layout_end_to_end(release, tmp_path, capsys):
 DATA_FLAGS = {"--image-root", "--on-bad-image", "--check-images"}
 
 
-@pytest.mark.parametrize("module, evaluates", [(train, False), (evaluate_module, True), (experiment, True),
-                                               (notebooks, True)])
+@pytest.mark.parametrize("module, evaluates", [(train_command, False), (evaluate_command, True),
+                                               (experiment_command, True), (notebooks_command, True)])
 def test_every_data_command_takes_the_data_options(module, evaluates):
     parser = argparse.ArgumentParser()
     module.add_cli(parser)
@@ -106,12 +111,12 @@ def test_every_notebook_declares_the_data_options():
 def test_train_config_carries_the_data_options(release):
     subset, images = release
     parser = argparse.ArgumentParser()
-    train.add_cli(parser)
+    train_command.add_cli(parser)
     args = parser.parse_args(["--data", str(subset), "--image-root", str(images), "--on-bad-image", "skip"])
-    config = train.TrainConfig(data=str(subset), data_options=train.DataOptions.from_args(args))
+    config = TrainConfig(data=str(subset), data_options=data_options(args))
     assert config.to_dict()["data_options"] == {"image_root": str(images), "on_bad_image": "skip",
                                                 "check_images": "exists"}
-    assert train.TrainConfig(data_options=config.to_dict()["data_options"]).data_options == config.data_options
+    assert TrainConfig(data_options=config.to_dict()["data_options"]).data_options == config.data_options
 
 
 # ------------------------------------------------------------------------------------ columns and ids

@@ -1,10 +1,10 @@
-"""gcl_nb.retrieval: chunked exact top-k and faiss indexes against brute force."""
+"""gcl_nb.retrieval.dense: chunked exact top-k and faiss indexes against brute force."""
 import numpy as np
 import pytest
 import torch
 
-from gcl_nb import retrieval
-from gcl_nb.retrieval import build_faiss_index, exact_topk, faiss_topk
+from gcl_nb.retrieval import dense as retrieval
+from gcl_nb.retrieval.dense import build_faiss_index, exact_topk, faiss_topk
 
 
 def unit_rows(n, d, seed):

@@ -1,10 +1,10 @@
-"""gcl_nb.significance: paired t-test and bootstrap CI over per-query tables."""
+"""gcl_nb.evaluation.significance: paired t-test and bootstrap CI over per-query tables."""
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from gcl_nb.significance import (COMPARISON_COLUMNS, RUN_COMPARISON_COLUMNS, bootstrap_ci, compare, compare_runs,
+from gcl_nb.evaluation.significance import (COMPARISON_COLUMNS, RUN_COMPARISON_COLUMNS, bootstrap_ci, compare, compare_runs,
                                  run_level_test)
 
 

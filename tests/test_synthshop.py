@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gcl_nb.cli import main as cli_main
+from gcl_nb.workbench.cli import main as cli_main
 from gcl_nb.data import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, load_gs, make_synthshop
 from gcl_nb.data.synthshop import MATCH_LEVELS, generate_tables, ranking_stats
 from gcl_nb.data.synthshop.catalog import CATEGORIES, COLOURS, PATTERNS

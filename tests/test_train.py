@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from gcl_nb.cli import main as cli_main
+from gcl_nb.workbench.cli import main as cli_main
 from gcl_nb.models import load_encoder
-from gcl_nb.presets import PRESETS
-from gcl_nb.train import TrainConfig, lr_at, train
+from gcl_nb.workbench.presets import PRESETS, train_config
+from gcl_nb.training import TrainConfig, lr_at, train
 
 QUERIES = ["red dress", "blue running shoes"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def smoke(data, out, **overrides):
-    return TrainConfig.from_preset("smoke", data=str(data), out=str(out), progress=False, **overrides)
+    return train_config("smoke", data=str(data), out=str(out), progress=False, **overrides)
 
 
 def history(run_dir):
@@ -32,7 +32,7 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
     assert lr_at(14, config) == pytest.approx(0.0, abs=1e-12)
     assert set(PRESETS) == {"smoke", "cpu", "gpu"}
     with pytest.raises(ValueError, match="unknown training preset"):
-        TrainConfig.from_preset("tpu")
+        train_config("tpu")
 
 
 def test_smoke_run_learns_and_its_checkpoint_encodes_identically(synthshop_smoke, tmp_path):

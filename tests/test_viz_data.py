@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gcl_nb import weights
+from gcl_nb.losses import weights
 from gcl_nb.viz import data as vd
 from gcl_nb.viz import training as vt
 

@@ -16,7 +16,7 @@ def emb():
 
 
 def _labels(n):
-    return pd.DataFrame({"kind": ["query"] + ["document"] * (n - 1), "id": [f"q0"] + [f"p{i}" for i in range(1, n)],
+    return pd.DataFrame({"kind": ["query"] + ["document"] * (n - 1), "id": ["q0"] + [f"p{i}" for i in range(1, n)],
                          "text": [f"item {i}" for i in range(n)], "category": ["a", "b", "c"] * (n // 3)})
 
 

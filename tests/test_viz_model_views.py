@@ -3,13 +3,12 @@ SynthShop smoke data with a deterministic stand-in model (bag of hashed words)."
 import zlib
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import pytest
 import torch
 
 from gcl_nb.data.gs import load_gs
-from gcl_nb.notebooks import synthshop_attributes
+from gcl_nb.workbench.notebooks import synthshop_attributes
 from gcl_nb.viz import embeddings
 from gcl_nb.viz.explorer import LinkedMap, QueryExplorer
 from gcl_nb.viz.model_views import ModelViews, summary_line
@@ -103,7 +102,7 @@ class TorchWordModel(WordModel):
 
 
 def test_query_summary_matches_the_evaluation_and_heads_the_render(views):
-    from gcl_nb.evaluate import evaluate_split
+    from gcl_nb.evaluation.protocol import evaluate_split
 
     evaluated = evaluate_split(TorchWordModel(), views.data, "novel_query", top_q=5).per_query
     evaluated = evaluated.set_index("query_id")

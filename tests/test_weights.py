@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gcl_nb.weights import STW_FUNCTIONS, constant, get_stw, linear, reciprocal, rescale_mean, rescale_range
+from gcl_nb.losses.weights import STW_FUNCTIONS, constant, get_stw, linear, reciprocal, rescale_mean, rescale_range
 
 
 def test_presets_follow_their_formulas():

@@ -39,8 +39,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
-from .options import DataOptions, check_corpus_scope
-from .schema import (ID_COLUMNS, PAIR_COLUMNS, REQUIRED_COLUMNS, SCORE_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS,
+from gcl_nb.data.options import DataOptions, check_corpus_scope
+from gcl_nb.data.schema import (ID_COLUMNS, PAIR_COLUMNS, REQUIRED_COLUMNS, SCORE_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS,
                      DataError, check_split)
 
 PARQUET_ROW_GROUP_CACHE = 4

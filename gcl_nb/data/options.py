@@ -5,11 +5,10 @@
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .schema import CHECK_IMAGES, CORPUS_SCOPES, ON_BAD_IMAGE
+from gcl_nb.data.schema import CHECK_IMAGES, CORPUS_SCOPES, ON_BAD_IMAGE
 
 HELP = {
     "image_root": "folder holding the image files (tarball layout; default <data>/images). The corpus files' "
@@ -48,7 +47,7 @@ class DataOptions:
 
     def load(self, path: str | Path, splits=None, corpus: str = "half"):
         """gcl_nb.data.load_gs(path, these options, splits=splits, corpus=corpus)."""
-        from .gs import load_gs
+        from gcl_nb.data.gs import load_gs
 
         return load_gs(path, **asdict(self), splits=splits, corpus=corpus)
 
@@ -58,17 +57,3 @@ class DataOptions:
         if value is None:
             return cls()
         return value if isinstance(value, cls) else cls(**dict(value))
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "DataOptions":
-        return cls(args.image_root, args.on_bad_image, args.check_images)
-
-
-def add_data_options(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
-    """Add --image-root, --on-bad-image, --check-images (and --corpus when the command evaluates)."""
-    group = parser.add_argument_group("data source")
-    group.add_argument("--image-root", help=HELP["image_root"])
-    group.add_argument("--on-bad-image", choices=ON_BAD_IMAGE, default="error", help=HELP["on_bad_image"])
-    group.add_argument("--check-images", choices=CHECK_IMAGES, default="exists", help=HELP["check_images"])
-    if corpus:
-        group.add_argument("--corpus", choices=CORPUS_SCOPES, default="half", help=HELP["corpus"] + " (default half)")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .gs import load_gs
+from gcl_nb.data.gs import load_gs
 
 IMAGE_TYPE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 PARQUET_COLUMNS = ("query", "product_id", "position", "title", "pair_id", "score_linear", "score_reciprocal",

@@ -28,8 +28,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
-from .gs import Corpus
-from .schema import DataError
+from gcl_nb.data.gs import Corpus
+from gcl_nb.data.schema import DataError
 
 FIELD_KINDS = ("image", "text")
 CACHE_MODES = ("tensor", "uint8")

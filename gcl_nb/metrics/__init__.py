@@ -4,15 +4,15 @@ Each metric takes qrels {qid: {docid: grade}} and a run {qid: {docid: score}} an
 over the qrels' queries, or {qid: value} with `per_query=True`. Array entry points (`*_values`) take
 a `RankedGrades`, the judged hits of every query (see `arrays` for ranking, tie and missing-query conventions).
 """
-from .arrays import RankedGrades
-from .err import err, err_values
-from .map import map_at, map_values
-from .metric_set import METRIC_COLUMNS, metric_set, metric_table
-from .mrr import mrr, mrr_values
-from .ndcg import ndcg, ndcg_values
-from .precision import precision, precision_values
-from .rbp import rbp, rbp_values
-from .recall import recall, recall_values
+from gcl_nb.metrics.arrays import RankedGrades
+from gcl_nb.metrics.err import err, err_values
+from gcl_nb.metrics.map import map_at, map_values
+from gcl_nb.metrics.metric_set import METRIC_COLUMNS, metric_set, metric_table
+from gcl_nb.metrics.mrr import mrr, mrr_values
+from gcl_nb.metrics.ndcg import ndcg, ndcg_values
+from gcl_nb.metrics.precision import precision, precision_values
+from gcl_nb.metrics.rbp import rbp, rbp_values
+from gcl_nb.metrics.recall import recall, recall_values
 
 __all__ = [
     "METRIC_COLUMNS", "RankedGrades", "err", "err_values", "map_at", "map_values", "metric_set",

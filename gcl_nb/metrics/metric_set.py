@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .arrays import Qrels, RankedGrades, Run
-from .err import err_values
-from .map import map_values
-from .mrr import mrr_values
-from .ndcg import ndcg_values
-from .rbp import rbp_values
-from .recall import recall_values
+from gcl_nb.metrics.arrays import Qrels, RankedGrades, Run
+from gcl_nb.metrics.err import err_values
+from gcl_nb.metrics.map import map_values
+from gcl_nb.metrics.mrr import mrr_values
+from gcl_nb.metrics.ndcg import ndcg_values
+from gcl_nb.metrics.rbp import rbp_values
+from gcl_nb.metrics.recall import recall_values
 
 METRIC_COLUMNS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9",
                   "map@1000", "mrr@1000", "recall@10", "recall@100")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrays import Qrels, RankedGrades, Run
+from gcl_nb.metrics.arrays import Qrels, RankedGrades, Run
 
 
 def ndcg_values(ranked: RankedGrades, k: int) -> np.ndarray:

@@ -91,7 +91,7 @@ def score_histogram_figure(pairs: pd.DataFrame) -> go.Figure:
 
 def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_column: str = "score_linear",
                       normalise: bool = True) -> go.Figure:
-    """Training weight w = STW(score) against position, one line per STW function (`gcl_nb.weights`
+    """Training weight w = STW(score) against position, one line per STW function (`gcl_nb.losses.weights`
     functions: float tensor of scores -> weights), applied to the mean score at each position.
     `normalise` plots w / max(w) so curves of different scales compare by shape."""
     import torch

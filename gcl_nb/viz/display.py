@@ -1,6 +1,6 @@
 """Offline plotly output for notebooks: live JupyterLab gets the plotly mimetype, exported HTML a `<div>`
 per figure that draws with the one copy of plotly.js the export puts beside the HTML files
-(`gcl_nb.notebooks.export_html`): no CDN, no MathJax download, no 4.8 MB of plotly.js per notebook."""
+(`gcl_nb.workbench.notebooks.export_html`): no CDN, no MathJax download, no 4.8 MB of plotly.js per notebook."""
 from __future__ import annotations
 
 import plotly.io as pio

@@ -94,7 +94,7 @@ class ModelViews:
 
     def _search(self, model: str, split: str, query_ids: list[str], k: int):
         """(scores, index into doc ids, doc ids) of the model's exact top `k` over the split's corpus half."""
-        from gcl_nb.retrieval import exact_topk
+        from gcl_nb.retrieval.dense import exact_topk
 
         q_emb = self.query_embeddings(model, split, query_ids)
         doc_ids, docs = self.doc_embeddings(model, split)
@@ -104,7 +104,7 @@ class ModelViews:
     def rankings(self, split: str, query_ids: Sequence[str], k: int = 100,
                  models: Sequence[str] | None = None) -> dict[str, dict[str, list[str]]]:
         """rankings[model][query_id] = the model's top-`k` product ids over the split's corpus half
-        (exact cosine search, `gcl_nb.retrieval.exact_topk`), for `models` (default all)."""
+        (exact cosine search, `gcl_nb.retrieval.dense.exact_topk`), for `models` (default all)."""
         qids = [str(q) for q in query_ids]
         out = {}
         for model in models or list(self.models):

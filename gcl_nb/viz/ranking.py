@@ -1,7 +1,7 @@
 """Ranking analysis: metric tables with relative gains, per-query deltas, the ground truth next to each
 model's top k, and rank correlation with the ground truth.
 
-Conventions (those of `gcl_nb.experiment`): a *result table* has one row per (method, split) and the
+Conventions (those of `gcl_nb.workbench.experiment`): a *result table* has one row per (method, split) and the
 metric columns of `evaluate()` (`ndcg@10, err, rbp@0.7, ...`); a *per-query table* has one row per
 (method, split, query_id) and metric columns; *qrels* map product_id -> grade (>= 1 judged, others 0); a *ranking* is a list of product ids,
 best first.
@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from scipy import stats
 
 from gcl_nb.data.schema import SPLITS
-from gcl_nb.experiment import sweep_gains
+from gcl_nb.workbench.experiment import sweep_gains
 from gcl_nb.viz.gallery import ImageLoader, side_by_side_html, table_html
 
 HEADLINE_METRICS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9", "map@1000", "mrr@1000")
@@ -51,7 +51,7 @@ def metric_bar_figure(results: pd.DataFrame, metric: str = "ndcg@10") -> go.Figu
 def sweep_gain_figure(sweep: pd.DataFrame, baseline: str = "clip", metric: str = "ndcg@10",
                       strength_label: str = "generator strength") -> go.Figure:
     """Relative gain over `baseline` (mean over seeds) against the sweep's strength: one panel per split,
-    one line per method. `sweep` is a `gcl_nb.experiment.strength_sweep` table (a `strength` column)."""
+    one line per method. `sweep` is a `gcl_nb.workbench.experiment.strength_sweep` table (a `strength` column)."""
     _check_columns(sweep, ("method", "split", "strength", metric), "sweep table")
     _methods(sweep, baseline, baseline)
     gains = (100 * sweep_gains(sweep, baseline, metric)).stack().rename("gain").reset_index()
@@ -92,7 +92,7 @@ def delta_summary(deltas: pd.DataFrame, tolerance: float = 0.0) -> pd.DataFrame:
 
 
 def labelled_significance(tests: pd.DataFrame, baseline: str, candidate: str) -> pd.DataFrame:
-    """The candidate's rows of a paired-test table (`gcl_nb.experiment.significance`), with the
+    """The candidate's rows of a paired-test table (`gcl_nb.workbench.experiment.significance`), with the
     `mean_a` / `mean_b` columns named after the two models, in split order."""
     _check_columns(tests, ("method", "split", "mean_a", "mean_b"), "significance table")
     rows = tests[tests["method"] == candidate]

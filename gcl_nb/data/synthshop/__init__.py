@@ -7,26 +7,22 @@ product half) with positions from the full ranking; writer.py writes the tarball
 """
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .engine import MATCH_LEVELS, Engine
-from .images import draw_product, encode_jpeg
-from .presets import PRESETS, SynthShopParams, preset_params
-from .catalog import make_catalog
-from .queries import sample_queries
-from .titles import make_titles
-from .writer import image_file, write_dataset
+from gcl_nb.data.synthshop.engine import MATCH_LEVELS, Engine
+from gcl_nb.data.synthshop.images import draw_product, encode_jpeg
+from gcl_nb.data.synthshop.presets import PRESETS, SynthShopParams, preset_params
+from gcl_nb.data.synthshop.catalog import make_catalog
+from gcl_nb.data.synthshop.queries import sample_queries
+from gcl_nb.data.synthshop.titles import make_titles
+from gcl_nb.data.synthshop.writer import image_file, write_dataset
 
-__all__ = ["make_synthshop", "generate_tables", "ranking_stats", "PRESETS", "SynthShopParams", "MATCH_LEVELS",
-           "add_cli", "run_cli"]
+__all__ = ["make_synthshop", "generate_tables", "ranking_stats", "PRESETS", "SynthShopParams", "MATCH_LEVELS"]
 
 GENERATOR_VERSION = 1
 # Independent random streams, so changing one part (e.g. image jitter) leaves the others unchanged.
@@ -113,33 +109,3 @@ def make_synthshop(root, preset: str = "smoke", seed: int = 0, **overrides) -> P
     write_dataset(root, products, queries, ranked, meta, seed)
     _write_images(root / "images", products, params, seed)
     return root
-
-
-def add_cli(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="data set size (default cpu)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, help="output folder (created)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a generator parameter, e.g. --set noise_strength=0.5 (repeatable)")
-
-
-def _parse_overrides(items: list[str]) -> dict:
-    types = {name: type(value) for name, value in asdict(PRESETS["smoke"]).items()}
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or name not in types:
-            raise SystemExit(f"--set {item!r}: expected NAME=VALUE with NAME one of {', '.join(types)}")
-        out[name] = types[name](value)
-    return out
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    start = time.perf_counter()
-    root = make_synthshop(args.out, preset=args.preset, seed=args.seed, **_parse_overrides(args.set))
-    meta = json.loads((root / "synthshop.json").read_text())
-    size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
-    print(f"SynthShop {args.preset} (seed {args.seed}) -> {root}: {meta['parameters']['n_products']} products, "
-          f"{meta['parameters']['n_queries']} queries, {size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s")
-    print(json.dumps(meta["stats"], indent=2))
-    return 0

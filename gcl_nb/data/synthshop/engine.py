@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .catalog import QUERY_ATTRIBUTES, related_categories, related_colours
+from gcl_nb.data.synthshop.catalog import QUERY_ATTRIBUTES, related_categories, related_colours
 
 #: importance of each attribute in the relevance sum (category most important).
 WEIGHTS = {"category": 4.0, "colour": 2.0, "pattern": 1.5, "brand": 1.25, "material": 1.0, "style": 0.75}

@@ -10,7 +10,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .catalog import COLOURS
+from gcl_nb.data.synthshop.catalog import COLOURS
 
 # Shapes in unit coordinates (x right, y down): ("poly", points) | ("ellipse", box) | ("rect", box)
 # | ("arc", box, start_deg, end_deg, width).

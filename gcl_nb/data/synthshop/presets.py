@@ -1,7 +1,10 @@
-"""SynthShop generator parameters and the named presets (smoke / cpu / gpu)."""
+"""SynthShop generator parameters and the named sizes (smoke / cpu / gpu).
+
+A preset is data: the fields it changes from SynthShopParams' defaults, which are the `cpu` size, the same
+style as the training presets (gcl_nb.workbench.presets)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -14,10 +17,10 @@ class SynthShopParams:
     at most floor(exact_fraction * top_n) exact matches; query_fraction: share of queries on side 0 (the 80%);
     p_category: chance a query names the category; p_omit_colour / p_omit_other: chance a title leaves out the
     colour / the style, material and size (the brand a third as often); jpeg_quality: image encoding quality."""
-    n_products: int
-    n_queries: int
-    top_n: int
-    image_size: int
+    n_products: int = 4000
+    n_queries: int = 400
+    top_n: int = 100
+    image_size: int = 64
     popularity_strength: float = 1.0
     noise_strength: float = 1.0
     exact_fraction: float = 0.25
@@ -38,10 +41,11 @@ class SynthShopParams:
             raise ValueError("popularity_strength and noise_strength must be >= 0")
 
 
-PRESETS = {
-    "smoke": SynthShopParams(n_products=400, n_queries=64, top_n=30, image_size=32),
-    "cpu": SynthShopParams(n_products=4000, n_queries=400, top_n=100, image_size=64),
-    "gpu": SynthShopParams(n_products=120_000, n_queries=12_000, top_n=100, image_size=96),
+#: preset name -> the SynthShopParams fields it changes from the defaults (`cpu`)
+PRESETS: dict[str, dict] = {
+    "smoke": dict(n_products=400, n_queries=64, top_n=30, image_size=32),
+    "cpu": {},
+    "gpu": dict(n_products=120_000, n_queries=12_000, top_n=100, image_size=96),
 }
 
 
@@ -53,4 +57,4 @@ def preset_params(preset: str, **overrides) -> SynthShopParams:
     unknown = set(overrides) - known
     if unknown:
         raise ValueError(f"unknown SynthShop parameter(s) {sorted(unknown)}: known are {sorted(known)}")
-    return replace(PRESETS[preset], **overrides)
+    return SynthShopParams(**{**PRESETS[preset], **overrides})

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .catalog import CATEGORIES, COLOURS, PATTERNS, QUERY_ATTRIBUTES
-from .engine import Engine
+from gcl_nb.data.synthshop.catalog import CATEGORIES, COLOURS, PATTERNS, QUERY_ATTRIBUTES
+from gcl_nb.data.synthshop.engine import Engine
 
 #: how often each non-category attribute is picked for a query.
 ATTRIBUTE_PICK = {"colour": 0.30, "pattern": 0.20, "brand": 0.20, "material": 0.15, "style": 0.15}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .catalog import CATEGORIES, COLOURS
+from gcl_nb.data.synthshop.catalog import CATEGORIES, COLOURS
 
 # {b}rand, {s}tyle, {c}olour, {m}aterial, {k} category word, {z} size; empty parts are dropped.
 TEMPLATES = (

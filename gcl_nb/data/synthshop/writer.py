@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..schema import QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
+from gcl_nb.data.schema import QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
 
 SPLIT_CSV_COLUMNS = ("query", "product_id", "title", "image_local", "position", "score_linear",
                      "score_reciprocal", "no_score", "pair_id", "query_id")

@@ -9,10 +9,10 @@ the product's fields) and u in (0, 1) ordering products *within* a level by a la
 - a *within-level part*: the rest (which products of a level it picked, i.e. popularity plus luck),
 
 give the NDCG@k of oracles that know only the levels, and relate per-query deltas between two methods to
-query properties (for training-seed variation, see gcl_nb.significance.compare_runs).
+query properties (for training-seed variation, see gcl_nb.evaluation.significance.compare_runs).
 
 Conventions: *levels* is a DataFrame (index query_id, columns product_id of one corpus half) of integer
-levels; *qrels* {query_id: {product_id: grade}} as built by gcl_nb.evaluate; grades are linear gains, NDCG
+levels; *qrels* {query_id: {product_id: grade}} as built by gcl_nb.evaluation.protocol; grades are linear gains, NDCG
 discounts 1 / log2(rank + 1) and its ideal comes from the judged grades, as in gcl_nb.metrics.ndcg.
 """
 from __future__ import annotations
@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .data.synthshop.catalog import QUERY_ATTRIBUTES
-from .data.synthshop.engine import Engine
-from .evaluate import SplitResult, build_qrels, grade_scores, sample_queries
-from .metrics import ndcg
+from gcl_nb.data.synthshop.catalog import QUERY_ATTRIBUTES
+from gcl_nb.data.synthshop.engine import Engine
+from gcl_nb.evaluation.protocol import SplitResult, build_qrels, grade_scores, sample_queries
+from gcl_nb.metrics import ndcg
 
 LEVEL_SCALE = 20  # level = round(LEVEL_SCALE * relevance), as the engine ranks
 
@@ -113,7 +113,7 @@ def level_decomposition(result: SplitResult, levels: pd.DataFrame, k: int = 10) 
     """Per query of an evaluated split: ndcg (NDCG@k of the run), level_part (`expected_level_ndcg` of the
     levels the run put at ranks 1..k) and within_part = ndcg - level_part.
 
-    result: gcl_nb.evaluate.evaluate_split's output; levels: `corpus_levels` over the split's corpus half.
+    result: gcl_nb.evaluation.protocol.evaluate_split's output; levels: `corpus_levels` over the split's corpus half.
     """
     cols = pd.Index(levels.columns, dtype=str).get_indexer(result.doc_ids)
     if (cols < 0).any():

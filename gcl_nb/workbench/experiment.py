@@ -21,11 +21,13 @@ from typing import Callable, Optional, Sequence
 
 import pandas as pd
 
-from .data.options import DataOptions, add_data_options, check_corpus_scope
-from .data.schema import SPLITS
-from .metrics import METRIC_COLUMNS
-from .models.multifield import PAPER_RHS_WEIGHTS
-from .significance import compare, compare_runs
+from gcl_nb.data.options import DataOptions, check_corpus_scope
+from gcl_nb.data.schema import SPLITS
+from gcl_nb.metrics import METRIC_COLUMNS
+from gcl_nb.models.multifield import PAPER_RHS_WEIGHTS
+from gcl_nb.evaluation.significance import compare, compare_runs
+from gcl_nb.training import TrainConfig, train
+from gcl_nb.workbench.presets import train_config
 
 #: method name -> TrainConfig overrides. The first four are the paper comparison; the rest are ablations.
 METHODS: dict[str, dict] = {
@@ -87,11 +89,9 @@ class ExperimentConfig:
             raise ValueError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
 
 
-def train_config(config: ExperimentConfig, method: str, seed: int):
+def run_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:
     """The TrainConfig of one (method, seed) run: preset, then the experiment's overrides, then the method's."""
-    from .train import TrainConfig
-
-    return TrainConfig.from_preset(config.preset, **{
+    return train_config(config.preset, **{
         **config.overrides, **METHODS[method], "data": config.data, "data_options": config.data_options,
         "seed": seed, "device": config.device,
         "out": str(Path(config.out) / f"{method}-s{seed}"), "progress": config.progress})
@@ -100,17 +100,16 @@ def train_config(config: ExperimentConfig, method: str, seed: int):
 def build_model(config: ExperimentConfig, method: str, seed: int):
     """Train (or, for untrained methods, build) the model of one run; returns (model, run_dir or None)."""
     if method == "bm25":
-        from .bm25 import BM25Retriever
+        from gcl_nb.retrieval.bm25 import BM25Retriever
         return BM25Retriever(), None
-    from .models import build_encoder, load_encoder
-    from .train import train
+    from gcl_nb.models import build_encoder, load_encoder
 
     if method in UNTRAINED_ENCODERS:
         import torch
         torch.manual_seed(seed)
-        encoder_config = train_config(config, UNTRAINED_ENCODERS[method], seed).encoder_config()
+        encoder_config = run_config(config, UNTRAINED_ENCODERS[method], seed).encoder_config()
         return build_encoder(encoder_config).eval(), None
-    run_dir = train(train_config(config, method, seed))
+    run_dir = train(run_config(config, method, seed))
     return load_encoder(run_dir).eval(), run_dir
 
 
@@ -120,7 +119,7 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
 
     Runs already in `out/results.csv` are skipped (resume). `on_result(rows)` is called after each run.
     """
-    from .evaluate import evaluate
+    from gcl_nb.evaluation.protocol import evaluate
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -290,7 +289,7 @@ def strength_sweep(out: str | Path, strengths: Sequence[float], preset: str = "c
     moves that order from one shared per-product preference (noise 0) to per-query noise the fields cannot
     show. Scaling both parameters together leaves the order unchanged for every s > 0.
     """
-    from .data import make_synthshop
+    from gcl_nb.data import make_synthshop
 
     tables = []
     for s in strengths:
@@ -307,76 +306,3 @@ def sweep_gains(sweep: pd.DataFrame, baseline: str = "clip", metric: str = "ndcg
     """Relative gain over the baseline per (strength, split, method) from a strength_sweep table."""
     means = sweep.groupby(["strength", "split", "method"])[metric].mean().unstack("method")
     return means.drop(columns=baseline).sub(means[baseline], axis=0).div(means[baseline], axis=0)
-
-
-# ------------------------------------------------------------------------------------ CLI
-def add_cli(parser) -> None:
-    parser.add_argument("--data", help="data folder (default: generate SynthShop of --preset under --out/data)")
-    add_data_options(parser, corpus=True)
-    parser.add_argument("--preset", default="cpu", help="training preset, and SynthShop preset when generating")
-    parser.add_argument("--methods", nargs="+", default=list(PAPER_METHODS),
-                        help=f"from {', '.join([*METHODS, *UNTRAINED])}")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, help="override the preset's training steps")
-    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                        help="TrainConfig overrides for every method (JSON values, e.g. batch_size=128)")
-    parser.add_argument("--top-q", type=int, default=2000)
-    parser.add_argument("--top-k", type=int, default=1000)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default="runs/experiment", help="run directories and raw tables")
-    parser.add_argument("--results", help="also write <RESULTS>.csv (tidy table) and <RESULTS>.md (report)")
-    parser.add_argument("--sweep", nargs="*", type=float, metavar="STRENGTH",
-                        help="instead: sweep the generator's --vary parameters over these strengths")
-    parser.add_argument("--vary", nargs="+", default=["noise_strength"],
-                        help="SynthShop parameters set to each strength (default noise_strength)")
-    parser.add_argument("--progress", action="store_true")
-
-
-def _overrides(items: Sequence[str]) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects FIELD=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
-def run_cli(args) -> int:
-    import shlex
-    import sys
-
-    overrides = _overrides(args.set)
-    if args.steps:
-        overrides["steps"] = args.steps
-    command = "gcl-nb " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    options = dict(top_q=args.top_q, top_k=args.top_k, device=args.device, progress=args.progress,
-                   overrides=overrides, data_options=DataOptions.from_args(args), corpus=args.corpus)
-    if args.sweep is not None:
-        sweep = strength_sweep(args.out, args.sweep or [0.0, 1.0, 4.0], preset=args.preset,
-                               methods=args.methods, seeds=args.seeds, vary=args.vary, **options)
-        table = sweep_gains(sweep)
-        print(table.round(4).to_string())
-        if args.results:
-            sweep.to_csv(f"{args.results}.csv", index=False)
-            Path(f"{args.results}.md").write_text(
-                f"# Gain over CLIP vs {' = '.join(args.vary)}\n\nProduced by:\n\n```bash\n{command}\n```\n\n"
-                + table.to_markdown(floatfmt="+.3f") + "\n")
-        return 0
-    data = args.data
-    if data is None:
-        from .data import make_synthshop
-        data = str(make_synthshop(Path(args.out) / "data", preset=args.preset))
-    config = ExperimentConfig(data=data, out=args.out, preset=args.preset, methods=args.methods,
-                              seeds=args.seeds, **options)
-    results, per_query = run_experiment(config)
-    text = report(results, per_query, command=command) + "\n" + loss_report(Path(args.out))
-    print(text)
-    if args.results:
-        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-        results.to_csv(f"{args.results}.csv", index=False)
-        Path(f"{args.results}.md").write_text(text + "\n")
-    return 0

@@ -24,10 +24,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.options import DataOptions, add_data_options
-from .data.schema import QUERY_KEY_SUFFIX, SPLIT_FILE_STEMS, SPLITS, DataError, check_split
-from .metrics import METRIC_COLUMNS, RankedGrades, metric_table
-from .retrieval import exact_topk
+from gcl_nb.data.schema import QUERY_KEY_SUFFIX, SPLIT_FILE_STEMS, SPLITS, DataError, check_split
+from gcl_nb.metrics import METRIC_COLUMNS, RankedGrades, metric_table
+from gcl_nb.retrieval.dense import exact_topk
 
 #: n_queries: sampled queries; corpus: "half" or "split" (the documents searched, see gcl_nb.data.load_gs);
 #: n_docs: how many documents were searched.
@@ -284,7 +283,7 @@ def run_protocol(model, data, splits: Sequence[str] = SPLITS, top_q: int | None 
     script does), "test" / "dev" (the tarball's `<split stem>_gt_<which>.json` files) or {split: path}.
     """
     if isinstance(data, (str, Path)):
-        from .data.gs import load_gs
+        from gcl_nb.data.gs import load_gs
         data = load_gs(data)
     memo: dict = {}
     return [evaluate_split(model, data, split, top_q, top_k, _ground_truth_path(data, split, ground_truth),
@@ -322,50 +321,3 @@ def evaluate(model, data, splits: Sequence[str] = SPLITS, top_q: int | None = 20
     if return_per_query:
         return summary, pd.concat([r.per_query for r in results], ignore_index=True)
     return summary
-
-
-# ------------------------------------------------------------------------------------ CLI
-def add_cli(parser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="run dir or checkpoint file (gcl_nb.models.load_encoder)")
-    source.add_argument("--bm25", action="store_true", help="evaluate the BM25 title baseline instead")
-    parser.add_argument("--data", required=True, help="Marqo-GS subset or SynthShop folder")
-    add_data_options(parser, corpus=True)
-    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
-    parser.add_argument("--top-q", type=int, default=2000, help="sampled queries per split (-1: all)")
-    parser.add_argument("--top-k", type=int, default=1000, help="documents retrieved per query")
-    parser.add_argument("--ground-truth", choices=("test", "dev"), help="use the _gt_<which>.json files")
-    parser.add_argument("--out", help="write the per-split table to this CSV")
-    parser.add_argument("--per-query", help="write the per-query table to this CSV")
-    parser.add_argument("--trec-dir", help="write <split>.run and <split>.qrels (TREC format) here")
-    parser.add_argument("--cache-dir", help="cache document embeddings here")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="cpu", help="torch device for the model and the search")
-    parser.add_argument("--progress", action="store_true", help="show progress bars")
-
-
-def run_cli(args) -> int:
-    if args.bm25:
-        from .bm25 import BM25Retriever
-        model = BM25Retriever()
-    else:
-        from .models import load_encoder
-        model = load_encoder(args.model, device=args.device)
-    data = DataOptions.from_args(args).load(args.data, splits=args.splits, corpus=args.corpus)
-    results = run_protocol(model, data, args.splits, args.top_q, args.top_k, args.cache_dir, args.progress,
-                           args.ground_truth, args.batch_size, args.device)
-    summary = pd.DataFrame([r.summary() for r in results], columns=list(SUMMARY_COLUMNS))
-    with pd.option_context("display.width", 200, "display.max_columns", None):
-        print(summary.round(4).to_string(index=False))
-    if args.out:
-        summary.to_csv(args.out, index=False)
-    if args.per_query:
-        pd.concat([r.per_query for r in results], ignore_index=True).to_csv(args.per_query, index=False)
-    if args.trec_dir:
-        from .trec import write_qrels, write_run
-        out = Path(args.trec_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for r in results:
-            write_run(out / f"{r.split}.run", r.run(), tag="bm25" if args.bm25 else "gcl_nb")
-            write_qrels(out / f"{r.split}.qrels", r.qrels)
-    return 0

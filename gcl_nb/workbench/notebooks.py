@@ -12,19 +12,14 @@ static `text/html` (progress bars as text).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import logging
-import sys
-import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from gcl_nb.data.options import DataOptions, add_data_options
 from gcl_nb.data.schema import DataError
+from gcl_nb.workbench.presets import effective_preset
 
 NOTEBOOKS = (
     "01_data_exploration.ipynb",
@@ -32,7 +27,7 @@ NOTEBOOKS = (
     "03_ranking_analysis.ipynb",
     "04_embedding_maps.ipynb",
 )
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}<script src="{{ resources.plotly_js }}"></script>{%- endblock html_head_js_requirejs -%}
@@ -64,7 +59,7 @@ def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, pre
     from gcl_nb.data.synthshop import make_synthshop
 
     root = Path(run_dir) / "data"
-    wanted = {"preset": "smoke" if ci else preset, "seed": seed}
+    wanted = {"preset": effective_preset(preset, ci), "seed": seed}
     meta_path = root / "synthshop.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
@@ -73,7 +68,7 @@ def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, pre
     return make_synthshop(root, wanted["preset"], seed)
 
 
-#: the comparison notebook 2 runs (gcl_nb.experiment method names): baseline, GCL, text-only baseline
+#: the comparison notebook 2 runs (gcl_nb.workbench.experiment method names): baseline, GCL, text-only baseline
 BASELINE, CANDIDATE = "clip", "gcl-linear"
 METHODS = (BASELINE, CANDIDATE, "bm25")
 EXPERIMENT_FILES = ("results.csv", "per_query.csv")
@@ -114,7 +109,7 @@ def trained_runs(run_dir: str | Path, methods: Sequence[str] | None = (BASELINE,
 def load_views(run_dir: str | Path, data, methods: Sequence[str] | None = (BASELINE, CANDIDATE), seed: int = 0):
     """ModelViews over `data` of the methods trained into `run_dir` (`trained_runs`; None: all of them),
     graded as the evaluation protocol does."""
-    from gcl_nb.evaluate import grade_scores
+    from gcl_nb.evaluation.protocol import grade_scores
     from gcl_nb.models import load_encoder
     from gcl_nb.viz.model_views import ModelViews
 
@@ -270,37 +265,3 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
             export_html(target)
         executed.append(target)
     return executed
-
-
-def _parse_param(text: str) -> tuple[str, Any]:
-    """`name=value` with value parsed as JSON when possible (numbers, true/false, null), else a string."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"parameter {text!r}: write it as name=value")
-    try:
-        return name, json.loads(value)
-    except json.JSONDecodeError:
-        return name, value
-
-
-def add_cli(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="cpu", help="training/data preset: smoke, cpu or gpu (default cpu)")
-    parser.add_argument("--out", default="runs/default", help="run directory (default runs/default)")
-    parser.add_argument("--ci", action="store_true", help="CI mode: smoke data, a few steps, PCA maps")
-    parser.add_argument("-p", "--param", action="append", default=[], type=_parse_param, metavar="NAME=VALUE",
-                        help="extra notebook parameter (repeatable), e.g. -p data_path=/data/marqo-gs-10m")
-    parser.add_argument("--no-html", action="store_true", help="skip the HTML export")
-    add_data_options(parser, corpus=True)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill streams cell outputs
-    start = time.perf_counter()
-    params = {**asdict(DataOptions.from_args(args)), "corpus": args.corpus, **dict(args.param)}
-    executed = run_notebooks(args.out, preset=args.preset, ci=args.ci, params=params,
-                             html=not args.no_html, log=True)
-    print(f"executed {len(executed)} notebooks in {time.perf_counter() - start:.0f} s; results in "
-          f"{Path(args.out).resolve()}:", file=sys.stderr)
-    for path in executed:
-        print(f"  {path}" + ("" if args.no_html else f"  (+ {path.with_suffix('.html').name})"))
-    return 0

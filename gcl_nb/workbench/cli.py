@@ -2,7 +2,8 @@
 
 Each subcommand lives with its code: the module named in SUBCOMMANDS provides
 `add_cli(parser)` (declare arguments) and `run_cli(args) -> int` (do the work).
-Modules are imported only when their subcommand runs, so `gcl-nb --help` stays fast.
+Modules (gcl_nb.workbench.commands.*) are imported only when their subcommand runs, so `gcl-nb --help` stays
+fast.
 Bad input data (gcl_nb.data.DataError) is reported as one line naming the file, row and what to do, with exit
 status 2; `--debug` shows the traceback instead.
 """
@@ -12,12 +13,14 @@ import argparse
 import importlib
 import sys
 
+from gcl_nb.data.schema import DataError
+
 SUBCOMMANDS = {
-    "make-data": ("gcl_nb.data.synthshop", "generate the SynthShop data set in the Marqo-GS layout"),
-    "train": ("gcl_nb.train", "train a multi-field model with the GCL (or CLIP) loss"),
-    "evaluate": ("gcl_nb.evaluate", "evaluate a trained model on the Marqo-GS protocol, per split"),
-    "experiment": ("gcl_nb.experiment", "CLIP vs GCL variants over seeds and splits, with a report"),
-    "notebooks": ("gcl_nb.notebooks", "execute the four notebooks with papermill and export HTML"),
+    "make-data": ("gcl_nb.workbench.commands.make_data", "generate the SynthShop data set in the Marqo-GS layout"),
+    "train": ("gcl_nb.workbench.commands.train", "train a multi-field model with the GCL (or CLIP) loss"),
+    "evaluate": ("gcl_nb.workbench.commands.evaluate", "evaluate a trained model on the Marqo-GS protocol, per split"),
+    "experiment": ("gcl_nb.workbench.commands.experiment", "CLIP vs GCL variants over seeds and splits, with a report"),
+    "notebooks": ("gcl_nb.workbench.commands.notebooks", "execute the four notebooks with papermill and export HTML"),
 }
 
 
@@ -33,8 +36,6 @@ def main(argv: list[str] | None = None) -> int:
         if name == chosen:
             importlib.import_module(module_name).add_cli(sp)
     args = parser.parse_args(argv)
-    from gcl_nb.data.schema import DataError
-
     try:
         return int(importlib.import_module(args.module).run_cli(args) or 0)
     except DataError as err:

@@ -16,7 +16,7 @@ score of (query_i, doc_j) when that pair is in the training table, else 0):
 and L_d2q likewise over the columns of T. T = diag(w) gives exactly the diagonal form above.
 
 Options (defaults = the paper): `symmetric=True` (False: L = L_q2d only); `normalize="n"` divides by N,
-`"sum_w"` by sum_i w_i (sum_i m_i for a matrix), i.e. a weighted mean; `same_query=None` keeps other rows of
+`"sum_w"` by sum_i w_i (sum_i m_i for a matrix), i.e. a weighted mean; `same_query="none"` keeps other rows of
 the same query as negatives, `"mask"` removes them from the softmax denominators (for a target matrix only
 where T_ij == 0: positives stay).
 
@@ -36,10 +36,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gcl_nb.weights import STW, get_rescaling, get_stw
+from gcl_nb.losses.weights import STW, get_rescaling, get_stw
 
 NORMALIZE = ("n", "sum_w")
-SAME_QUERY = (None, "none", "mask")
+SAME_QUERY = ("none", "mask")
 TARGETS = ("diagonal", "multipos")
 # torch 2.14 renamed all_gather_into_tensor (now deprecated) to all_gather_single; GPU machines may bring an older torch
 _all_gather_single = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
@@ -62,7 +62,7 @@ def gcl_loss(
     *,
     symmetric: bool = True,
     normalize: str = "n",
-    same_query: Optional[str] = None,
+    same_query: str = "none",
     query_ids: Optional[Tensor] = None,
 ) -> Tensor:
     """GCL loss (module docstring) of a batch; `weights` (N,) = diagonal target, (N, N) = target matrix."""
@@ -128,7 +128,7 @@ def _gather(tensor: Tensor) -> Tensor:
 class GCLLoss(nn.Module):
     """GCL loss of a training batch: scores -> STW weights (or a multi-positive target matrix) -> gcl_loss.
 
-    `stw`: preset name or callable (see gcl_nb.weights), `stw_options`: get_stw keywords (rescale, w_min, ...).
+    `stw`: preset name or callable (see gcl_nb.losses.weights), `stw_options`: get_stw keywords (rescale, w_min, ...).
     `target="diagonal"` (the paper) weights each pair by STW(score); `"multipos"` builds T from `lookup`
     (a gcl_nb.data.torch_data.PairLookup of the training table): T_ij = STW(score of (query_i, doc_j)) where
     that pair is in the table, else 0. The STW is applied once to every score of the table (so it must work
@@ -148,7 +148,7 @@ class GCLLoss(nn.Module):
         lookup=None,
         symmetric: bool = True,
         normalize: str = "n",
-        same_query: Optional[str] = None,
+        same_query: str = "none",
     ):
         super().__init__()
         if target not in TARGETS:

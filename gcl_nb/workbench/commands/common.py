@@ -1,0 +1,36 @@
+"""What several subcommands share: the data-source flags and NAME=VALUE arguments."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from gcl_nb.data.options import HELP, DataOptions
+from gcl_nb.data.schema import CHECK_IMAGES, CORPUS_SCOPES, ON_BAD_IMAGE
+
+
+def add_data_options(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
+    """Add --image-root, --on-bad-image, --check-images (and --corpus when the command evaluates)."""
+    group = parser.add_argument_group("data source")
+    group.add_argument("--image-root", help=HELP["image_root"])
+    group.add_argument("--on-bad-image", choices=ON_BAD_IMAGE, default="error", help=HELP["on_bad_image"])
+    group.add_argument("--check-images", choices=CHECK_IMAGES, default="exists", help=HELP["check_images"])
+    if corpus:
+        group.add_argument("--corpus", choices=CORPUS_SCOPES, default="half", help=HELP["corpus"] + " (default half)")
+
+
+def data_options(args: argparse.Namespace) -> DataOptions:
+    """The DataOptions given by the flags of add_data_options."""
+    return DataOptions(args.image_root, args.on_bad_image, args.check_images)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`NAME=VALUE` -> (NAME, VALUE), VALUE read as JSON when it parses (numbers, true/false, null, lists), else
+    kept as a string. argparse reports a malformed item as a usage error."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: write it as NAME=VALUE")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value

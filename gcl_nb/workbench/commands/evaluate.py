@@ -1,0 +1,56 @@
+"""`gcl-nb evaluate`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from gcl_nb.data.schema import SPLITS
+from gcl_nb.evaluation.protocol import SUMMARY_COLUMNS, run_protocol
+from gcl_nb.evaluation.trec import write_qrels, write_run
+from gcl_nb.models import load_encoder
+from gcl_nb.retrieval.bm25 import BM25Retriever
+from gcl_nb.workbench.commands.common import add_data_options, data_options
+
+
+def add_cli(parser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="run dir or checkpoint file (gcl_nb.models.load_encoder)")
+    source.add_argument("--bm25", action="store_true", help="evaluate the BM25 title baseline instead")
+    parser.add_argument("--data", required=True, help="Marqo-GS subset or SynthShop folder")
+    add_data_options(parser, corpus=True)
+    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
+    parser.add_argument("--top-q", type=int, default=2000, help="sampled queries per split (-1: all)")
+    parser.add_argument("--top-k", type=int, default=1000, help="documents retrieved per query")
+    parser.add_argument("--ground-truth", choices=("test", "dev"), help="use the _gt_<which>.json files")
+    parser.add_argument("--out", help="write the per-split table to this CSV")
+    parser.add_argument("--per-query", help="write the per-query table to this CSV")
+    parser.add_argument("--trec-dir", help="write <split>.run and <split>.qrels (TREC format) here")
+    parser.add_argument("--cache-dir", help="cache document embeddings here")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cpu", help="torch device for the model and the search")
+    parser.add_argument("--progress", action="store_true", help="show progress bars")
+
+
+def run_cli(args) -> int:
+    if args.bm25:
+        model = BM25Retriever()
+    else:
+        model = load_encoder(args.model, device=args.device)
+    data = data_options(args).load(args.data, splits=args.splits, corpus=args.corpus)
+    results = run_protocol(model, data, args.splits, args.top_q, args.top_k, args.cache_dir, args.progress,
+                           args.ground_truth, args.batch_size, args.device)
+    summary = pd.DataFrame([r.summary() for r in results], columns=list(SUMMARY_COLUMNS))
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(summary.round(4).to_string(index=False))
+    if args.out:
+        summary.to_csv(args.out, index=False)
+    if args.per_query:
+        pd.concat([r.per_query for r in results], ignore_index=True).to_csv(args.per_query, index=False)
+    if args.trec_dir:
+        out = Path(args.trec_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for r in results:
+            write_run(out / f"{r.split}.run", r.run(), tag="bm25" if args.bm25 else "gcl_nb")
+            write_qrels(out / f"{r.split}.qrels", r.qrels)
+    return 0
