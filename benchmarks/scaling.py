@@ -5,7 +5,7 @@ Sizes: SynthShop `smoke`, `cpu` and `cpu` x4 (16,000 products, 1,600 queries); -
 random init (speed does not depend on the weights). Per size, on the in_domain split:
 - train epoch = rows / pairs/s, with pairs/s the median per-step rate of gcl_nb.training.loop.train() over a few
   steps (data loading of a first epoch included: images decoded as they enter the cache);
-- evaluation (gcl_nb.evaluation.protocol.evaluate_split, top_q 2000, top_k 1000) = encoding every product of the
+- evaluation (gcl_nb.evaluation.split_evaluation.evaluate_split, top_q 2000, top_k 1000) = encoding every product of the
   corpus half (encode_corpus) + the rest (query sampling and encoding, exact search, metrics), timed apart.
 Each part is fitted by least squares on its cost driver (rows; products; queries x products) and evaluated
 at the full Marqo-GS: in_domain 3.93M rows, a corpus half of ~2.5M products, 2,000 test queries.
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from benchmarks.harness import Report, fmt_time, interleaved, least_squares_line, synthshop
 from gcl_nb.data import load_gs
-from gcl_nb.evaluation.protocol import encode_corpus, evaluate_split
+from gcl_nb.evaluation.embedding_cache import EmbeddingCache, encode_corpus
+from gcl_nb.evaluation.split_evaluation import evaluate_split
 from gcl_nb.models import build_encoder
 from gcl_nb.training import TrainConfig, train
 from gcl_nb.training.loop import SUMMARY_NAME
@@ -52,8 +53,8 @@ def run(report: Report, quick: bool) -> None:
         config = train_config(preset, data=str(root), steps=steps, warmup=1, progress=False)
         pairs_per_s = _train_pairs_per_s(config)
         encoder = build_encoder(config.encoder_config())
-        docs = encode_corpus(encoder, corpus)
-        memo = {corpus.half: docs}
+        memo = EmbeddingCache(encoder)
+        memo.documents(corpus)
         t = interleaved({"encode": lambda: encode_corpus(encoder, corpus),
                          "rest": lambda: evaluate_split(encoder, data, SPLIT, top_q=TOP_Q, doc_embeddings=memo)},
                         budget_s=0.5 if quick else 10.0, warmup=0)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gcl_nb.workbench import synthshop_analysis as A
-from gcl_nb.evaluation.protocol import SplitResult
+from gcl_nb.evaluation.split_evaluation import SplitResult
 from gcl_nb.metrics import ndcg
 
 DISC = 1 / np.log2(np.arange(2, 12))

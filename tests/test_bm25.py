@@ -67,7 +67,7 @@ def test_index_is_built_once_per_corpus_and_k_is_capped():
 
 def test_bm25_through_the_protocol_on_synthshop(synthshop_smoke):
     from gcl_nb.data.gs import load_gs
-    from gcl_nb.evaluation.protocol import evaluate
+    from gcl_nb.evaluation.split_evaluation import evaluate
 
     table = evaluate(BM25Retriever(), load_gs(synthshop_smoke), top_q=30, top_k=100)
     assert table["split"].tolist() == list(SPLITS)

@@ -1,4 +1,5 @@
-"""gcl_nb.evaluation.protocol (the official protocol), gcl_nb.evaluation.trec, and `gcl-nb evaluate`."""
+"""gcl_nb.evaluation: the official protocol, its run per split, the embedding cache, TREC files, and
+`gcl-nb evaluate`."""
 from __future__ import annotations
 
 import hashlib
@@ -12,21 +13,26 @@ import pytest
 import pytrec_eval
 import torch
 
-from gcl_nb.data.schema import PAIR_COLUMNS, SPLIT_CORPUS, SPLITS, DataError
-from gcl_nb.evaluation.protocol import (
-    QUERY_KEY_SUFFIX, SUMMARY_COLUMNS, build_qrels, encode_corpus, evaluate, grade_scores, load_ground_truth,
-    run_protocol, sample_queries,
-)
-from gcl_nb.metrics import METRIC_COLUMNS, metric_set
+from gcl_nb.data.schema import PAIR_COLUMNS, QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLITS, DataError
+from gcl_nb.evaluation.embedding_cache import encode_corpus, model_fingerprint
+from gcl_nb.evaluation.encoding import encode_products, encode_queries
+from gcl_nb.evaluation.protocol import build_qrels, grade_scores, load_ground_truth, sample_eval_queries
+from gcl_nb.evaluation.split_evaluation import SUMMARY_COLUMNS, evaluate, run_protocol
 from gcl_nb.evaluation.trec import read_qrels, read_run, write_qrels, write_run
+from gcl_nb.metrics import METRIC_COLUMNS, metric_set
+from gcl_nb.models import EncoderConfig, FieldSpec
 
 
-class HashedBagOfWords:
-    """Fake encoder: each word a fixed random vector (seeded by its hash), a text the normalised sum."""
+class HashedBagOfWords(torch.nn.Module):
+    """Fake encoder: each word a fixed random vector (seeded by its hash), a text the normalised sum.
+    Its tokens are the texts themselves; queries are embedded from their text, products from their title."""
 
-    dim = 32
+    dim = embed_dim = 32
+    config = EncoderConfig(lhs=[FieldSpec("query")], rhs=[FieldSpec("title")])
+    transform_eval = None
 
     def __init__(self, fingerprint="bow-32"):
+        super().__init__()
         self.fingerprint = fingerprint
         self.products_encoded = 0
 
@@ -38,12 +44,14 @@ class HashedBagOfWords:
                 out[i] += np.random.default_rng(seed).standard_normal(self.dim) * (0.3 if word == "<bias>" else 1)
         return torch.nn.functional.normalize(torch.from_numpy(out), dim=1)
 
-    def encode_queries(self, texts, batch_size=256, progress=False):
-        return self._embed(list(texts))
+    def tokenize(self, texts):
+        return list(texts)
 
-    def encode_products(self, corpus, product_ids, batch_size=256, progress=False):
-        self.products_encoded += len(product_ids)
-        return self._embed(corpus.products.loc[list(product_ids), "title"].tolist())
+    def encode_fields(self, side, fields, mask=None):
+        texts = fields["query" if side == "lhs" else "title"]
+        if side == "rhs":
+            self.products_encoded += len(texts)
+        return self._embed(texts)
 
 
 @dataclass
@@ -118,7 +126,7 @@ def test_query_sampling_reproduces_pandas_weighted_sample_with_random_state_1():
     texts = [f"query {i}" for i in range(40)] + ["abc", "abc d"]  # the suffix reorders these two
     queries = pd.Series(rng.choice(texts, 600))
     grades = rng.integers(1, 101, 600)
-    sampled = sample_queries(queries, grades, top_q=15)
+    sampled = sample_eval_queries(queries, grades, top_q=15)
     # the official lines (pandas accepts this sample: 15 * max weight share < 1)
     frame = pd.DataFrame({"query_id": queries + QUERY_KEY_SUFFIX, "score_linear": grades})
     sums = frame.groupby("query_id").sum()
@@ -133,9 +141,9 @@ def test_query_sampling_reproduces_pandas_weighted_sample_with_random_state_1():
 def test_query_sampling_is_capped_and_works_where_pandas_3_refuses():
     queries = pd.Series(["a", "a", "b", "c"])
     grades = np.array([50, 50, 1, 1])  # "a" holds 98% of the weight
-    assert sorted(sample_queries(queries, grades, top_q=10**6)) == ["a", "b", "c"]
-    assert sample_queries(queries, grades, top_q=-1)[0] == "a"
-    assert len(sample_queries(queries, grades, top_q=2)) == 2
+    assert sorted(sample_eval_queries(queries, grades, top_q=10**6)) == ["a", "b", "c"]
+    assert sample_eval_queries(queries, grades, top_q=-1)[0] == "a"
+    assert len(sample_eval_queries(queries, grades, top_q=2)) == 2
 
 
 def test_qrels_keep_the_top_graded_rows_keyed_by_query_id():
@@ -167,7 +175,7 @@ def test_ground_truth_keys_may_be_texts_official_keys_or_ids(tmp_path):
 def brute_force_run(model, data, split, texts, qids, k):
     corpus = data.corpus_for(split)
     ids = list(corpus.products.index)
-    sims = model.encode_queries(texts) @ model.encode_products(corpus, ids).T
+    sims = encode_queries(model, texts) @ encode_products(model, corpus, ids).T
     top = torch.topk(sims, min(k, len(ids)), dim=1)
     return {q: {ids[i]: float(s) for i, s in zip(idx.tolist(), sc.tolist())}
             for q, idx, sc in zip(qids, top.indices, top.values)}
@@ -183,7 +191,7 @@ def test_evaluate_matches_a_direct_computation_of_the_protocol():
     for split in SPLITS:
         table = data.split(split)
         grades = grade_scores(table["score_linear"])
-        texts = sample_queries(table["query"], grades, 10)
+        texts = sample_eval_queries(table["query"], grades, 10)
         qrels = build_qrels(table, grades, texts, 50)
         run = brute_force_run(model, data, split, texts, list(qrels), 50)
         expected = metric_set(qrels, run)
@@ -212,13 +220,11 @@ def test_corpus_embeddings_are_encoded_once_per_half_and_cached(tmp_path):
 
 
 def test_a_module_without_fingerprint_is_hashed_by_its_weights(tmp_path):
-    class Linear(torch.nn.Module, HashedBagOfWords):
+    class Linear(HashedBagOfWords):
         def __init__(self):
-            torch.nn.Module.__init__(self)
-            HashedBagOfWords.__init__(self, fingerprint=None)
+            super().__init__(fingerprint=None)
             self.w = torch.nn.Parameter(torch.ones(2))
 
-    from gcl_nb.evaluation.protocol import model_fingerprint
     a, b = Linear(), Linear()
     assert model_fingerprint(a) == model_fingerprint(b)
     with torch.no_grad():
@@ -255,7 +261,7 @@ class ListRetriever:
 def test_retriever_results_may_be_ragged_and_must_name_corpus_products():
     data = make_fake_data()
     table = data.split("in_domain")
-    texts = sample_queries(table["query"], grade_scores(table["score_linear"]), 3)
+    texts = sample_eval_queries(table["query"], grade_scores(table["score_linear"]), 3)
     best = table[table["query"] == texts[0]].sort_values("position")["product_id"].tolist()
     retriever = ListRetriever({texts[0]: (best, list(range(len(best), 0, -1)))})
     result = run_protocol(retriever, data, splits=["in_domain"], top_q=3, top_k=100)[0]
@@ -333,7 +339,7 @@ def test_cli_evaluates_bm25_and_writes_tables_and_trec_files(synthshop_smoke, tm
 @pytest.mark.slow  # builds and runs a (tiny) open_clip encoder
 def test_cli_evaluates_a_saved_encoder_and_reuses_its_cached_embeddings(synthshop_smoke, tmp_path, capsys):
     from gcl_nb.workbench.cli import main
-    from gcl_nb.models import EncoderConfig, build_encoder, save_checkpoint
+    from gcl_nb.models import build_encoder, save_checkpoint
 
     save_checkpoint(build_encoder(EncoderConfig(arch="gcl-tiny")), tmp_path / "run")
     args = ["evaluate", "--model", str(tmp_path / "run"), "--data", str(synthshop_smoke), "--splits", "novel_query",

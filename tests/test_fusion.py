@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from gcl_nb.evaluation import fusion
+from gcl_nb.evaluation.encoding import encode_products
 from gcl_nb.data import load_gs
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.models import EncoderConfig, FieldSpec, MultiFieldEncoder, build_encoder
@@ -34,10 +35,10 @@ def test_a_field_alone_equals_a_model_of_that_field_only(encoder, data):
     only_image = MultiFieldEncoder(EncoderConfig(rhs=[FieldSpec("image", "image")], image_size=32), encoder.clip,
                                    encoder.tokenizer, encoder.transform_train, encoder.transform_eval,
                                    encoder.embed_dim)
-    torch.testing.assert_close(encoder.with_rhs_weights([1, 0]).encode_products(corpus, ids),
-                               only_image.encode_products(corpus, ids))
-    fused = encoder.encode_products(corpus, ids)
-    assert not torch.allclose(fused, only_image.encode_products(corpus, ids))
+    torch.testing.assert_close(encode_products(encoder.with_rhs_weights([1, 0]), corpus, ids),
+                               encode_products(only_image, corpus, ids))
+    fused = encode_products(encoder, corpus, ids)
+    assert not torch.allclose(fused, encode_products(only_image, corpus, ids))
 
 
 def test_field_ablation_and_sweep_agree(encoder, data):

@@ -7,7 +7,7 @@ import pytest
 import pytrec_eval
 
 from gcl_nb.metrics import (
-    METRIC_COLUMNS, RankedGrades, err, map_at, metric_set, mrr, ndcg, precision, rbp, recall,
+    METRIC_COLUMNS, RankedGrades, dcg, err, map_at, metric_set, mrr, ndcg, precision, rbp, recall,
 )
 
 
@@ -56,6 +56,12 @@ def test_ties_are_broken_by_document_id_descending_like_trec_eval():
     assert mrr(qrels, run, 1) == 1.0
     run = {"q": {"a": 1.0, "b": 1.0, "c": 0.5}}  # ranked b, a, c
     assert mrr(qrels, run, 10) == 0.5
+
+
+def test_dcg_discounts_rank_r_by_log2_r_plus_1():
+    assert dcg([3, 0, 2, 1]) == pytest.approx(3 + 2 / math.log2(4) + 1 / math.log2(5))
+    np.testing.assert_allclose(dcg(np.array([[1.0, 1.0], [0.0, 2.0]])), [1 + 1 / math.log2(3), 2 / math.log2(3)])
+    assert dcg([]) == 0
 
 
 def test_err_worked_examples():

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gcl_nb.evaluation.encoding import encode_products, encode_queries
 from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder, load_encoder, save_checkpoint
 
 
@@ -85,18 +86,18 @@ class FakeCorpus:
 def test_encode_queries_and_products(encoder):
     red = Image.new("RGB", (50, 40), (220, 20, 20))
     corpus = FakeCorpus({"p1": red, "p3": red})
-    got = encoder.encode_products(corpus, ["p1", "p2", "p3"], batch_size=2)
+    got = encode_products(encoder, corpus, ["p1", "p2", "p3"], batch_size=2)
     assert got.dtype == torch.float32 and got.device.type == "cpu" and got.shape == (3, 128)
     e_img = encoder.clip.encode_image(encoder.preprocess(red)[None], normalize=True)[0]
     e_title = encoder.clip.encode_text(encoder.tokenize(["red dress", "blue shoe"]), normalize=True)
     assert torch.allclose(got[0], F.normalize(0.9 * e_img + 0.1 * e_title[0], dim=0), atol=1e-5)
     assert torch.allclose(got[1], e_title[1], atol=1e-5)  # no image: title only
     assert torch.allclose(got[2], e_img, atol=1e-5)  # empty title: image only
-    queries = encoder.encode_queries(["red dress", "blue shoe", "hat"], batch_size=2, progress=False)
+    queries = encode_queries(encoder, ["red dress", "blue shoe", "hat"], batch_size=2, progress=False)
     assert torch.allclose(queries[:2], e_title, atol=1e-5)
-    assert encoder.encode_queries([]).shape == (0, 128)
+    assert encode_queries(encoder, []).shape == (0, 128)
     with pytest.raises(ValueError, match="not in corpus 1"):
-        encoder.encode_products(corpus, ["p9"])
+        encode_products(encoder, corpus, ["p9"])
 
 
 def test_checkpoint_round_trip_through_open_clip(encoder, tmp_path):
@@ -110,7 +111,7 @@ def test_checkpoint_round_trip_through_open_clip(encoder, tmp_path):
         assert torch.equal(plain.encode_text(tokens), expected)
         reloaded = load_encoder(tmp_path / "run")
         assert reloaded.config == encoder.config
-        assert torch.equal(reloaded.encode_queries(["red dress"]), encoder.encode_queries(["red dress"]))
+        assert torch.equal(encode_queries(reloaded, ["red dress"]), encode_queries(encoder, ["red dress"]))
         via_pretrained = build_encoder(encoder.config.replace(pretrained=str(file)))
         assert torch.equal(via_pretrained.clip.encode_text(tokens), expected)
 
@@ -149,7 +150,7 @@ def test_image_less_minilm_text_tower(tmp_path):
         encoder.preprocess(Image.new("RGB", (8, 8)))
     save_checkpoint(encoder, tmp_path)
     with torch.no_grad():
-        assert torch.equal(load_encoder(tmp_path).encode_queries(["red dress"]), encoder.encode_queries(["red dress"]))
+        assert torch.equal(encode_queries(load_encoder(tmp_path), ["red dress"]), encode_queries(encoder, ["red dress"]))
 
 
 def test_random_init_builds_without_open_clip_warning(caplog):

@@ -25,7 +25,7 @@ from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.workbench.cli import main
 from gcl_nb.data import DataError, export_parquet, load_gs
 from gcl_nb.data.schema import PAIR_COLUMNS, REQUIRED_COLUMNS, SPLIT_FILE_STEMS, SPLITS
-from gcl_nb.evaluation.protocol import evaluate
+from gcl_nb.evaluation.split_evaluation import evaluate
 
 IN_DOMAIN = "query_0_product_id_0.csv"
 

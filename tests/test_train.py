@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gcl_nb.evaluation.encoding import encode_queries
 from gcl_nb.workbench.cli import main as cli_main
 from gcl_nb.models import load_encoder
 from gcl_nb.workbench.presets import PRESETS, train_config
@@ -49,8 +50,8 @@ def test_smoke_run_learns_and_its_checkpoint_encodes_identically(synthshop_smoke
     config = json.loads((run / "config.json").read_text())
     assert config["train"]["stw"] == "linear" and config["step"] == 24
     with torch.no_grad():
-        reloaded = load_encoder(run).encode_queries(QUERIES)
-        assert torch.equal(reloaded, live["encoder"].encode_queries(QUERIES))
+        reloaded = encode_queries(load_encoder(run), QUERIES)
+        assert torch.equal(reloaded, encode_queries(live["encoder"], QUERIES))
 
 
 class Interrupt(Exception):

@@ -1,4 +1,4 @@
-"""gcl_nb.viz.model_views, embeddings.add_attributes / nearest_gallery and explorer.LinkedMap on the
+"""gcl_nb.evaluation.model_views, embeddings.add_attributes / nearest_gallery and explorer.LinkedMap on the
 SynthShop smoke data with a deterministic stand-in model (bag of hashed words)."""
 import zlib
 
@@ -8,10 +8,13 @@ import pytest
 import torch
 
 from gcl_nb.data.gs import load_gs
+from gcl_nb.evaluation.encoding import encode_queries
+from gcl_nb.evaluation.model_views import ModelViews, summary_line
+from gcl_nb.evaluation.split_evaluation import evaluate_split
+from gcl_nb.models import EncoderConfig, FieldSpec
 from gcl_nb.workbench.notebooks import synthshop_attributes
 from gcl_nb.viz import embeddings
 from gcl_nb.viz.explorer import LinkedMap, QueryExplorer
-from gcl_nb.viz.model_views import ModelViews, summary_line
 
 
 def _grade(scores):
@@ -19,11 +22,16 @@ def _grade(scores):
     return ((scores - lo) / (hi - lo) * 99 + 1).astype(int)
 
 
-class WordModel:
-    """Embeds text as a normalised bag of hashed words; products by title."""
+class WordModel(torch.nn.Module):
+    """Embeds text as a normalised bag of hashed words; products by title (its tokens are the texts)."""
+
+    config = EncoderConfig(lhs=[FieldSpec("query")], rhs=[FieldSpec("title")])
+    transform_eval = None
 
     def __init__(self, dim=64, salt=0):
-        self.dim, self.salt = dim, salt
+        super().__init__()
+        self.dim = self.embed_dim = dim
+        self.salt = salt
 
     def _embed(self, texts):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -32,11 +40,11 @@ class WordModel:
                 out[i, zlib.crc32(f"{self.salt}{word}".encode()) % self.dim] += 1
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
-    def encode_queries(self, texts):
-        return self._embed(list(texts))
+    def tokenize(self, texts):
+        return list(texts)
 
-    def encode_products(self, corpus, product_ids):
-        return self._embed(corpus.products.loc[list(product_ids), "title"].tolist())
+    def encode_fields(self, side, fields, mask=None):
+        return torch.from_numpy(self._embed(fields["query" if side == "lhs" else "title"]))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +55,7 @@ def views(synthshop_smoke):
 def test_ranking_is_exact_cosine_top_k(views):
     qid, text = views.queries("in_domain").iloc[0]
     ids, docs = views.doc_embeddings("a", "in_domain")
-    scores = dict(zip(ids, docs @ WordModel().encode_queries([text])[0]))
+    scores = dict(zip(ids, docs @ encode_queries(WordModel(), [text])[0].numpy()))
     top = views.ranking("a", "in_domain", qid, k=5)
     np.testing.assert_allclose([scores[p] for p in top], sorted(scores.values(), reverse=True)[:5], rtol=1e-6)
     assert set(views.rankings("zero_shot", [views.queries("zero_shot").query_id[0]], k=3)) == {"a", "b"}
@@ -77,7 +85,7 @@ def test_map_sample_stacks_splits_and_images_come_from_either_half(views):
         assert 0 < judged and (part["kind"] == "document").sum() == max(80, judged)
     doc = labels[(labels.split == "zero_shot") & (labels.kind == "document")]["id"].iloc[0]
     assert views.load_image(doc).mode == "RGB"
-    corr = views.rank_correlations("in_domain", views.sample_queries("in_domain", 3), k=50)
+    corr = views.rank_correlations("in_domain", views.sample_split_queries("in_domain", 3), k=50)
     assert len(corr) == 6 and set(corr["split"]) == {"in_domain"}
     assert corr["kendall_tau"].dropna().between(-1, 1).all()
 
@@ -91,20 +99,8 @@ def test_render_and_explorer_show_ground_truth_and_models(views):
                                                   ["a", "b"], 4)
 
 
-class TorchWordModel(WordModel):
-    """WordModel with the evaluation's calling convention (keyword options, torch tensors)."""
-
-    def encode_queries(self, texts, **_):
-        return torch.from_numpy(super().encode_queries(texts))
-
-    def encode_products(self, corpus, product_ids, **_):
-        return torch.from_numpy(super().encode_products(corpus, product_ids))
-
-
 def test_query_summary_matches_the_evaluation_and_heads_the_render(views):
-    from gcl_nb.evaluation.protocol import evaluate_split
-
-    evaluated = evaluate_split(TorchWordModel(), views.data, "novel_query", top_q=5).per_query
+    evaluated = evaluate_split(WordModel(), views.data, "novel_query", top_q=5).per_query
     evaluated = evaluated.set_index("query_id")
     for qid in evaluated.index:
         summary = views.query_summary("novel_query", qid, ["a"])

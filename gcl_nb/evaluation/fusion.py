@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from gcl_nb.data.schema import SPLITS
-from gcl_nb.evaluation.protocol import evaluate
+from gcl_nb.evaluation.split_evaluation import evaluate
 from gcl_nb.models import MultiFieldEncoder
 
 FUSED = "fused"
@@ -27,7 +27,7 @@ def _evaluate_weights(encoder: MultiFieldEncoder, weights: Sequence[float], data
 def field_ablation(encoder: MultiFieldEncoder, data, splits: Sequence[str] = SPLITS, top_q: int | None = 2000,
                    top_k: int = 1000) -> pd.DataFrame:
     """One row per (fields, split): each document field alone (weight 1, the others 0) and `fused` (the
-    encoder's own weights), with the metric columns of gcl_nb.evaluation.protocol."""
+    encoder's own weights), with the metric columns of gcl_nb.evaluation.split_evaluation."""
     names = [f.name for f in encoder.config.rhs]
     tables = []
     if len(names) > 1:

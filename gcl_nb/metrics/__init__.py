@@ -2,20 +2,21 @@
 
 Each metric takes qrels {qid: {docid: grade}} and a run {qid: {docid: score}} and returns the mean
 over the qrels' queries, or {qid: value} with `per_query=True`. Array entry points (`*_values`) take
-a `RankedGrades`, the judged hits of every query (see `arrays` for ranking, tie and missing-query conventions).
+a `RankedGrades`, the judged hits of every query (see `ranked_grades` for ranking, tie and missing-query conventions).
 """
-from gcl_nb.metrics.arrays import RankedGrades
+from gcl_nb.metrics.dcg import dcg
 from gcl_nb.metrics.err import err, err_values
 from gcl_nb.metrics.map import map_at, map_values
 from gcl_nb.metrics.metric_set import METRIC_COLUMNS, metric_set, metric_table
 from gcl_nb.metrics.mrr import mrr, mrr_values
 from gcl_nb.metrics.ndcg import ndcg, ndcg_values
 from gcl_nb.metrics.precision import precision, precision_values
+from gcl_nb.metrics.ranked_grades import RankedGrades
 from gcl_nb.metrics.rbp import rbp, rbp_values
 from gcl_nb.metrics.recall import recall, recall_values
 
 __all__ = [
-    "METRIC_COLUMNS", "RankedGrades", "err", "err_values", "map_at", "map_values", "metric_set",
+    "METRIC_COLUMNS", "RankedGrades", "dcg", "err", "err_values", "map_at", "map_values", "metric_set",
     "metric_table", "mrr", "mrr_values", "ndcg", "ndcg_values", "precision", "precision_values",
     "rbp", "rbp_values", "recall", "recall_values",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gcl_nb.metrics.arrays import Qrels, RankedGrades, Run
+from gcl_nb.metrics.ranked_grades import Qrels, RankedGrades, Run
 from gcl_nb.metrics.err import err_values
 from gcl_nb.metrics.map import map_values
 from gcl_nb.metrics.mrr import mrr_values

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gcl_nb.metrics.arrays import NO_RANK, Qrels, RankedGrades, Run
+from gcl_nb.metrics.ranked_grades import NO_RANK, Qrels, RankedGrades, Run
 
 
 def mrr_values(ranked: RankedGrades, k: int) -> np.ndarray:

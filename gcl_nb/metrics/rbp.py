@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gcl_nb.metrics.arrays import Qrels, RankedGrades, Run
+from gcl_nb.metrics.ranked_grades import Qrels, RankedGrades, Run
 
 
 def rbp_values(ranked: RankedGrades, p: float) -> np.ndarray:

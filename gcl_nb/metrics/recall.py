@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gcl_nb.metrics.arrays import Qrels, RankedGrades, Run
+from gcl_nb.metrics.ranked_grades import Qrels, RankedGrades, Run
 
 
 def recall_values(ranked: RankedGrades, k: int) -> np.ndarray:

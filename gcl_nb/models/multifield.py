@@ -8,16 +8,11 @@ so a missing field (any field, not only the first) gets weight 0 and the others 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
-
-from gcl_nb.data.torch_data import CorpusDataset, collate_pairs
 
 FIELD_KINDS = ("text", "image")
 TEXT_TOWERS = ("clip", "minilm")
@@ -103,7 +98,8 @@ class EncoderConfig:
 class MultiFieldEncoder(nn.Module):
     """An open_clip model (`.clip`) plus field lists and fusion weights for both sides.
 
-    Built by gcl_nb.models.build_encoder; `.clip.state_dict()` is a plain open_clip state_dict.
+    Built by gcl_nb.models.build_encoder; `.clip.state_dict()` is a plain open_clip state_dict. It takes
+    tensors; gcl_nb.evaluation.encoding batches texts and corpus products through it.
     """
 
     def __init__(
@@ -180,39 +176,3 @@ class MultiFieldEncoder(nn.Module):
                 rhs_mask: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
         """Training forward: (fused LHS (B, d), fused RHS (B, d), exp(logit_scale)); DDP wraps this."""
         return self.encode_fields("lhs", lhs), self.encode_fields("rhs", rhs, rhs_mask), self.logit_scale.exp()
-
-    @torch.no_grad()
-    def _encode_side(self, side: str, batches: Iterable, total: int, progress: bool, desc: str) -> Tensor:
-        """Eval-mode fused embeddings of (fields, mask) batches, concatenated on the CPU as float32."""
-        was_training = self.training
-        self.eval()
-        try:
-            out = [self.encode_fields(side, fields, mask).float().cpu()
-                   for fields, mask in tqdm(batches, total=total, desc=desc, disable=not progress)]
-        finally:
-            self.train(was_training)
-        return torch.cat(out) if out else torch.empty(0, self.embed_dim)
-
-    def encode_queries(self, texts: Sequence[str], batch_size: int = 256, progress: bool = False) -> Tensor:
-        """CPU float32 (n, d) L2-normalised query embeddings (each LHS field receives the query text)."""
-        texts = list(texts)
-        chunks = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
-        batches = (({f.name: tokens for f in self.config.lhs}, None) for tokens in map(self.tokenize, chunks))
-        return self._encode_side("lhs", batches, len(chunks), progress, "queries")
-
-    def encode_products(self, corpus, product_ids: Sequence[str], batch_size: int = 256, progress: bool = False,
-                        num_workers: int = 0) -> Tensor:
-        """CPU float32 (n, d) L2-normalised product embeddings from a gcl_nb.data Corpus.
-
-        Fields are read by gcl_nb.data.torch_data.CorpusDataset: text fields from `corpus.products`, images
-        through `corpus.load_image` (eval preprocessing); a missing image or empty text is masked out of the fusion.
-        """
-        ids = [str(p) for p in product_ids]
-        unknown = [p for p in ids if p not in corpus.products.index]
-        if unknown:
-            raise ValueError(f"{len(unknown)} product ids are not in corpus {corpus.half}, e.g. {unknown[:3]}")
-        dataset = CorpusDataset(corpus, ids, [(f.name, f.kind) for f in self.config.rhs], self.transform_eval)
-        loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers,
-                            collate_fn=partial(collate_pairs, tokenize=self.tokenize))
-        batches = ((batch["fields"], batch["field_mask"]) for batch in loader)
-        return self._encode_side("rhs", batches, len(loader), progress, "products")

@@ -4,7 +4,7 @@ Inputs are L2-normalised float32 embeddings (torch tensors or numpy arrays, nump
 so cosine similarity is the inner product. Results are (scores, indices), both (n_queries, k) with
 k capped by the corpus size, each row sorted by score descending. Which of several documents with
 exactly equal scores enters the top k at its boundary is unspecified; the metrics re-rank ties by
-document id (see gcl_nb.metrics.arrays).
+document id (see gcl_nb.metrics.ranked_grades).
 """
 from __future__ import annotations
 

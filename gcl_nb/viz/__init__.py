@@ -5,6 +5,6 @@ the notebooks stay thin and the pictures are unit-tested. Modules: `data` (split
 `training` (loss / logit-scale / lr curves), `ranking` (metric tables, per-query deltas, side-by-side
 rankings, rank correlation), `embeddings` (UMAP/PCA maps), `gallery` (self-contained HTML thumbnails and
 tables), `explorer` (the query explorer, the clickable delta table and the linked map, each with a static
-fallback), `model_views` (trained models' rankings, ground truth, per-query summaries and embedding samples,
-cached), `display` (offline plotly output, the smoke-run caveat).
+fallback), `display` (offline plotly output, the smoke-run caveat). The notebooks' per-model rankings and
+embeddings come from gcl_nb.evaluation.model_views.
 """

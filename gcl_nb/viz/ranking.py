@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from scipy import stats
 
 from gcl_nb.data.schema import SPLITS
+from gcl_nb.metrics.dcg import dcg, discounts
 from gcl_nb.workbench.experiment import sweep_gains
 from gcl_nb.viz.gallery import ImageLoader, side_by_side_html, table_html
 
@@ -128,13 +129,12 @@ def ground_truth_table(qrels: Mapping[str, int], titles: Mapping[str, str], k: i
 def ranked_list_table(ranking: Sequence[str], qrels: Mapping[str, int], titles: Mapping[str, str],
                       k: int = 10) -> pd.DataFrame:
     """A model's top `k` with grade and each item's share of NDCG@k:
-    gain_r = g_r / log2(r + 1) / IDCG@k (trec_eval linear gain); the column sums to NDCG@k."""
-    ideal = sorted(qrels.values(), reverse=True)[:k]
-    idcg = sum(g / np.log2(r + 2) for r, g in enumerate(ideal))
+    gain_r = g_r / log2(r + 1) / IDCG@k (gcl_nb.metrics.dcg); the column sums to NDCG@k."""
+    idcg = dcg(sorted(qrels.values(), reverse=True)[:k])
     top = [str(p) for p in ranking[:k]]
     grades = [int(qrels.get(p, 0)) for p in top]
     ranks = np.arange(1, len(top) + 1)
-    gains = np.asarray(grades, dtype=float) / np.log2(ranks + 1) / idcg if idcg > 0 else np.zeros(len(top))
+    gains = np.asarray(grades, dtype=float) * discounts(len(top)) / idcg if idcg > 0 else np.zeros(len(top))
     return pd.DataFrame({"rank": ranks, "product_id": top, "title": [titles.get(p, "") for p in top],
                          "grade": grades, "ndcg_gain": gains})
 

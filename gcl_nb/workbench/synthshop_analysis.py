@@ -13,7 +13,7 @@ query properties (for training-seed variation, see gcl_nb.evaluation.significanc
 
 Conventions: *levels* is a DataFrame (index query_id, columns product_id of one corpus half) of integer
 levels; *qrels* {query_id: {product_id: grade}} as built by gcl_nb.evaluation.protocol; grades are linear gains, NDCG
-discounts 1 / log2(rank + 1) and its ideal comes from the judged grades, as in gcl_nb.metrics.ndcg.
+discounts 1 / log2(rank + 1) (gcl_nb.metrics.dcg) and its ideal comes from the judged grades, as in gcl_nb.metrics.ndcg.
 """
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ from scipy import stats
 
 from gcl_nb.data.synthshop.catalog import QUERY_ATTRIBUTES
 from gcl_nb.data.synthshop.engine import Engine
-from gcl_nb.evaluation.protocol import SplitResult, build_qrels, grade_scores, sample_queries
-from gcl_nb.metrics import ndcg
+from gcl_nb.evaluation.protocol import build_qrels, grade_scores, sample_eval_queries
+from gcl_nb.evaluation.split_evaluation import SplitResult
+from gcl_nb.metrics import dcg, ndcg
 
 LEVEL_SCALE = 20  # level = round(LEVEL_SCALE * relevance), as the engine ranks
 
@@ -35,7 +36,7 @@ LEVEL_SCALE = 20  # level = round(LEVEL_SCALE * relevance), as the engine ranks
 def official_qrels(split_table: pd.DataFrame, top_k: int = 1000) -> dict[str, dict[str, int]]:
     """Qrels of every query of a split table (GSData.split), graded as the official evaluation does."""
     grades = grade_scores(split_table["score_linear"])
-    return build_qrels(split_table, grades, sample_queries(split_table["query"], grades, None), top_k)
+    return build_qrels(split_table, grades, sample_eval_queries(split_table["query"], grades, None), top_k)
 
 
 def query_dict(row: Mapping) -> dict[str, str]:
@@ -72,10 +73,9 @@ def expected_level_ndcg(ranked_levels: Sequence[int], levels: np.ndarray, grades
     missing = set(ranked.tolist()) - set(pool.index)
     if missing:
         raise ValueError(f"ranked levels {sorted(missing)} are not levels of any corpus product")
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    idcg = np.sort(grades[grades > 0])[::-1][:k] @ discount[: min(k, int((grades > 0).sum()))]
-    dcg = pool.loc[ranked].to_numpy() @ discount[: len(ranked)]
-    return float(dcg / idcg) if idcg > 0 else 0.0
+    idcg = dcg(np.sort(grades[grades > 0])[::-1][:k])
+    expected = dcg(pool.loc[ranked].to_numpy())
+    return float(expected / idcg) if idcg > 0 else 0.0
 
 
 def _grades(qrels: Mapping[str, float], product_ids: pd.Index) -> np.ndarray:
@@ -113,7 +113,7 @@ def level_decomposition(result: SplitResult, levels: pd.DataFrame, k: int = 10) 
     """Per query of an evaluated split: ndcg (NDCG@k of the run), level_part (`expected_level_ndcg` of the
     levels the run put at ranks 1..k) and within_part = ndcg - level_part.
 
-    result: gcl_nb.evaluation.protocol.evaluate_split's output; levels: `corpus_levels` over the split's corpus half.
+    result: gcl_nb.evaluation.split_evaluation.evaluate_split's output; levels: `corpus_levels` over the split's corpus half.
     """
     cols = pd.Index(levels.columns, dtype=str).get_indexer(result.doc_ids)
     if (cols < 0).any():

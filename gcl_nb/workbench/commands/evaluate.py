@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from gcl_nb.data.schema import SPLITS
-from gcl_nb.evaluation.protocol import SUMMARY_COLUMNS, run_protocol
+from gcl_nb.evaluation.split_evaluation import run_protocol, summary_table
 from gcl_nb.evaluation.trec import write_qrels, write_run
 from gcl_nb.models import load_encoder
 from gcl_nb.retrieval.bm25 import BM25Retriever
@@ -38,9 +38,10 @@ def run_cli(args) -> int:
     else:
         model = load_encoder(args.model, device=args.device)
     data = data_options(args).load(args.data, splits=args.splits, corpus=args.corpus)
-    results = run_protocol(model, data, args.splits, args.top_q, args.top_k, args.cache_dir, args.progress,
-                           args.ground_truth, args.batch_size, args.device)
-    summary = pd.DataFrame([r.summary() for r in results], columns=list(SUMMARY_COLUMNS))
+    results = run_protocol(model, data, args.splits, args.top_q, args.top_k, cache_dir=args.cache_dir,
+                           progress=args.progress, ground_truth=args.ground_truth, batch_size=args.batch_size,
+                           search_device=args.device)
+    summary = summary_table(results)
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(summary.round(4).to_string(index=False))
     if args.out:

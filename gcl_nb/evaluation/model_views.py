@@ -1,9 +1,9 @@
 """What the analysis notebooks look at, per trained model, over one data set: each model's ranking for a
-query, the query's graded ground truth, and samples of query + document embeddings for maps. Embeddings are
-computed on demand and cached (documents per (model, corpus half), queries per (model, split, query)).
+query, the query's graded ground truth (gcl_nb.evaluation.protocol.build_qrels), and samples of query +
+document embeddings for maps. Embeddings are computed on demand and cached (documents per (model, corpus) in an
+EmbeddingCache, queries per (model, split, query)).
 
-A *model* is anything with `encode_queries(texts)` and `encode_products(corpus, ids)` (the evaluation
-contract); *data* is a `GSData`.
+A *model* is an encoder for gcl_nb.evaluation.encoding (a MultiFieldEncoder); *data* is a `GSData`.
 """
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ import numpy as np
 import pandas as pd
 
 from gcl_nb.data.schema import check_split
+from gcl_nb.evaluation.embedding_cache import EmbeddingCache
+from gcl_nb.evaluation.encoding import encode_queries
+from gcl_nb.evaluation.protocol import build_qrels
+from gcl_nb.metrics import RankedGrades, metric_table
+from gcl_nb.retrieval.dense import exact_topk
 from gcl_nb.viz.ranking import rank_correlation_table, side_by_side_view
 
 Grader = Callable[[pd.Series], np.ndarray]  #: score column -> integer grades, row by row
@@ -29,7 +34,7 @@ class ModelViews:
         if not models:
             raise ValueError("ModelViews: give at least one model")
         self.models, self.data, self.grade, self.score_column = dict(models), data, grade, score_column
-        self._docs: dict[tuple[str, int], tuple[list[str], np.ndarray]] = {}
+        self._docs = {name: EmbeddingCache(model) for name, model in self.models.items()}
         self._queries: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self._graded: dict[str, pd.DataFrame] = {}
 
@@ -51,12 +56,12 @@ class ModelViews:
         return self.graded(split)[["query_id", "query"]].drop_duplicates("query_id").reset_index(drop=True)
 
     def qrels(self, split: str, query_id: str) -> dict[str, int]:
-        """{product_id: grade} of the query's rows in the split."""
+        """{product_id: grade} of all the query's rows in the split, best first (`build_qrels`)."""
         rows = self.graded(split)
         rows = rows[rows["query_id"] == str(query_id)]
         if rows.empty:
             raise ValueError(f"query_id {query_id!r} has no rows in split {split!r}")
-        return dict(zip(rows["product_id"], rows["grade"].astype(int)))
+        return build_qrels(rows, rows["grade"].to_numpy(), [rows["query"].iloc[0]], len(rows))[str(query_id)]
 
     def load_image(self, product_id: str):
         """A product's image from whichever corpus half holds it."""
@@ -71,12 +76,9 @@ class ModelViews:
 
     def doc_embeddings(self, model: str, split: str) -> tuple[list[str], np.ndarray]:
         """(product ids, (n, d) embeddings) of the whole corpus half the split searches."""
+        self._model(model)
         corpus = self.data.corpus_for(check_split(split))
-        key = (model, corpus.half, corpus.split)  # split: None for a whole half (load_gs corpus="half")
-        if key not in self._docs:
-            ids = [str(p) for p in corpus.products.index]
-            self._docs[key] = ids, np.asarray(self._model(model).encode_products(corpus, ids), dtype=np.float32)
-        return self._docs[key]
+        return corpus.products.index.astype(str).tolist(), self._docs[model].documents(corpus)
 
     def query_embeddings(self, model: str, split: str, query_ids: Sequence[str]) -> np.ndarray:
         """(n, d) embeddings of the given queries of a split; only queries not seen before are encoded."""
@@ -88,14 +90,12 @@ class ModelViews:
             unknown = [q for q in todo if q not in text.index]
             if unknown:
                 raise ValueError(f"query ids {unknown[:3]} are not in split {split!r}")
-            emb = np.asarray(self._model(model).encode_queries(text.loc[todo].tolist()), dtype=np.float32)
+            emb = encode_queries(self._model(model), text.loc[todo].tolist()).numpy()
             cache.update(zip(todo, emb))
         return np.stack([cache[q] for q in qids]) if qids else np.zeros((0, 0), dtype=np.float32)
 
     def _search(self, model: str, split: str, query_ids: list[str], k: int):
         """(scores, index into doc ids, doc ids) of the model's exact top `k` over the split's corpus half."""
-        from gcl_nb.retrieval.dense import exact_topk
-
         q_emb = self.query_embeddings(model, split, query_ids)
         doc_ids, docs = self.doc_embeddings(model, split)
         scores, top = exact_topk(q_emb, docs, min(k, len(doc_ids)))
@@ -123,8 +123,6 @@ class ModelViews:
         over the corpus half, `gcl_nb.metrics.metric_table`) and `first_relevant`, the rank of its first
         product with grade > 0 as MRR ranks it (exact score ties ordered as trec_eval does; NaN when none is
         in the top `depth`)."""
-        from gcl_nb.metrics import RankedGrades, metric_table
-
         qid, qrels = str(query_id), self.qrels(split, query_id)
         rows = {}
         for model in models or list(self.models):
@@ -186,7 +184,7 @@ class ModelViews:
         emb = np.concatenate([self.query_embeddings(model, split, qids), docs[[position[p] for p in chosen_docs]]])
         return labels, emb
 
-    def sample_queries(self, split: str, n: int, seed: int = 0) -> list[str]:
+    def sample_split_queries(self, split: str, n: int, seed: int = 0) -> list[str]:
         """`n` random query ids of the split (reproducible)."""
         ids = self.queries(split)["query_id"]
         return ids.sample(n=min(n, len(ids)), random_state=seed).tolist()
@@ -195,7 +193,7 @@ class ModelViews:
                    seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
         """`embedding_sample` of `n_queries` random queries and `n_docs` documents per split, stacked, with
         a `split` column (so one projection shows queries and documents of several splits)."""
-        parts = [self.embedding_sample(model, s, self.sample_queries(s, n_queries, seed), n_docs, seed)
+        parts = [self.embedding_sample(model, s, self.sample_split_queries(s, n_queries, seed), n_docs, seed)
                  for s in splits]
         labels = pd.concat([lab.assign(split=s) for (lab, _), s in zip(parts, splits)], ignore_index=True)
         return labels, np.concatenate([emb for _, emb in parts])

@@ -1,0 +1,58 @@
+"""Batched, eval-mode encoding of query texts and corpus products with a MultiFieldEncoder.
+
+The model takes tensors (`tokenize`, `preprocess`, `encode_fields`); the batching lives here: queries in
+chunks of `batch_size` texts (each LHS field receives the query text), products through a DataLoader over
+gcl_nb.data.torch_data.CorpusDataset. Both return CPU float32 (n, d) L2-normalised embeddings.
+
+Any model with the attributes used here (`config.lhs` / `config.rhs` field lists, `tokenize`,
+`transform_eval`, `encode_fields`, `embed_dim`, torch's `training` / `eval` / `train`) can be encoded.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import partial
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from gcl_nb.data.torch_data import CorpusDataset, collate_pairs
+
+
+def encode_queries(model, texts: Sequence[str], batch_size: int = 256, progress: bool = False) -> Tensor:
+    """CPU float32 (n, d) L2-normalised query embeddings."""
+    texts = list(texts)
+    chunks = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+    batches = (({f.name: tokens for f in model.config.lhs}, None) for tokens in map(model.tokenize, chunks))
+    return _encode_side(model, "lhs", batches, len(chunks), progress, "queries")
+
+
+def encode_products(model, corpus, product_ids: Sequence[str], batch_size: int = 256,
+                    progress: bool = False) -> Tensor:
+    """CPU float32 (n, d) L2-normalised embeddings of products of a gcl_nb.data Corpus.
+
+    Text fields come from `corpus.products`, images through `corpus.load_image` (eval preprocessing); a
+    missing image or empty text is masked out of the fusion.
+    """
+    ids = [str(p) for p in product_ids]
+    unknown = [p for p in ids if p not in corpus.products.index]
+    if unknown:
+        raise ValueError(f"{len(unknown)} product ids are not in corpus {corpus.half}, e.g. {unknown[:3]}")
+    dataset = CorpusDataset(corpus, ids, [(f.name, f.kind) for f in model.config.rhs], model.transform_eval)
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=partial(collate_pairs, tokenize=model.tokenize))
+    batches = ((batch["fields"], batch["field_mask"]) for batch in loader)
+    return _encode_side(model, "rhs", batches, len(loader), progress, "products")
+
+
+@torch.no_grad()
+def _encode_side(model, side: str, batches: Iterable, total: int, progress: bool, desc: str) -> Tensor:
+    """Eval-mode fused embeddings of (fields, mask) batches, concatenated on the CPU as float32."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model.encode_fields(side, fields, mask).float().cpu()
+               for fields, mask in tqdm(batches, total=total, desc=desc, disable=not progress)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, model.embed_dim)
