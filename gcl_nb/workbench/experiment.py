@@ -119,7 +119,7 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
 
     Runs already in `out/results.csv` are skipped (resume). `on_result(rows)` is called after each run.
     """
-    from gcl_nb.evaluation.protocol import evaluate
+    from gcl_nb.evaluation.split_evaluation import evaluate
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

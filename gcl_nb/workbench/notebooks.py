@@ -111,7 +111,7 @@ def load_views(run_dir: str | Path, data, methods: Sequence[str] | None = (BASEL
     graded as the evaluation protocol does."""
     from gcl_nb.evaluation.protocol import grade_scores
     from gcl_nb.models import load_encoder
-    from gcl_nb.viz.model_views import ModelViews
+    from gcl_nb.evaluation.model_views import ModelViews
 
     encoders = {m: load_encoder(path).eval() for m, path in trained_runs(run_dir, methods, seed).items()}
     return ModelViews(encoders, data, grade=grade_scores)
