@@ -12,9 +12,7 @@ at the full Marqo-GS: in_domain 3.93M rows, a corpus half of ~2.5M products, 2,0
 """
 from __future__ import annotations
 
-import json
 import tempfile
-from pathlib import Path
 
 from benchmarks.harness import Report, fmt_time, interleaved, least_squares_line, synthshop
 from gcl_nb.data import load_gs
@@ -22,7 +20,7 @@ from gcl_nb.evaluation.embedding_cache import EmbeddingCache, encode_corpus
 from gcl_nb.evaluation.split_evaluation import evaluate_split
 from gcl_nb.models import build_encoder
 from gcl_nb.training import TrainConfig, train
-from gcl_nb.training.loop import SUMMARY_NAME
+from gcl_nb.training.run_dir import read_summary
 from gcl_nb.workbench.presets import train_config
 
 SPLIT = "in_domain"
@@ -40,7 +38,7 @@ def _sizes(quick: bool) -> list[tuple[str, str, dict]]:
 def _train_pairs_per_s(config: TrainConfig) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as out:
         run_dir = train(TrainConfig(**{**config.__dict__, "out": out}))
-        return json.loads((Path(run_dir) / SUMMARY_NAME).read_text())["pairs_per_s"]
+        return read_summary(run_dir)["pairs_per_s"]
 
 
 def run(report: Report, quick: bool) -> None:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from gcl_nb.workbench.experiment import (RESULT_COLUMNS, ExperimentConfig, gains, loss_report, loss_table, mean_std, report,
-                               run_experiment, significance, strength_sweep, sweep_gains)
+                                         run_experiment, significance_table, strength_sweep, sweep_gains)
 
 
 def test_unknown_method_is_refused():
@@ -64,7 +64,7 @@ def test_significance_pairs_queries_after_averaging_seeds():
                              **{"ndcg@10": 0.2 + 0.01 * (q % 5), "err": 0.1, "rbp@0.9": 0.1}))
             rows.append(dict(method="gcl", seed=seed, split="in_domain", query_id=str(q),
                              **{"ndcg@10": 0.3 + 0.01 * (q % 3), "err": 0.1, "rbp@0.9": 0.1}))
-    sig = significance(pd.DataFrame(rows)).set_index("metric")
+    sig = significance_table(pd.DataFrame(rows)).set_index("metric")
     assert sig.loc["ndcg@10", "n"] == 30
     assert sig.loc["ndcg@10", "p_value"] < 1e-6 and sig.loc["ndcg@10", "ci_low"] > 0
 
@@ -76,6 +76,8 @@ def test_sweep_gains_is_relative_to_the_baseline_per_strength():
     table = sweep_gains(sweep)
     assert table.loc[(0, "in_domain"), "gcl-linear"] == pytest.approx(0.2)
     assert table.loc[(3, "in_domain"), "gcl-linear"] == pytest.approx(-0.25)
+    with pytest.raises(ValueError, match="'bm25' not in the sweep table"):
+        sweep_gains(sweep, baseline="bm25")
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import pytest
 
 from gcl_nb.workbench import notebooks
 from gcl_nb.workbench.commands import notebooks as notebooks_command
+from gcl_nb.workbench.experiment.outputs import log_run
 from gcl_nb.data.schema import SPLITS
 
 TOY_CELLS = [
@@ -83,6 +84,18 @@ def test_cli_arguments():
         parser.parse_args(["-p", "novalue"])
 
 
+def test_trained_runs_reads_the_latest_trained_run_per_method_from_the_run_log(tmp_path):
+    with pytest.raises(ValueError, match="runs.jsonl not found"):
+        notebooks.trained_runs(tmp_path)
+    log_run(tmp_path, "bm25", 0, None, 1.0)
+    log_run(tmp_path, "clip", 0, tmp_path / "old", 2.0)
+    log_run(tmp_path, "gcl-linear", 1, tmp_path / "other-seed", 2.0)
+    log_run(tmp_path, "clip", 0, tmp_path / "new", 2.0)
+    assert notebooks.trained_runs(tmp_path, methods=None) == {"clip": tmp_path / "new"}
+    with pytest.raises(ValueError, match=r"no trained run of \['gcl-linear'\] with seed 0"):
+        notebooks.trained_runs(tmp_path)
+
+
 def test_committed_notebooks_are_clean_and_parameterised():
     for name in notebooks.NOTEBOOKS:
         nb = nbformat.read(notebooks.NOTEBOOK_DIR / name, as_version=4)
@@ -118,7 +131,7 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
         assert len((run / "history.jsonl").read_text().splitlines()) > 0
     assert set(notebooks.trained_runs(run_dir, methods=None)) == {notebooks.BASELINE, notebooks.CANDIDATE}
     results, per_query = notebooks.load_results(run_dir)
-    assert set(zip(results["method"], results["split"])) == {(m, s) for m in notebooks.METHODS for s in SPLITS}
+    assert set(zip(results["method"], results["split"])) == {(m, s) for m in notebooks.NOTEBOOK_METHODS for s in SPLITS}
     assert results["ndcg@10"].between(0, 1).all() and (results["n_queries"] > 0).all()
     counts = per_query.groupby(["method", "split"]).size()
     n_queries = results.set_index(["method", "split"])["n_queries"]

@@ -1,4 +1,5 @@
-"""gcl_nb.viz.data and .training: figures carry the expected traces and numbers."""
+"""gcl_nb.viz.data_figures and .training (with the run directory's history reader): figures carry the expected
+traces and numbers."""
 import json
 
 import numpy as np
@@ -6,7 +7,8 @@ import pandas as pd
 import pytest
 
 from gcl_nb.losses import weights
-from gcl_nb.viz import data as vd
+from gcl_nb.training.run_dir import read_history
+from gcl_nb.viz import data_figures as vd
 from gcl_nb.viz import training as vt
 
 
@@ -84,13 +86,13 @@ def test_training_curves(tmp_path):
     rows = [{"step": s, "loss": 2.0 / (s + 1), "lr": 1e-3, "logit_scale": 14.3 + s, "epoch": 0}
             for s in range(5)]
     (tmp_path / "history.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    history = vt.read_history(tmp_path)
+    history = read_history(tmp_path)
     assert len(history) == 5
     fig = vt.training_curves_figure({"clip": history, "gcl": history.assign(loss=history.loss / 2)})
     assert len(fig.data) == 6
     assert [t.showlegend for t in fig.data] == [True, False, False, True, False, False]
     np.testing.assert_allclose(fig.data[3].y, np.asarray(fig.data[0].y) / 2)
     with pytest.raises(ValueError, match="no training history"):
-        vt.read_history(tmp_path / "missing")
+        read_history(tmp_path / "missing")
     with pytest.raises(ValueError, match="logit_scale"):
         vt.training_curves_figure({"x": history.drop(columns="logit_scale")})

@@ -7,6 +7,7 @@ from PIL import Image
 
 from gcl_nb.viz import gallery, ranking
 from gcl_nb.viz.explorer import ALL_QUERIES, MOST_HURT, MOST_IMPROVED, DeltaTable, QueryExplorer
+from gcl_nb.workbench.experiment import sweep_gains
 
 QRELS = {"p1": 100, "p2": 50, "p3": 1}
 TITLES = {"p1": "red shoe", "p2": "blue shoe", "p3": "green hat", "x": "lamp"}
@@ -21,7 +22,7 @@ def _results():
     for model, scale in (("clip", 1.0), ("gcl", 1.5)):
         for split in ("zero_shot", "in_domain"):
             rows.append({"method": model, "split": split,
-                         **{m: 0.2 * scale for m in ranking.HEADLINE_METRICS}})
+                         **{m: 0.2 * scale for m in ranking.SUMMARY_METRICS}})
     return pd.DataFrame(rows)
 
 
@@ -37,14 +38,14 @@ def test_sweep_gain_figure_plots_mean_gain_per_strength_and_split():
             for split in ("zero_shot", "in_domain")
             for seed, jitter in ((0, -0.01), (1, 0.01))
             for m, v in (("clip", 0.2 + jitter), ("gcl", (0.2 + jitter) * (1 + gain)))]
-    fig = ranking.sweep_gain_figure(pd.DataFrame(rows))
+    fig = ranking.sweep_gain_figure(sweep_gains(pd.DataFrame(rows)))
     lines = {(t.name, t.xaxis): t for t in fig.data}
     assert {name for name, _ in lines} == {"gcl"} and len(lines) == 2  # one panel per split
     for trace in lines.values():
         assert list(trace.x) == [0.0, 4.0]
         np.testing.assert_allclose(trace.y, [50.0, 0.0])  # percent, mean over seeds
     with pytest.raises(ValueError, match="strength"):
-        ranking.sweep_gain_figure(pd.DataFrame(rows).drop(columns="strength"))
+        ranking.sweep_gain_figure(sweep_gains(pd.DataFrame(rows)).droplevel("strength"))
 
 
 def test_per_query_deltas_sorted_and_histogram():

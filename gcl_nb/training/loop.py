@@ -33,8 +33,8 @@ from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
 from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, save_checkpoint
 from gcl_nb.training.config import TrainConfig
+from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, SUMMARY_NAME
 
-STATE_NAME, HISTORY_NAME, SUMMARY_NAME = "train_state.pt", "history.jsonl", "summary.json"
 LOGIT_SCALE_MAX = math.log(100.0)  # CLIP's clamp of the learnable temperature
 
 

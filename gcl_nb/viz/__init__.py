@@ -1,7 +1,7 @@
 """Visual toolkit for the notebooks: plotly figures, HTML galleries and the ipywidgets query explorer.
 
 Figures and HTML take plain DataFrames, arrays or PIL images (no training or evaluation happens here), so
-the notebooks stay thin and the pictures are unit-tested. Modules: `data` (splits, scores, STW weights),
+the notebooks stay thin and the pictures are unit-tested. Modules: `data_figures` (splits, scores, STW weights),
 `training` (loss / logit-scale / lr curves), `ranking` (metric tables, per-query deltas, side-by-side
 rankings, rank correlation), `embeddings` (UMAP/PCA maps), `gallery` (self-contained HTML thumbnails and
 tables), `explorer` (the query explorer, the clickable delta table and the linked map, each with a static

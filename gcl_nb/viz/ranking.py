@@ -19,10 +19,10 @@ from scipy import stats
 
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.metrics.dcg import dcg, discounts
-from gcl_nb.workbench.experiment import sweep_gains
 from gcl_nb.viz.gallery import ImageLoader, side_by_side_html, table_html
 
-HEADLINE_METRICS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9", "map@1000", "mrr@1000")
+#: the metrics of the notebooks' summary tables (every protocol metric but recall)
+SUMMARY_METRICS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9", "map@1000", "mrr@1000")
 
 
 def _check_columns(df: pd.DataFrame, columns, what: str) -> None:
@@ -49,15 +49,17 @@ def metric_bar_figure(results: pd.DataFrame, metric: str = "ndcg@10") -> go.Figu
     return fig
 
 
-def sweep_gain_figure(sweep: pd.DataFrame, baseline: str = "clip", metric: str = "ndcg@10",
+def sweep_gain_figure(gains: pd.DataFrame, baseline: str = "clip", metric: str = "ndcg@10",
                       strength_label: str = "generator strength") -> go.Figure:
-    """Relative gain over `baseline` (mean over seeds) against the sweep's strength: one panel per split,
-    one line per method. `sweep` is a `gcl_nb.workbench.experiment.strength_sweep` table (a `strength` column)."""
-    _check_columns(sweep, ("method", "split", "strength", metric), "sweep table")
-    _methods(sweep, baseline, baseline)
-    gains = (100 * sweep_gains(sweep, baseline, metric)).stack().rename("gain").reset_index()
-    order = [s for s in SPLITS if s in set(gains["split"])]
-    fig = px.line(gains, x="strength", y="gain", color="method", facet_col="split", markers=True,
+    """Relative gain over `baseline` against the sweep's strength: one panel per split, one line per method.
+    `gains` is indexed by (strength, split) with one column per method, as
+    `gcl_nb.workbench.experiment.sweep_gains` returns it; `baseline` and `metric` label the axes."""
+    missing = [level for level in ("strength", "split") if level not in gains.index.names]
+    if missing:
+        raise ValueError(f"gains table: index lacks {missing}; got {list(gains.index.names)}")
+    percent = (100 * gains).stack().rename("gain").reset_index()
+    order = [s for s in SPLITS if s in set(percent["split"])]
+    fig = px.line(percent, x="strength", y="gain", color="method", facet_col="split", markers=True,
                   category_orders={"split": order},
                   labels={"gain": f"{metric} gain over {baseline} (%)", "strength": strength_label},
                   title=f"When does GCL help? {metric} gain over {baseline} against {strength_label}")
@@ -93,7 +95,7 @@ def delta_summary(deltas: pd.DataFrame, tolerance: float = 0.0) -> pd.DataFrame:
 
 
 def labelled_significance(tests: pd.DataFrame, baseline: str, candidate: str) -> pd.DataFrame:
-    """The candidate's rows of a paired-test table (`gcl_nb.workbench.experiment.significance`), with the
+    """The candidate's rows of a paired-test table (`gcl_nb.workbench.experiment.significance_table`), with the
     `mean_a` / `mean_b` columns named after the two models, in split order."""
     _check_columns(tests, ("method", "split", "mean_a", "mean_b"), "significance table")
     rows = tests[tests["method"] == candidate]

@@ -1,8 +1,7 @@
-"""Training curves from history tables (one row per logged step: step, loss, lr, logit_scale, ...)."""
+"""Training curves from history tables (one row per logged step: step, loss, lr, logit_scale, ...; read one with
+`gcl_nb.training.run_dir.read_history`)."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import pandas as pd
@@ -10,17 +9,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 CURVES = ("loss", "logit_scale", "lr")
-
-
-def read_history(run_dir: str | Path) -> pd.DataFrame:
-    """`<run_dir>/history.jsonl` as a DataFrame (ValueError naming the file when absent or empty)."""
-    path = Path(run_dir) / "history.jsonl"
-    if not path.is_file():
-        raise ValueError(f"{path}: no training history; train into {run_dir} first")
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    if not rows:
-        raise ValueError(f"{path}: empty training history")
-    return pd.DataFrame(rows)
 
 
 def training_curves_figure(histories: Mapping[str, pd.DataFrame], curves: Sequence[str] = CURVES,

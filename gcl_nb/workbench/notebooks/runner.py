@@ -9,17 +9,20 @@ notebook is raised as a DataError naming the notebook. 02 writes checkpoints and
 loads it from there (the notebooks display figures through `gcl_nb.viz.display.use_offline_plotly`), drops
 the CDN scripts nbconvert would add (require.js, MathJax, the widget manager), and shows each widget by its
 static `text/html` (progress bars as text).
+
+papermill and nbconvert are imported by the functions that use them: they take seconds to import and the
+notebooks' kernels import this package (for gcl_nb.workbench.notebooks.helpers) without needing them.
 """
 from __future__ import annotations
 
-import json
+import shutil
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import pandas as pd
+import plotly
+from plotly.offline import get_plotlyjs_version
 
 from gcl_nb.data.schema import DataError
-from gcl_nb.workbench.presets import effective_preset
 
 NOTEBOOKS = (
     "01_data_exploration.ipynb",
@@ -27,7 +30,7 @@ NOTEBOOKS = (
     "03_ranking_analysis.ipynb",
     "04_embedding_maps.ipynb",
 )
-NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 
 _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}<script src="{{ resources.plotly_js }}"></script>{%- endblock html_head_js_requirejs -%}
@@ -46,101 +49,9 @@ _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
-def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, preset: str = "cpu",
-                   ci: bool = False, seed: int = 0) -> Path:
-    """The data folder the notebooks work on: `data_path` when given (a Marqo-GS download, either layout),
-    else SynthShop generated into `<run_dir>/data` (the `smoke` preset in CI mode), reused while its preset
-    and seed match."""
-    if data_path:
-        path = Path(data_path)
-        if not path.is_dir():
-            raise ValueError(f"data_path {path}: no such folder; give a Marqo-GS folder or None for SynthShop")
-        return path
-    from gcl_nb.data.synthshop import make_synthshop
-
-    root = Path(run_dir) / "data"
-    wanted = {"preset": effective_preset(preset, ci), "seed": seed}
-    meta_path = root / "synthshop.json"
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if {k: meta.get(k) for k in wanted} == wanted:
-            return root
-    return make_synthshop(root, wanted["preset"], seed)
-
-
-#: the comparison notebook 2 runs (gcl_nb.workbench.experiment method names): baseline, GCL, text-only baseline
-BASELINE, CANDIDATE = "clip", "gcl-linear"
-METHODS = (BASELINE, CANDIDATE, "bm25")
-EXPERIMENT_FILES = ("results.csv", "per_query.csv")
-
-
-def load_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(results, per-query table) notebook 2 wrote (ValueError naming the file when 2 has not run)."""
-    run_dir = Path(run_dir)
-    tables = []
-    for name in EXPERIMENT_FILES:
-        path = run_dir / name
-        if not path.is_file():
-            raise ValueError(f"{path} not found: run 02_gpu_training.ipynb with run_dir={str(run_dir)!r} first")
-        tables.append(pd.read_csv(path, dtype={"query_id": str, "method": str, "split": str}))
-    return tables[0], tables[1]
-
-
-def trained_runs(run_dir: str | Path, methods: Sequence[str] | None = (BASELINE, CANDIDATE),
-                 seed: int = 0) -> dict:
-    """{method: run directory} of the trained runs notebook 2 (or `gcl-nb experiment --out run_dir`)
-    logged in `<run_dir>/runs.jsonl`: those of `methods`, or every trained method with `methods=None`."""
-    log = Path(run_dir) / "runs.jsonl"
-    if not log.is_file():
-        raise ValueError(f"{log} not found: run 02_gpu_training.ipynb with run_dir={str(run_dir)!r} first")
-    runs = {}
-    for line in log.read_text().splitlines():
-        entry = json.loads(line)
-        if entry["seed"] == seed and entry["run_dir"]:
-            runs[entry["method"]] = Path(entry["run_dir"])
-    methods = list(runs) if methods is None else methods
-    missing = [m for m in methods if m not in runs]
-    if missing or not methods:
-        raise ValueError(f"{log}: no trained run of {missing or 'any method'} with seed {seed}; "
-                         "rerun 02_gpu_training.ipynb")
-    return {m: runs[m] for m in methods}
-
-
-def load_views(run_dir: str | Path, data, methods: Sequence[str] | None = (BASELINE, CANDIDATE), seed: int = 0):
-    """ModelViews over `data` of the methods trained into `run_dir` (`trained_runs`; None: all of them),
-    graded as the evaluation protocol does."""
-    from gcl_nb.evaluation.protocol import grade_scores
-    from gcl_nb.models import load_encoder
-    from gcl_nb.evaluation.model_views import ModelViews
-
-    encoders = {m: load_encoder(path).eval() for m, path in trained_runs(run_dir, methods, seed).items()}
-    return ModelViews(encoders, data, grade=grade_scores)
-
-
-def committed_result(name: str) -> Path | None:
-    """`results/<name>` of the source checkout (the committed experiment tables), or None where the
-    package is installed without it."""
-    path = NOTEBOOK_DIR.parent / "results" / name
-    return path if path.is_file() else None
-
-
-def synthshop_attributes(data_root: str | Path, columns: Sequence[str] = ("category", "colour")):
-    """Attributes of SynthShop products and queries as one (kind, id, *columns) table for colouring maps;
-    None for data without the SynthShop extras (a real Marqo-GS download)."""
-    root = Path(data_root)
-    parts = []
-    for kind, file, key in (("document", "synthshop_products.csv", "product_id"),
-                            ("query", "synthshop_queries.csv", "query_id")):
-        if not (root / file).is_file():
-            return None
-        table = pd.read_csv(root / file, dtype={key: str}, keep_default_na=False)
-        parts.append(table[[key, *columns]].rename(columns={key: "id"}).assign(kind=kind))
-    return pd.concat(parts, ignore_index=True)
-
-
 def notebook_parameters(path: str | Path) -> set[str]:
     """Names assigned in the notebook's `parameters` cell (ValueError when it has none)."""
-    import papermill
+    import papermill  # lazy: see the module docstring
 
     declared = papermill.inspect_notebook(str(path))
     if not declared:
@@ -151,11 +62,6 @@ def notebook_parameters(path: str | Path) -> set[str]:
 def plotly_js_file(folder: str | Path) -> str:
     """Write plotly.js (the version plotly.py ships) into `folder` once, as `plotly-<version>.min.js`;
     returns that file name (exported HTML loads it by this relative path)."""
-    import shutil
-
-    import plotly
-    from plotly.offline import get_plotlyjs_version
-
     name = f"plotly-{get_plotlyjs_version()}.min.js"
     source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     target = Path(folder) / name
@@ -206,7 +112,7 @@ def _static_widget_outputs(nb) -> None:
 def export_html(notebook: str | Path, html_path: str | Path | None = None) -> Path:
     """Executed notebook -> HTML that works offline: figures draw with the one plotly.js file beside it
     (`plotly_js_file`), no CDN scripts, widgets shown by their static rendering. Returns the HTML path."""
-    import jinja2
+    import jinja2  # lazy with nbconvert: see the module docstring
     import nbformat
     from nbconvert import HTMLExporter
     from traitlets.config import Config
@@ -234,7 +140,7 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
     notebook paths; each has an HTML twin beside it when `html`. `log` streams cell outputs and a
     progress bar.
     """
-    import papermill
+    import papermill  # lazy: see the module docstring
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

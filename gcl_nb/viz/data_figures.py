@@ -7,6 +7,7 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
 from gcl_nb.data.schema import SCORE_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
@@ -94,8 +95,6 @@ def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_co
     """Training weight w = STW(score) against position, one line per STW function (`gcl_nb.losses.weights`
     functions: float tensor of scores -> weights), applied to the mean score at each position.
     `normalise` plots w / max(w) so curves of different scales compare by shape."""
-    import torch
-
     _check_columns(pairs, ("position", score_column), "pairs")
     by_position = pairs.groupby("position")[score_column].mean().sort_index()
     scores = by_position.to_numpy(dtype=float)

@@ -1,0 +1,32 @@
+"""The methods an experiment compares: named TrainConfig overrides, and the untrained references."""
+from __future__ import annotations
+
+from gcl_nb.models.multifield import PAPER_RHS_WEIGHTS
+
+#: method name -> TrainConfig overrides. The first four are the paper comparison; the rest are ablations.
+METHODS: dict[str, dict] = {
+    "clip": {"stw": "constant"},
+    "gcl-linear": {"stw": "linear"},
+    "gcl-reciprocal": {"stw": "reciprocal"},
+    "gcl-multipos": {"stw": "linear", "target": "multipos"},
+    # same-query collisions (the presets sample batches of distinct queries): the paper's random batches, where
+    # a batch's other rows of the query are negatives, and masking them out of the softmax instead
+    "gcl-linear-random-batches": {"stw": "linear", "same_query": "none"},
+    "gcl-linear-mask": {"stw": "linear", "same_query": "mask"},
+    "clip-multipos": {"stw": "constant", "target": "multipos"},  # multi-positive without grades
+    # document fields and their fusion (default: image and title, equal weights)
+    "gcl-linear-image-only": {"stw": "linear", "rhs": ["image"]},
+    "gcl-linear-title-only": {"stw": "linear", "rhs": ["title"]},
+    "gcl-linear-fusion-paper": {"stw": "linear", "rhs_weights": list(PAPER_RHS_WEIGHTS)},
+    # the image tower: the first default's vision transformer instead of the small ResNet
+    "gcl-linear-vit": {"stw": "linear", "arch": "gcl-tiny"},
+    # text only, pretrained MiniLM text tower (the paper's e5 table), fine-tuned at a pretrained model's lr
+    "minilm-clip": {"stw": "constant", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},
+    "minilm-gcl-linear": {"stw": "linear", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},
+    "minilm-gcl-multipos": {"stw": "linear", "target": "multipos", "text_tower": "minilm", "rhs": ["title"],
+                            "lr": 1e-4},
+}
+#: untrained encoders (evaluated as built: the architecture of the named method) and BM25 over titles
+UNTRAINED_ENCODERS = {"random-init": "clip", "minilm-zeroshot": "minilm-clip"}
+UNTRAINED = ("bm25", *UNTRAINED_ENCODERS)
+PAPER_METHODS = ("clip", "gcl-linear", "gcl-reciprocal", "gcl-multipos")

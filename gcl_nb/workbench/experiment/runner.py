@@ -1,0 +1,124 @@
+"""Run an experiment: train (or build) and evaluate every (method, seed) on equal terms, resumably.
+
+Every (method, seed) run writes its run directory under `out/`; its evaluation is appended to the tables in
+`out` (gcl_nb.workbench.experiment.outputs) as soon as it finishes, so an interrupted experiment resumes where
+it stopped.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import pandas as pd
+import torch
+
+from gcl_nb.data.options import DataOptions, check_corpus_scope
+from gcl_nb.data.schema import SPLITS
+from gcl_nb.evaluation.split_evaluation import evaluate
+from gcl_nb.models import build_encoder, load_encoder
+from gcl_nb.retrieval.bm25 import BM25Retriever
+from gcl_nb.training import TrainConfig, train
+from gcl_nb.workbench.experiment.methods import METHODS, PAPER_METHODS, UNTRAINED, UNTRAINED_ENCODERS
+from gcl_nb.workbench.experiment.outputs import (PER_QUERY_NAME, RESULT_COLUMNS, RESULTS_NAME, RUN_LOG_NAME,
+                                                 SETTINGS_NAME, log_run, read_table)
+from gcl_nb.workbench.presets import train_config
+
+
+@dataclass
+class ExperimentConfig:
+    """What to compare: methods x seeds on one data set, each trained from `preset` with `overrides`.
+
+    `data_options` says how to read `data` (image folder, image checks); `corpus` is the evaluation's corpus
+    scope ("half" or "split", see gcl_nb.data.load_gs)."""
+
+    data: str
+    data_options: DataOptions = field(default_factory=DataOptions)
+    corpus: str = "half"
+    out: str = "runs/experiment"
+    preset: str = "cpu"
+    methods: list[str] = field(default_factory=lambda: list(PAPER_METHODS))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    splits: list[str] = field(default_factory=lambda: list(SPLITS))
+    overrides: dict = field(default_factory=dict)  # TrainConfig fields applied to every trained method
+    top_q: int = 2000
+    top_k: int = 1000
+    device: str = "auto"
+    progress: bool = False
+
+    def __post_init__(self):
+        self.data_options = DataOptions.coerce(self.data_options)
+        check_corpus_scope(self.corpus)
+        unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
+
+
+def run_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:
+    """The TrainConfig of one (method, seed) run: preset, then the experiment's overrides, then the method's."""
+    return train_config(config.preset, **{
+        **config.overrides, **METHODS[method], "data": config.data, "data_options": config.data_options,
+        "seed": seed, "device": config.device,
+        "out": str(Path(config.out) / f"{method}-s{seed}"), "progress": config.progress})
+
+
+def build_model(config: ExperimentConfig, method: str, seed: int):
+    """Train (or, for untrained methods, build) the model of one run; returns (model, run_dir or None)."""
+    if method == "bm25":
+        return BM25Retriever(), None
+    if method in UNTRAINED_ENCODERS:
+        torch.manual_seed(seed)
+        encoder_config = run_config(config, UNTRAINED_ENCODERS[method], seed).encoder_config()
+        return build_encoder(encoder_config).eval(), None
+    run_dir = train(run_config(config, method, seed))
+    return load_encoder(run_dir).eval(), run_dir
+
+
+def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.DataFrame], None]] = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and evaluate every (method, seed); returns (results, per_query) and keeps them in `config.out`.
+
+    Runs already in `out/results.csv` are skipped (resume). `on_result(rows)` is called after each run.
+    """
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path, per_query_path = out / RESULTS_NAME, out / PER_QUERY_NAME
+    _start_afresh_if_changed(out, config, (results_path, per_query_path, out / RUN_LOG_NAME))
+    results = read_table(results_path)
+    data = config.data_options.load(config.data, splits=config.splits, corpus=config.corpus)
+    for method in config.methods:
+        for seed in config.seeds[:1] if method == "bm25" else config.seeds:  # BM25 has no seed
+            if ((results["method"] == method) & (results["seed"] == seed)).any():
+                continue
+            start = time.perf_counter()
+            model, run_dir = build_model(config, method, seed)
+            summary, pq = evaluate(model, data, config.splits, config.top_q, config.top_k,
+                                   return_per_query=True, search_device="cpu")
+            rows = summary.assign(method=method, seed=seed)[list(RESULT_COLUMNS)]
+            rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
+            pq.assign(method=method, seed=seed).to_csv(per_query_path, mode="a",
+                                                       header=not per_query_path.exists(), index=False)
+            results = read_table(results_path)
+            log_run(out, method, seed, run_dir, time.perf_counter() - start)
+            if on_result is not None:
+                on_result(rows)
+    return results, read_table(per_query_path)
+
+
+#: ExperimentConfig fields that change what a (method, seed) run produces; the others only choose which runs.
+_IDENTITY = ("data", "data_options", "corpus", "preset", "splits", "overrides", "top_q", "top_k")
+
+
+def _start_afresh_if_changed(out: Path, config: ExperimentConfig, files: Sequence[Path]) -> None:
+    """Resume only runs of the same experiment: if `out` holds results made with other data, preset,
+    overrides or protocol settings, remove those result files (run directories are overwritten by train)."""
+    saved_path = out / SETTINGS_NAME
+    current = json.loads(json.dumps(asdict(config)))
+    if saved_path.is_file():
+        saved = json.loads(saved_path.read_text())
+        if any(saved.get(k) != current[k] for k in _IDENTITY):
+            for path in files:
+                path.unlink(missing_ok=True)
+    saved_path.write_text(json.dumps(current, indent=2))

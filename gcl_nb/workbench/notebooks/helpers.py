@@ -1,0 +1,101 @@
+"""The notebooks' data helpers: the data folder they work on, the experiment tables and trained models
+notebook 2 leaves in the run directory, the committed result tables, and SynthShop attributes for colouring.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from gcl_nb.data.synthshop import make_synthshop
+from gcl_nb.evaluation.protocol import grade_scores
+from gcl_nb.models import load_encoder
+from gcl_nb.evaluation.model_views import ModelViews
+from gcl_nb.workbench.experiment.outputs import PER_QUERY_NAME, RESULTS_NAME, RUN_LOG_NAME, read_run_log, read_table
+from gcl_nb.workbench.notebooks.runner import NOTEBOOK_DIR
+from gcl_nb.workbench.presets import effective_preset
+
+
+def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, preset: str = "cpu",
+                   ci: bool = False, seed: int = 0) -> Path:
+    """The data folder the notebooks work on: `data_path` when given (a Marqo-GS download, either layout),
+    else SynthShop generated into `<run_dir>/data` (the `smoke` preset in CI mode), reused while its preset
+    and seed match."""
+    if data_path:
+        path = Path(data_path)
+        if not path.is_dir():
+            raise ValueError(f"data_path {path}: no such folder; give a Marqo-GS folder or None for SynthShop")
+        return path
+    root = Path(run_dir) / "data"
+    wanted = {"preset": effective_preset(preset, ci), "seed": seed}
+    meta_path = root / "synthshop.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if {k: meta.get(k) for k in wanted} == wanted:
+            return root
+    return make_synthshop(root, wanted["preset"], seed)
+
+
+#: the comparison notebook 2 runs (gcl_nb.workbench.experiment method names): baseline, GCL, text-only baseline
+BASELINE, CANDIDATE = "clip", "gcl-linear"
+NOTEBOOK_METHODS = (BASELINE, CANDIDATE, "bm25")
+
+
+def load_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(results, per-query table) notebook 2 wrote (ValueError naming the file when 2 has not run)."""
+    run_dir = Path(run_dir)
+    tables = []
+    for name in (RESULTS_NAME, PER_QUERY_NAME):
+        path = run_dir / name
+        if not path.is_file():
+            raise ValueError(f"{path} not found: run 02_gpu_training.ipynb with run_dir={str(run_dir)!r} first")
+        tables.append(read_table(path))
+    return tables[0], tables[1]
+
+
+def trained_runs(run_dir: str | Path, methods: Sequence[str] | None = (BASELINE, CANDIDATE),
+                 seed: int = 0) -> dict:
+    """{method: run directory} of the trained runs notebook 2 (or `gcl-nb experiment --out run_dir`)
+    logged in `<run_dir>/runs.jsonl`: those of `methods`, or every trained method with `methods=None`."""
+    log = Path(run_dir) / RUN_LOG_NAME
+    if not log.is_file():
+        raise ValueError(f"{log} not found: run 02_gpu_training.ipynb with run_dir={str(run_dir)!r} first")
+    entries = read_run_log(run_dir)
+    trained = entries[(entries["seed"] == seed) & entries["run_dir"].notna()]
+    runs = {method: Path(path) for method, path in zip(trained["method"], trained["run_dir"])}
+    methods = list(runs) if methods is None else methods
+    missing = [m for m in methods if m not in runs]
+    if missing or not methods:
+        raise ValueError(f"{log}: no trained run of {missing or 'any method'} with seed {seed}; "
+                         "rerun 02_gpu_training.ipynb")
+    return {m: runs[m] for m in methods}
+
+
+def load_views(run_dir: str | Path, data, methods: Sequence[str] | None = (BASELINE, CANDIDATE), seed: int = 0):
+    """ModelViews over `data` of the methods trained into `run_dir` (`trained_runs`; None: all of them),
+    graded as the evaluation protocol does."""
+    encoders = {m: load_encoder(path).eval() for m, path in trained_runs(run_dir, methods, seed).items()}
+    return ModelViews(encoders, data, grade=grade_scores)
+
+
+def committed_result(name: str) -> Path | None:
+    """`results/<name>` of the source checkout (the committed experiment tables), or None where the
+    package is installed without it."""
+    path = NOTEBOOK_DIR.parent / "results" / name
+    return path if path.is_file() else None
+
+
+def synthshop_attributes(data_root: str | Path, columns: Sequence[str] = ("category", "colour")):
+    """Attributes of SynthShop products and queries as one (kind, id, *columns) table for colouring maps;
+    None for data without the SynthShop extras (a real Marqo-GS download)."""
+    root = Path(data_root)
+    parts = []
+    for kind, file, key in (("document", "synthshop_products.csv", "product_id"),
+                            ("query", "synthshop_queries.csv", "query_id")):
+        if not (root / file).is_file():
+            return None
+        table = pd.read_csv(root / file, dtype={key: str}, keep_default_na=False)
+        parts.append(table[[key, *columns]].rename(columns={key: "id"}).assign(kind=kind))
+    return pd.concat(parts, ignore_index=True)
