@@ -9,7 +9,9 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-METHODS = ("umap", "pca")
+from gcl_nb.viz.gallery import gallery_html
+
+PROJECTIONS = ("umap", "pca")  #: the 2-d projections project_2d offers
 #: categorical map colours (D3's ten) and the symbols that tell categories of the same colour apart
 CATEGORY_PALETTE = tuple(px.colors.qualitative.D3)
 CATEGORY_SYMBOLS = ("circle", "square", "triangle-up", "diamond", "cross", "x", "pentagon", "star")
@@ -47,7 +49,7 @@ def project_2d(embeddings: np.ndarray, method: str = "umap", seed: int = 0, n_ne
         reducer = umap.UMAP(n_components=2, metric="cosine", random_state=seed, n_jobs=1,
                             n_neighbors=min(n_neighbors, len(x) - 1))
         return reducer.fit_transform(x)
-    raise ValueError(f"project_2d: unknown method {method!r}; choose one of {METHODS}")
+    raise ValueError(f"project_2d: unknown method {method!r}; choose one of {PROJECTIONS}")
 
 
 def map_frame(coords: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:
@@ -185,8 +187,6 @@ def add_attributes(labels: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFra
 def nearest_gallery(labels: pd.DataFrame, embeddings: np.ndarray, index: int, load_image, k: int = 8,
                     title: str = "") -> str:
     """HTML gallery of the `k` documents nearest (cosine) to point `index` of a map sample."""
-    from gcl_nb.viz.gallery import gallery_html
-
     near = nearest_items(embeddings, index, k, candidates=(labels["kind"] == "document").to_numpy())
     items = labels.iloc[near].rename(columns={"id": "product_id", "text": "title"})
     caption = ("title", "grade") if "grade" in items.columns else ("title",)

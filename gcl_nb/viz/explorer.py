@@ -12,9 +12,12 @@ from typing import Callable, Mapping, Sequence
 import anywidget
 import ipywidgets as widgets
 import pandas as pd
+import plotly.graph_objects as go
 import traitlets
 
 from gcl_nb.data.schema import SPLITS
+from gcl_nb.viz.embeddings import nearest_gallery
+from gcl_nb.viz.gallery import side_by_side_html, sortable_table_html
 
 #: render(split, query_id, models, k) -> HTML string
 Renderer = Callable[[str, str, Sequence[str], int], str]
@@ -244,8 +247,6 @@ class DeltaTable(anywidget.AnyWidget):
     def static_html(self) -> str:
         """Per split (protocol order), side by side: the most improved and the most hurt queries, up to
         `n_static` each and never the same query twice, each list headed "N of M"."""
-        from gcl_nb.viz.gallery import side_by_side_html, sortable_table_html
-
         parts = []
         for split in protocol_order(self.table["split"]):
             part = self.table[self.table["split"] == split].sort_values("delta", ascending=False, kind="stable")
@@ -274,10 +275,6 @@ class LinkedMap:
 
     def __init__(self, figure, labels, embeddings, load_image, k: int = 8, index: int = 0,
                  explorer: QueryExplorer | None = None):
-        import plotly.graph_objects as go
-
-        from gcl_nb.viz.embeddings import nearest_gallery
-
         self._gallery = lambda i: nearest_gallery(labels, embeddings, i, load_image, k)
         self.labels, self.explorer = labels, explorer
         self.static_figure = figure
