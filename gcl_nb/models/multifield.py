@@ -17,9 +17,9 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from gcl_nb.data.torch_data import CorpusDataset, collate_pairs
+from gcl_nb.data.datasets import CorpusDataset, collate_pairs
+from gcl_nb.data.schema import FIELD_KINDS
 
-FIELD_KINDS = ("text", "image")
 TEXT_TOWERS = ("clip", "minilm")
 SIDES = ("lhs", "rhs")
 #: The paper's document fusion (image 0.9, title 0.1), chosen there for pretrained CLIP towers whose image side

@@ -21,8 +21,8 @@ from typing import Callable, Optional, Sequence
 
 import pandas as pd
 
-from gcl_nb.data.options import DataOptions, check_corpus_scope
-from gcl_nb.data.schema import SPLITS
+from gcl_nb.data.options import DataOptions
+from gcl_nb.data.schema import SPLITS, check_corpus_scope
 from gcl_nb.metrics import METRIC_COLUMNS
 from gcl_nb.models.multifield import PAPER_RHS_WEIGHTS
 from gcl_nb.evaluation.significance import compare, compare_runs
