@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader
 
 from benchmarks.harness import Report, Target, fmt_time, interleaved
 from benchmarks.train_step import cpu_setup, cpu_step_time, preset_name
-from gcl_nb.data.torch_data import ImageCache, PairDataset
+from gcl_nb.data.datasets import PairDataset
+from gcl_nb.data.image_cache import ImageCache
 
 N_BATCHES, N_BATCHES_QUICK = 20, 3
 

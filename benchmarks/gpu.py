@@ -14,7 +14,7 @@ import torch
 from benchmarks.harness import Report, Target, fmt_bytes, fmt_time, interleaved
 from benchmarks.loss import pair_table, table_batch
 from benchmarks.train_step import make_losses, make_step
-from gcl_nb.data.torch_data import PairLookup
+from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.models import build_encoder
 from gcl_nb.training import make_optimizer
 from gcl_nb.workbench.presets import train_config

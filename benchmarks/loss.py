@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
 from benchmarks.harness import Report, Target, fmt_bytes, fmt_time, interleaved, peak_rss_delta
-from gcl_nb.data.torch_data import PairLookup
+from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.losses.gcl_loss import GCLLoss
 
 DIM = 512

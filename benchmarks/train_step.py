@@ -16,7 +16,8 @@ from open_clip.loss import ClipLoss
 
 from benchmarks.harness import Report, Target, fmt_time, interleaved, synthshop
 from gcl_nb.data import load_gs
-from gcl_nb.data.torch_data import PairDataset, PairLookup, collate_pairs
+from gcl_nb.data.datasets import PairDataset, collate_pairs
+from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
 from gcl_nb.training import TrainConfig, epoch_batches, make_optimizer, train_step

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gcl_nb.data import PAIR_COLUMNS, SPLITS, DataError, export_parquet, load_gs
-from gcl_nb.data.gs import PARQUET_ROW_GROUP_CACHE
+from gcl_nb.data.gs.images import PARQUET_ROW_GROUP_CACHE
 
 IN_DOMAIN = "query_0_product_id_0.csv"
 

@@ -11,7 +11,8 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
-from gcl_nb.data.torch_data import PairLookup, pair_codes
+from gcl_nb.data.datasets import pair_codes
+from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.losses.gcl_loss import GCLLoss, gcl_loss
 from gcl_nb.losses.weights import get_stw
 

@@ -13,8 +13,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from gcl_nb.data import DataError, load_gs
-from gcl_nb.data.torch_data import (CorpusDataset, ImageCache, PairDataset, PairLookup, UniqueQueryBatchSampler,
-                                    collate_pairs)
+from gcl_nb.data.batch_sampler import UniqueQueryBatchSampler
+from gcl_nb.data.datasets import CorpusDataset, PairDataset, collate_pairs
+from gcl_nb.data.image_cache import ImageCache
+from gcl_nb.data.pair_lookup import PairLookup
 
 FIELDS = [("image", "image"), ("title", "text")]
 

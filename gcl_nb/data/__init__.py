@@ -1,10 +1,10 @@
 """Data layer: SynthShop generator, Marqo-GS loaders (tarball + parquet), parquet export.
 
-Torch datasets live in `gcl_nb.data.torch_data` (imported separately, it needs torch).
+The torch side (needs torch, imported separately): gcl_nb.data.datasets (PairDataset, CorpusDataset,
+collate_pairs), image_cache (ImageCache), pair_lookup (PairLookup), batch_sampler (UniqueQueryBatchSampler).
 """
-from gcl_nb.data.gs import Corpus, GSData, load_gs
+from gcl_nb.data.gs import Corpus, GSData, export_parquet, load_gs
 from gcl_nb.data.options import DataOptions
-from gcl_nb.data.parquet import export_parquet
 from gcl_nb.data.schema import PAIR_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError, check_split
 from gcl_nb.data.synthshop import make_synthshop
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gcl_nb.data.schema import CHECK_IMAGES, CORPUS_SCOPES, ON_BAD_IMAGE
+from gcl_nb.data.gs import load_gs
+from gcl_nb.data.schema import CHECK_IMAGES, ON_BAD_IMAGE, check_choice
 
 HELP = {
     "image_root": "folder holding the image files (tarball layout; default <data>/images). The corpus files' "
@@ -22,13 +23,6 @@ HELP = {
 }
 
 
-def check_corpus_scope(scope: str) -> str:
-    """`scope` if it is one of CORPUS_SCOPES, else ValueError naming the choices."""
-    if scope not in CORPUS_SCOPES:
-        raise ValueError(f"corpus={scope!r}: choose one of {CORPUS_SCOPES}")
-    return scope
-
-
 @dataclass(frozen=True)
 class DataOptions:
     """Where the images are and how strictly they are checked (the arguments of load_gs besides the folder)."""
@@ -40,15 +34,11 @@ class DataOptions:
     def __post_init__(self):
         if self.image_root is not None:
             object.__setattr__(self, "image_root", str(self.image_root))
-        if self.on_bad_image not in ON_BAD_IMAGE:
-            raise ValueError(f"on_bad_image={self.on_bad_image!r}: choose one of {ON_BAD_IMAGE}")
-        if self.check_images not in CHECK_IMAGES:
-            raise ValueError(f"check_images={self.check_images!r}: choose one of {CHECK_IMAGES}")
+        check_choice("on_bad_image", self.on_bad_image, ON_BAD_IMAGE)
+        check_choice("check_images", self.check_images, CHECK_IMAGES)
 
     def load(self, path: str | Path, splits=None, corpus: str = "half"):
         """gcl_nb.data.load_gs(path, these options, splits=splits, corpus=corpus)."""
-        from gcl_nb.data.gs import load_gs
-
         return load_gs(path, **asdict(self), splits=splits, corpus=corpus)
 
     @classmethod

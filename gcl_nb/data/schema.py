@@ -25,7 +25,7 @@ PAIR_COLUMNS = (
 SCORE_COLUMNS = ("score_linear", "score_reciprocal", "no_score")
 ID_COLUMNS = ("query_id", "product_id", "pair_id")
 #: Columns a split file must have: the evaluation protocol reads only these (plus the corpus). Every other
-#: column of PAIR_COLUMNS is derived when absent (see gcl_nb.data.gs.validate_pairs).
+#: column of PAIR_COLUMNS is derived when absent (see gcl_nb.data.gs.validation).
 REQUIRED_COLUMNS = ("query", "product_id", "score_linear")
 #: The official ground-truth files (`*_gt_test.json`) key each query as its text followed by this suffix.
 QUERY_KEY_SUFFIX = "_{!@#~}_"
@@ -35,6 +35,8 @@ CORPUS_SCOPES = ("half", "split")
 #: What to do with a missing or unreadable image, and how thoroughly to check images at load time.
 ON_BAD_IMAGE = ("error", "skip")
 CHECK_IMAGES = ("none", "exists", "decode")
+#: The kinds of document field: a text column or the product image.
+FIELD_KINDS = ("text", "image")
 
 
 class DataError(ValueError):
@@ -46,3 +48,15 @@ def check_split(name: str) -> str:
     if name not in SPLITS:
         raise DataError(f"unknown split {name!r}: choose one of {', '.join(SPLITS)}")
     return name
+
+
+def check_choice(option: str, value, choices: tuple) -> str:
+    """`value` if it is one of `choices`, else ValueError naming the option and the choices."""
+    if value not in choices:
+        raise ValueError(f"{option}={value!r}: choose one of {choices}")
+    return value
+
+
+def check_corpus_scope(scope: str) -> str:
+    """`scope` if it is one of CORPUS_SCOPES, else ValueError naming the choices."""
+    return check_choice("corpus", scope, CORPUS_SCOPES)

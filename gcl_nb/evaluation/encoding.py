@@ -2,7 +2,7 @@
 
 The model takes tensors (`tokenize`, `preprocess`, `encode_fields`); the batching lives here: queries in
 chunks of `batch_size` texts (each LHS field receives the query text), products through a DataLoader over
-gcl_nb.data.torch_data.CorpusDataset. Both return CPU float32 (n, d) L2-normalised embeddings.
+gcl_nb.data.datasets.CorpusDataset. Both return CPU float32 (n, d) L2-normalised embeddings.
 
 Any model with the attributes used here (`config.lhs` / `config.rhs` field lists, `tokenize`,
 `transform_eval`, `encode_fields`, `embed_dim`, torch's `training` / `eval` / `train`) can be encoded.
@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from gcl_nb.data.torch_data import CorpusDataset, collate_pairs
+from gcl_nb.data.datasets import CorpusDataset, collate_pairs
 
 
 def encode_queries(model, texts: Sequence[str], batch_size: int = 256, progress: bool = False) -> Tensor:

@@ -130,7 +130,7 @@ class GCLLoss(nn.Module):
 
     `stw`: preset name or callable (see gcl_nb.losses.weights), `stw_options`: get_stw keywords (rescale, w_min, ...).
     `target="diagonal"` (the paper) weights each pair by STW(score); `"multipos"` builds T from `lookup`
-    (a gcl_nb.data.torch_data.PairLookup of the training table): T_ij = STW(score of (query_i, doc_j)) where
+    (a gcl_nb.data.pair_lookup.PairLookup of the training table): T_ij = STW(score of (query_i, doc_j)) where
     that pair is in the table, else 0. The STW is applied once to every score of the table (so it must work
     elementwise); the rescaling runs per batch, over the batch's pairs or T's table pairs. The target is built
     on the embeddings' device without waiting for it. Under torch.distributed (world size > 1) embeddings,
@@ -154,7 +154,7 @@ class GCLLoss(nn.Module):
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         if target == "multipos" and lookup is None:
-            raise ValueError("target='multipos' needs lookup= (a gcl_nb.data.torch_data.PairLookup)")
+            raise ValueError("target='multipos' needs lookup= (a gcl_nb.data.pair_lookup.PairLookup)")
         if normalize not in NORMALIZE or same_query not in SAME_QUERY:
             raise ValueError(f"normalize must be one of {NORMALIZE} and same_query one of {SAME_QUERY}")
         options = dict(stw_options or {})

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-FIELD_KINDS = ("text", "image")
+from gcl_nb.data.schema import FIELD_KINDS
+
 TEXT_TOWERS = ("clip", "minilm")
 SIDES = ("lhs", "rhs")
 #: The paper's document fusion (image 0.9, title 0.1), chosen there for pretrained CLIP towers whose image side

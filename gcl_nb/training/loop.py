@@ -28,7 +28,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from gcl_nb.data.torch_data import ImageCache, PairDataset, PairLookup, UniqueQueryBatchSampler, collate_pairs
+from gcl_nb.data.batch_sampler import UniqueQueryBatchSampler
+from gcl_nb.data.datasets import PairDataset, collate_pairs
+from gcl_nb.data.image_cache import ImageCache
+from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
 from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, save_checkpoint

@@ -15,7 +15,8 @@ from typing import Callable, Optional, Sequence
 import pandas as pd
 import torch
 
-from gcl_nb.data.options import DataOptions, check_corpus_scope
+from gcl_nb.data.options import DataOptions
+from gcl_nb.data.schema import check_corpus_scope
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.evaluation.split_evaluation import evaluate
 from gcl_nb.models import build_encoder, load_encoder

@@ -1,4 +1,4 @@
-"""Export a loaded data set (tarball layout) to the Hugging Face parquet release layout.
+"""Writing the parquet layout: export a loaded data set to the Hugging Face release layout (read by parquet_read).
 
 `<dst>/data/<split>-00000-of-00001.parquet` per split, columns as in Marqo/marqo-GS-10M: image (struct
 {bytes, path}), query, product_id, position, title, pair_id, score_linear, score_reciprocal, no_score, query_id.
@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gcl_nb.data.gs import load_gs
+from gcl_nb.data.gs.loader import load_gs
 
 IMAGE_TYPE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 PARQUET_COLUMNS = ("query", "product_id", "position", "title", "pair_id", "score_linear", "score_reciprocal",
