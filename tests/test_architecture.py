@@ -1,5 +1,6 @@
 """The layout's rules, checked on the source (docs/ARCHITECTURE.md):
-- the library (gcl_nb/ outside gcl_nb/workbench/) never imports the workbench app;
+- the library (gcl_nb/ outside gcl_nb/workbench/) never imports the workbench app, and its subpackages depend on
+  each other only downwards (LAYERS);
 - the package's own modules are imported at the top of each file, so its dependency graph is visible there."""
 import ast
 from pathlib import Path
@@ -8,6 +9,14 @@ import gcl_nb
 
 PACKAGE = Path(gcl_nb.__file__).parent
 APP = "gcl_nb.workbench"
+#: library subpackage -> the library subpackages it may import (everything else it imports is third-party)
+LAYERS = {
+    "data": set(), "losses": set(), "metrics": set(), "retrieval": set(),
+    "models": {"data"},
+    "training": {"data", "losses", "models"},
+    "evaluation": {"data", "metrics", "models", "retrieval"},
+    "viz": {"data", "metrics", "retrieval", "evaluation"},
+}
 
 
 def _module_name(path: Path) -> str:
@@ -49,3 +58,22 @@ def test_no_relative_imports():
     offending = [f"{name}: line {node.lineno}" for name, tree in _sources() for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.level]
     assert not offending, offending
+
+
+def test_library_layers_depend_downwards():
+    offending = []
+    for name, tree in _sources():
+        parts = name.split(".")
+        if len(parts) < 3 or parts[1] not in LAYERS:
+            continue
+        for imported, node in _imports(tree):
+            target = imported.split(".")
+            if target[0] == "gcl_nb" and len(target) > 1 and target[1] != parts[1] \
+                    and target[1] not in LAYERS[parts[1]]:
+                offending.append(f"{name}: line {node.lineno} imports {imported}")
+    assert not offending, offending
+
+
+def test_every_library_subpackage_has_a_layer():
+    subpackages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()} - {"workbench"}
+    assert subpackages == set(LAYERS)

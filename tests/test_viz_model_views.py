@@ -1,4 +1,4 @@
-"""gcl_nb.evaluation.model_views, embeddings.add_attributes / nearest_gallery and explorer.LinkedMap on the
+"""gcl_nb.viz.model_views, embeddings.add_attributes / nearest_gallery and explorer.LinkedMap on the
 SynthShop smoke data with a deterministic stand-in model (bag of hashed words)."""
 import zlib
 
@@ -9,7 +9,7 @@ import torch
 
 from gcl_nb.data.gs import load_gs
 from gcl_nb.evaluation.encoding import encode_queries
-from gcl_nb.evaluation.model_views import ModelViews, summary_line
+from gcl_nb.viz.model_views import ModelViews, summary_line
 from gcl_nb.evaluation.split_evaluation import evaluate_split
 from gcl_nb.models import EncoderConfig, FieldSpec
 from gcl_nb.workbench.notebooks import synthshop_attributes

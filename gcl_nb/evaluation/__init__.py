@@ -1,7 +1,6 @@
 """Evaluation: the official Marqo-GS protocol (`protocol`), its run against a model per split
 (`split_evaluation`), batched encoding (`encoding`), the document-embedding cache (`embedding_cache`),
-TREC files (`trec`), significance tests (`significance`), field ablations (`fusion`) and the notebooks'
-per-model views (`model_views`)."""
+TREC files (`trec`), significance tests (`significance`) and field ablations (`fusion`)."""
 from gcl_nb.evaluation.embedding_cache import EmbeddingCache, encode_corpus
 from gcl_nb.evaluation.encoding import encode_products, encode_queries
 from gcl_nb.evaluation.protocol import build_qrels, grade_scores, load_ground_truth, query_ids, sample_eval_queries

@@ -12,7 +12,7 @@ import pandas as pd
 from gcl_nb.data.synthshop import make_synthshop
 from gcl_nb.evaluation.protocol import grade_scores
 from gcl_nb.models import load_encoder
-from gcl_nb.evaluation.model_views import ModelViews
+from gcl_nb.viz.model_views import ModelViews
 from gcl_nb.workbench.experiment.outputs import PER_QUERY_NAME, RESULTS_NAME, RUN_LOG_NAME, read_run_log, read_table
 from gcl_nb.workbench.notebooks.runner import NOTEBOOK_DIR
 from gcl_nb.workbench.presets import effective_preset
