@@ -1,3 +1,4 @@
+"""`python -m gcl_nb` runs the workbench's command line (the library itself never imports the app)."""
 import sys
 
 from gcl_nb.workbench.cli import main

@@ -125,7 +125,7 @@ def split_overlap(splits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["split_a", "split_b", "shared_queries", "shared_products"])
 
 
-def sample_queries(pairs: pd.DataFrame, n: int = 3, seed: int = 0) -> list[str]:
+def gallery_queries(pairs: pd.DataFrame, n: int = 3, seed: int = 0) -> list[str]:
     """`n` random query ids of a pair table, reproducible."""
     ids = pd.Series(pairs["query_id"].unique())
     return ids.sample(n=min(n, len(ids)), random_state=seed).tolist()

@@ -18,7 +18,7 @@ from gcl_nb.data.synthshop.engine import MATCH_LEVELS, Engine
 from gcl_nb.data.synthshop.images import draw_product, encode_jpeg
 from gcl_nb.data.synthshop.presets import PRESETS, SynthShopParams, preset_params
 from gcl_nb.data.synthshop.catalog import make_catalog
-from gcl_nb.data.synthshop.queries import sample_queries
+from gcl_nb.data.synthshop.queries import generate_queries
 from gcl_nb.data.synthshop.titles import make_titles
 from gcl_nb.data.synthshop.writer import image_file, write_dataset
 
@@ -44,7 +44,7 @@ def generate_tables(params: SynthShopParams, seed: int) -> tuple[pd.DataFrame, p
                                     params.p_omit_other)
     engine = Engine(products, params.top_n, params.popularity_strength, params.noise_strength, seed)
     max_exact = int(params.exact_fraction * params.top_n)
-    queries = sample_queries(products, engine, params.n_queries, max_exact, params.p_category,
+    queries = generate_queries(products, engine, params.n_queries, max_exact, params.p_category,
                              np.random.default_rng([seed, _QUERIES]))
     split_rng = np.random.default_rng([seed, _SPLITS])
     queries.insert(0, "query_id", [f"{i:06d}" for i in range(len(queries))])

@@ -43,7 +43,7 @@ def _pick_attribute(rng: np.random.Generator, taken: dict, p_category: float) ->
     return options[int(rng.choice(len(options), p=weights / weights.sum()))]
 
 
-def sample_queries(products: pd.DataFrame, engine: Engine, n_queries: int, max_exact: int, p_category: float,
+def generate_queries(products: pd.DataFrame, engine: Engine, n_queries: int, max_exact: int, p_category: float,
                    rng: np.random.Generator) -> pd.DataFrame:
     """`n_queries` distinct queries: columns query, n_attributes, n_exact and one column per attribute ("" when
     the query does not ask for it)."""
