@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from gcl_nb.evaluation import fusion
-from gcl_nb.evaluation.encoding import encode_products
+from gcl_nb.evaluation.encoding import encode_product_fields, encode_products
+from gcl_nb.evaluation.split_evaluation import evaluate
 from gcl_nb.data import load_gs
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.models import EncoderConfig, FieldSpec, MultiFieldEncoder, build_encoder
@@ -54,3 +55,27 @@ def test_field_ablation_and_sweep_agree(encoder, data):
                                        check_names=False)
     with pytest.raises(ValueError, match="one of several document fields"):
         fusion.fusion_sweep(encoder, data, field="colour")
+
+
+def test_fusing_field_embeddings_equals_encoding_fused(encoder, data):
+    corpus = data.corpus_for("zero_shot")
+    ids = corpus.products.index[:16].tolist()
+    embs, mask = encode_product_fields(encoder, corpus, ids)
+    assert embs.shape == (16, 2, encoder.embed_dim) and mask.dtype == torch.bool
+    for weights in ([0.5, 0.5], [0.9, 0.1], [0.0, 1.0]):
+        model = encoder.with_rhs_weights(weights)
+        torch.testing.assert_close(model.fuse("rhs", embs, mask), encode_products(model, corpus, ids))
+
+
+def test_ablation_encodes_each_corpus_once_and_matches_full_evaluations(encoder, data, monkeypatch):
+    calls = []
+    real = fusion.encode_product_fields
+    monkeypatch.setattr(fusion, "encode_product_fields", lambda *a, **k: calls.append(a[1].name) or real(*a, **k))
+    ablation = fusion.field_ablation(encoder, data, top_q=12)
+    corpora = {data.corpus_for(split).name for split in SPLITS}
+    assert sorted(calls) == sorted(corpora)  # one encoding per corpus, for all three weight vectors
+    for fields, weights in (("image", [1, 0]), ("title", [0, 1]), (fusion.FUSED, None)):
+        model = encoder if weights is None else encoder.with_rhs_weights(weights)
+        full = evaluate(model, data, top_q=12).set_index("split")
+        rows = ablation[ablation["fields"] == fields].set_index("split")
+        pd.testing.assert_frame_equal(rows[full.columns], full, check_exact=False, atol=1e-6)

@@ -92,3 +92,10 @@ class EmbeddingCache:
         if key not in self._documents:
             self._documents[key] = encode_corpus(self.model, corpus, self.batch_size, self.cache_dir, self.progress)
         return self._documents[key]
+
+    def store(self, corpus, embeddings: np.ndarray) -> None:
+        """Use `embeddings` ((n_products, d), `corpus.products` order) as the model's documents of `corpus`,
+        e.g. fused from cached field embeddings (gcl_nb.evaluation.fusion)."""
+        if len(embeddings) != len(corpus.products):
+            raise ValueError(f"{len(embeddings)} embeddings for the {len(corpus.products)} products of {corpus.name}")
+        self._documents[(corpus.half, corpus.split)] = np.asarray(embeddings, dtype=np.float32)

@@ -35,14 +35,39 @@ def encode_products(model, corpus, product_ids: Sequence[str], batch_size: int =
     Text fields come from `corpus.products`, images through `corpus.load_image` (eval preprocessing); a
     missing image or empty text is masked out of the fusion.
     """
+    batches, total = _product_batches(model, corpus, product_ids, batch_size)
+    return _encode_side(model, "rhs", batches, total, progress, "products")
+
+
+@torch.no_grad()
+def encode_product_fields(model, corpus, product_ids: Sequence[str], batch_size: int = 256,
+                          progress: bool = False) -> tuple[Tensor, Tensor]:
+    """Each document field of the products on its own, before fusion: CPU float32 (n, F, d) field embeddings
+    and the (n, F) bool mask of present fields. `model.fuse("rhs", embs, mask)` gives `encode_products`'
+    embeddings for any field weights without encoding again (gcl_nb.evaluation.fusion)."""
+    batches, total = _product_batches(model, corpus, product_ids, batch_size)
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [(model.field_embeddings("rhs", fields).float().cpu(), mask)
+                 for fields, mask in tqdm(batches, total=total, desc="product fields", disable=not progress)]
+    finally:
+        model.train(was_training)
+    if not parts:
+        n_fields = len(model.config.rhs)
+        return torch.empty(0, n_fields, model.embed_dim), torch.empty(0, n_fields, dtype=torch.bool)
+    return torch.cat([e for e, _ in parts]), torch.cat([m for _, m in parts]).bool()
+
+
+def _product_batches(model, corpus, product_ids: Sequence[str], batch_size: int) -> tuple[Iterable, int]:
+    """((fields, mask) batches of the products, number of batches); unknown ids raise ValueError."""
     ids = [str(p) for p in product_ids]
     unknown = [p for p in ids if p not in corpus.products.index]
     if unknown:
         raise ValueError(f"{len(unknown)} product ids are not in corpus {corpus.half}, e.g. {unknown[:3]}")
     dataset = CorpusDataset(corpus, ids, [(f.name, f.kind) for f in model.config.rhs], model.transform_eval)
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=partial(collate_pairs, tokenize=model.tokenize))
-    batches = ((batch["fields"], batch["field_mask"]) for batch in loader)
-    return _encode_side(model, "rhs", batches, len(loader), progress, "products")
+    return ((batch["fields"], batch["field_mask"]) for batch in loader), len(loader)
 
 
 @torch.no_grad()

@@ -3,7 +3,8 @@
 A fused document embedding is a weighted sum of per-field embeddings (gcl_nb.models.multifield), so the
 towers of one trained model can be evaluated with any other weights without retraining:
 `field_ablation` gives each field alone next to the model's own fusion, `fusion_sweep` moves the weight of
-one field from 0 to 1 (the rest share the remainder in their trained proportions).
+one field from 0 to 1 (the rest share the remainder in their trained proportions). Each corpus' products are
+encoded once, field by field (`encode_product_fields`); every weight vector only re-fuses those embeddings.
 """
 from __future__ import annotations
 
@@ -11,17 +12,38 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from gcl_nb.data.schema import SPLITS
-from gcl_nb.evaluation.split_evaluation import evaluate
+from gcl_nb.evaluation.embedding_cache import EmbeddingCache
+from gcl_nb.evaluation.encoding import encode_product_fields
+from gcl_nb.evaluation.split_evaluation import evaluate_split, summary_table
 from gcl_nb.models import MultiFieldEncoder
 
 FUSED = "fused"
 
 
-def _evaluate_weights(encoder: MultiFieldEncoder, weights: Sequence[float], data, splits, top_q, top_k
-                      ) -> pd.DataFrame:
-    return evaluate(encoder.with_rhs_weights(weights), data, splits, top_q, top_k, search_device="cpu")
+class _FieldEmbeddings:
+    """The encoder's per-field document embeddings of each corpus of `data`, encoded on first use."""
+
+    def __init__(self, encoder: MultiFieldEncoder, data):
+        self.encoder, self.data = encoder, data
+        self._by_corpus: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def evaluate(self, weights: Sequence[float] | None, splits, top_q, top_k) -> pd.DataFrame:
+        """The summary table of the encoder fused with `weights` (None: its own) on `splits`."""
+        encoder = self.encoder if weights is None else self.encoder.with_rhs_weights(weights)
+        documents = EmbeddingCache(encoder)
+        results = []
+        for split in splits:
+            corpus = self.data.corpus_for(split)
+            key = (corpus.half, corpus.split)
+            if key not in self._by_corpus:
+                self._by_corpus[key] = encode_product_fields(self.encoder, corpus, corpus.products.index)
+            with torch.no_grad():
+                documents.store(corpus, encoder.fuse("rhs", *self._by_corpus[key]).numpy())
+            results.append(evaluate_split(encoder, self.data, split, top_q, top_k, doc_embeddings=documents))
+        return summary_table(results)
 
 
 def field_ablation(encoder: MultiFieldEncoder, data, splits: Sequence[str] = SPLITS, top_q: int | None = 2000,
@@ -29,12 +51,13 @@ def field_ablation(encoder: MultiFieldEncoder, data, splits: Sequence[str] = SPL
     """One row per (fields, split): each document field alone (weight 1, the others 0) and `fused` (the
     encoder's own weights), with the metric columns of gcl_nb.evaluation.split_evaluation."""
     names = [f.name for f in encoder.config.rhs]
+    fields = _FieldEmbeddings(encoder, data)
     tables = []
     if len(names) > 1:
         for i, name in enumerate(names):
             alone = [1.0 if j == i else 0.0 for j in range(len(names))]
-            tables.append(_evaluate_weights(encoder, alone, data, splits, top_q, top_k).assign(fields=name))
-    tables.append(evaluate(encoder, data, splits, top_q, top_k, search_device="cpu").assign(fields=FUSED))
+            tables.append(fields.evaluate(alone, splits, top_q, top_k).assign(fields=name))
+    tables.append(fields.evaluate(None, splits, top_q, top_k).assign(fields=FUSED))
     table = pd.concat(tables, ignore_index=True)
     return table[["fields", *[c for c in table.columns if c != "fields"]]]
 
@@ -51,10 +74,11 @@ def fusion_sweep(encoder: MultiFieldEncoder, data, field: str = "image",
     trained = np.asarray(encoder.config.rhs_weights, float)
     others = np.delete(trained, i)
     others = others / others.sum() if others.sum() > 0 else np.full(len(others), 1 / len(others))
+    fields = _FieldEmbeddings(encoder, data)
     tables = []
     for w in weights:
         vector = np.insert(others * (1 - w), i, w)
-        tables.append(_evaluate_weights(encoder, vector.tolist(), data, splits, top_q, top_k)
+        tables.append(fields.evaluate(vector.tolist(), splits, top_q, top_k)
                       .assign(**{f"{field}_weight": float(w)}))
     table = pd.concat(tables, ignore_index=True)
     return table[[f"{field}_weight", *[c for c in table.columns if c != f"{field}_weight"]]]

@@ -151,19 +151,29 @@ class MultiFieldEncoder(nn.Module):
         return self.clip.encode_text(values, normalize=True)
 
     def encode_fields(self, side: str, fields: Mapping[str, Tensor], mask: Optional[Tensor] = None) -> Tensor:
-        """Fused, L2-normalised (B, d) embeddings of one side.
+        """Fused, L2-normalised (B, d) embeddings of one side: `fuse(side, field_embeddings(side, fields), mask)`.
 
         `fields` maps each field name of the side to its batch (token ids or image tensors); `mask` (B, F)
         marks present fields in the side's field order (None: all present).
         """
+        return self.fuse(side, self.field_embeddings(side, fields), mask)
+
+    def field_embeddings(self, side: str, fields: Mapping[str, Tensor]) -> Tensor:
+        """(B, F, d): each field of the side through its tower, L2-normalised, in the side's field order."""
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}, got {side!r}")
         specs = getattr(self.config, side)
         missing = [f.name for f in specs if f.name not in fields]
         if missing:
             raise ValueError(f"{side} batch lacks field(s) {missing}; it has {sorted(fields)}")
-        embs = torch.stack([self._encode(f.kind, fields[f.name]) for f in specs], dim=1)  # (B, F, d)
-        weights = getattr(self, f"{side}_weights").to(embs.dtype).expand(embs.shape[0], -1)
+        return torch.stack([self._encode(f.kind, fields[f.name]) for f in specs], dim=1)
+
+    def fuse(self, side: str, embs: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        """(B, d): field embeddings `embs` (B, F, d) averaged with the side's weights, renormalised over the
+        present fields (`mask`), then L2-normalised. ValueError for a row without a present weighted field."""
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        weights = getattr(self, f"{side}_weights").to(device=embs.device, dtype=embs.dtype).expand(embs.shape[0], -1)
         if mask is not None:
             weights = weights * mask.to(device=embs.device, dtype=embs.dtype)
         total = weights.sum(dim=1, keepdim=True)
