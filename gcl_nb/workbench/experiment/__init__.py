@@ -14,7 +14,7 @@ reruns the experiment over regenerated SynthShop data.
 """
 from gcl_nb.workbench.experiment.methods import METHODS, PAPER_METHODS, UNTRAINED, UNTRAINED_ENCODERS
 from gcl_nb.workbench.experiment.outputs import RESULT_COLUMNS, read_run_log
-from gcl_nb.workbench.experiment.report import (REPORT_METRICS, gains, loss_report, loss_table, mean_std, report,
+from gcl_nb.workbench.experiment.reporting import (REPORT_METRICS, gains, loss_report, loss_table, mean_std, report,
                                                 significance_table)
 from gcl_nb.workbench.experiment.runner import ExperimentConfig, build_model, run_config, run_experiment
 from gcl_nb.workbench.experiment.sweeps import strength_sweep, sweep_gains
