@@ -1,8 +1,9 @@
 """Scaling: training time per epoch and evaluation time vs data size, extrapolated linearly to Marqo-GS.
 
 Sizes: SynthShop `smoke`, `cpu` and `cpu` x4 (16,000 products, 1,600 queries); --quick: `smoke` and
-`smoke` x2. The model is fixed, the `cpu` training preset (gcl-tiny, 64 px, batch 64; `smoke` in --quick),
-random init (speed does not depend on the weights). Per size, on the in_domain split:
+`smoke` x2. The model is fixed, the `cpu` training preset (gcl-rn-tiny, 64 px, batch 64; `smoke` in --quick),
+random init (speed does not depend on the weights), with random batches (`same_query="none"`: the smallest size
+has fewer distinct queries than a batch; batch composition does not change the step's cost). Per size, on the in_domain split:
 - train epoch = rows / pairs/s, with pairs/s the median per-step rate of gcl_nb.training.loop.train() over a few
   steps (data loading of a first epoch included: images decoded as they enter the cache);
 - evaluation (gcl_nb.evaluation.split_evaluation.evaluate_split, top_q 2000, top_k 1000) = encoding every product of the
@@ -48,7 +49,7 @@ def run(report: Report, quick: bool) -> None:
         root = synthshop(data_preset, **overrides)
         data = load_gs(root)
         rows, corpus = len(data.split(SPLIT)), data.corpus_for(SPLIT)
-        config = train_config(preset, data=str(root), steps=steps, warmup=1, progress=False)
+        config = train_config(preset, data=str(root), steps=steps, warmup=1, same_query="none", progress=False)
         pairs_per_s = _train_pairs_per_s(config)
         encoder = build_encoder(config.encoder_config())
         memo = EmbeddingCache(encoder)

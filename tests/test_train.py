@@ -36,6 +36,13 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
         train_config("tpu")
 
 
+def test_a_batch_larger_than_the_distinct_queries_says_what_to_do(synthshop_smoke, tmp_path):
+    with pytest.raises(ValueError, match="distinct training queries cannot fill one batch of 4096 distinct queries"):
+        train(smoke(synthshop_smoke, tmp_path / "run", batch_size=4096))
+    with pytest.raises(ValueError, match="training pairs cannot fill one batch of 100000"):
+        train(smoke(synthshop_smoke, tmp_path / "run", batch_size=100_000, same_query="none"))
+
+
 def test_smoke_run_learns_and_its_checkpoint_encodes_identically(synthshop_smoke, tmp_path):
     live = {}
     run = train(smoke(synthshop_smoke, tmp_path / "run", steps=24, stw="linear"),

@@ -79,6 +79,10 @@ def batch_stream(dataset, collate, config: TrainConfig, start_step: int, rank: i
     while True:
         batches = epoch_batches(dataset, config, epoch)
         if not batches:
+            if config.same_query == "sampler":
+                n_queries = len(np.unique(dataset.query_codes))
+                raise ValueError(f"{n_queries} distinct training queries cannot fill one batch of {config.batch_size} "
+                                 "distinct queries (same_query='sampler'): lower batch_size or use same_query='none'")
             raise ValueError(f"{len(dataset)} training pairs cannot fill one batch of {config.batch_size}")
         if step + len(batches) > start_step:
             mine = [b[rank * per_rank:(rank + 1) * per_rank] for b in batches[max(0, start_step - step):]]
