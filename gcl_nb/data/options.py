@@ -1,7 +1,9 @@
 """How to read a data folder: one definition of the data-source options for load_gs, the CLI and the notebooks.
 
     DataOptions(image_root="/data/images_wfash").load("/data/marqo_gs_wfash_1m", corpus="split")
-    add_data_options(parser, corpus=True)  # --image-root, --on-bad-image, --check-images [, --corpus]
+
+The command line's flags for the same options (--image-root, --on-bad-image, --check-images, --corpus) are
+declared from HELP in gcl_nb.workbench.commands.common.
 """
 from __future__ import annotations
 
