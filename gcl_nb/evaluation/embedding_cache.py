@@ -78,6 +78,12 @@ def encode_corpus(model, corpus, batch_size: int = 256, cache_dir: str | Path | 
     return np.load(path, mmap_mode="r")
 
 
+def corpus_key(corpus) -> tuple[int, str | None]:
+    """What tells the corpora of one data set apart: (half, split), split None for a whole half (load_gs
+    corpus="half") or the split whose own products it holds (corpus="split")."""
+    return corpus.half, corpus.split
+
+
 class EmbeddingCache:
     """One model's document embeddings per corpus (`corpus.half`, `corpus.split`) of one data set, encoded
     once: kept in memory and, with `cache_dir`, read from / written to disk by `encode_corpus`."""
@@ -88,7 +94,7 @@ class EmbeddingCache:
 
     def documents(self, corpus) -> np.ndarray:
         """(n_products, d) float32 embeddings of every product of `corpus`, in `corpus.products` order."""
-        key = (corpus.half, corpus.split)  # split: None for a whole half (load_gs corpus="half")
+        key = corpus_key(corpus)
         if key not in self._documents:
             self._documents[key] = encode_corpus(self.model, corpus, self.batch_size, self.cache_dir, self.progress)
         return self._documents[key]
@@ -98,4 +104,4 @@ class EmbeddingCache:
         e.g. fused from cached field embeddings (gcl_nb.evaluation.fusion)."""
         if len(embeddings) != len(corpus.products):
             raise ValueError(f"{len(embeddings)} embeddings for the {len(corpus.products)} products of {corpus.name}")
-        self._documents[(corpus.half, corpus.split)] = np.asarray(embeddings, dtype=np.float32)
+        self._documents[corpus_key(corpus)] = np.asarray(embeddings, dtype=np.float32)

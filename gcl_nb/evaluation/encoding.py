@@ -9,7 +9,7 @@ Any model with the attributes used here (`config.lhs` / `config.rhs` field lists
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
 import torch
@@ -39,20 +39,14 @@ def encode_products(model, corpus, product_ids: Sequence[str], batch_size: int =
     return _encode_side(model, "rhs", batches, total, progress, "products")
 
 
-@torch.no_grad()
 def encode_product_fields(model, corpus, product_ids: Sequence[str], batch_size: int = 256,
                           progress: bool = False) -> tuple[Tensor, Tensor]:
     """Each document field of the products on its own, before fusion: CPU float32 (n, F, d) field embeddings
     and the (n, F) bool mask of present fields. `model.fuse("rhs", embs, mask)` gives `encode_products`'
     embeddings for any field weights without encoding again (gcl_nb.evaluation.fusion)."""
     batches, total = _product_batches(model, corpus, product_ids, batch_size)
-    was_training = model.training
-    model.eval()
-    try:
-        parts = [(model.field_embeddings("rhs", fields).float().cpu(), mask)
-                 for fields, mask in tqdm(batches, total=total, desc="product fields", disable=not progress)]
-    finally:
-        model.train(was_training)
+    parts = _in_eval_mode(model, lambda fields, mask: (model.field_embeddings("rhs", fields).float().cpu(), mask),
+                          batches, total, progress, "product fields")
     if not parts:
         n_fields = len(model.config.rhs)
         return torch.empty(0, n_fields, model.embed_dim), torch.empty(0, n_fields, dtype=torch.bool)
@@ -70,14 +64,20 @@ def _product_batches(model, corpus, product_ids: Sequence[str], batch_size: int)
     return ((batch["fields"], batch["field_mask"]) for batch in loader), len(loader)
 
 
-@torch.no_grad()
 def _encode_side(model, side: str, batches: Iterable, total: int, progress: bool, desc: str) -> Tensor:
     """Eval-mode fused embeddings of (fields, mask) batches, concatenated on the CPU as float32."""
+    out = _in_eval_mode(model, lambda fields, mask: model.encode_fields(side, fields, mask).float().cpu(),
+                        batches, total, progress, desc)
+    return torch.cat(out) if out else torch.empty(0, model.embed_dim)
+
+
+@torch.no_grad()
+def _in_eval_mode(model, encode: Callable, batches: Iterable, total: int, progress: bool, desc: str) -> list:
+    """[encode(fields, mask) for each batch], with the model in eval mode and no gradients (its train/eval
+    mode is restored after)."""
     was_training = model.training
     model.eval()
     try:
-        out = [model.encode_fields(side, fields, mask).float().cpu()
-               for fields, mask in tqdm(batches, total=total, desc=desc, disable=not progress)]
+        return [encode(fields, mask) for fields, mask in tqdm(batches, total=total, desc=desc, disable=not progress)]
     finally:
         model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0, model.embed_dim)

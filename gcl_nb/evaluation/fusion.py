@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from gcl_nb.data.schema import SPLITS
-from gcl_nb.evaluation.embedding_cache import EmbeddingCache
+from gcl_nb.evaluation.embedding_cache import EmbeddingCache, corpus_key
 from gcl_nb.evaluation.encoding import encode_product_fields
 from gcl_nb.evaluation.split_evaluation import evaluate_split, summary_table
 from gcl_nb.models import MultiFieldEncoder
@@ -34,16 +34,22 @@ class _FieldEmbeddings:
         """The summary table of the encoder fused with `weights` (None: its own) on `splits`."""
         encoder = self.encoder if weights is None else self.encoder.with_rhs_weights(weights)
         documents = EmbeddingCache(encoder)
-        results = []
+        results, fused = [], set()
         for split in splits:
             corpus = self.data.corpus_for(split)
-            key = (corpus.half, corpus.split)
-            if key not in self._by_corpus:
-                self._by_corpus[key] = encode_product_fields(self.encoder, corpus, corpus.products.index)
-            with torch.no_grad():
-                documents.store(corpus, encoder.fuse("rhs", *self._by_corpus[key]).numpy())
+            if corpus_key(corpus) not in fused:  # splits searching the same corpus share its fused documents
+                with torch.no_grad():
+                    documents.store(corpus, encoder.fuse("rhs", *self._fields(corpus)).numpy())
+                fused.add(corpus_key(corpus))
             results.append(evaluate_split(encoder, self.data, split, top_q, top_k, doc_embeddings=documents))
         return summary_table(results)
+
+    def _fields(self, corpus) -> tuple[torch.Tensor, torch.Tensor]:
+        """(field embeddings, presence mask) of every product of `corpus`, encoded on first use."""
+        key = corpus_key(corpus)
+        if key not in self._by_corpus:
+            self._by_corpus[key] = encode_product_fields(self.encoder, corpus, corpus.products.index)
+        return self._by_corpus[key]
 
 
 def field_ablation(encoder: MultiFieldEncoder, data, splits: Sequence[str] = SPLITS, top_q: int | None = 2000,
