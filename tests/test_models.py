@@ -9,6 +9,7 @@ from PIL import Image
 
 from gcl_nb.evaluation.encoding import encode_products, encode_queries
 from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder, load_encoder, save_checkpoint
+from gcl_nb.models.trimmed_text import can_trim, encode_text
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,26 @@ def test_random_init_builds_without_open_clip_warning(caplog):
     with caplog.at_level("WARNING"):
         build_encoder(EncoderConfig(image_size=32))
     assert not [r for r in caplog.records if "No pretrained weights" in r.getMessage()]
+
+
+@pytest.mark.parametrize("arch", ["gcl-tiny", "gcl-rn-tiny", "gcl-small"])
+def test_trimmed_text_tower_equals_open_clip_encode_text(arch):
+    """Cutting the batch's shared padding columns changes no embedding, in eval and in training mode, and the
+    gradients reaching the weights are the same."""
+    torch.manual_seed(0)
+    encoder = build_encoder(EncoderConfig(arch=arch))
+    tokens = encoder.tokenize(["red dress!", "a blue cotton shoe with stripes and a long name", "x"])
+    assert can_trim(encoder.clip) and (tokens[:, -8:] == 0).all()
+    for train in (False, True):
+        encoder.train(train)
+        encoder.zero_grad()
+        trimmed = encode_text(encoder.clip, tokens)
+        trimmed.sum().backward()
+        grads = [p.grad.clone() for p in encoder.clip.transformer.parameters()]
+        encoder.zero_grad()
+        full = encoder.clip.encode_text(tokens, normalize=True)
+        full.sum().backward()
+        assert torch.allclose(trimmed, full, atol=1e-5)
+        for g, p in zip(grads, encoder.clip.transformer.parameters()):
+            assert torch.allclose(g, p.grad, atol=1e-5)
+    assert torch.allclose(encoder.encode_fields("lhs", {"query": tokens}), full, atol=1e-5)

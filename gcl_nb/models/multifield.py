@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gcl_nb.data.schema import FIELD_KINDS
+from gcl_nb.models.trimmed_text import encode_text
 
 TEXT_TOWERS = ("clip", "minilm")
 SIDES = ("lhs", "rhs")
@@ -148,7 +149,7 @@ class MultiFieldEncoder(nn.Module):
         values = values.to(self.device)
         if kind == "image":
             return self.clip.encode_image(values, normalize=True)
-        return self.clip.encode_text(values, normalize=True)
+        return encode_text(self.clip, values, normalize=True)
 
     def encode_fields(self, side: str, fields: Mapping[str, Tensor], mask: Optional[Tensor] = None) -> Tensor:
         """Fused, L2-normalised (B, d) embeddings of one side: `fuse(side, field_embeddings(side, fields), mask)`.
