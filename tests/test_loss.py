@@ -149,6 +149,7 @@ def brute_force_scores(pairs, query_codes, doc_codes):
 def test_lookup_matches_a_brute_force_table_lookup(seed):
     pairs, query_codes, doc_codes = random_table_and_batch(seed, n_rows=400, n_batch=64)
     assert pairs.duplicated(["query", "product_id"]).any()
+    assert len(doc_codes.unique()) < len(doc_codes)  # a document in several batch columns
     lookup = PairLookup(pairs)
     raw, present = brute_force_scores(pairs, query_codes, doc_codes)
     assert present.any() and not present.all() and len(lookup) == (~pairs.duplicated(["query", "product_id"])).sum()

@@ -16,10 +16,13 @@ class PairLookup:
     """Which (query_i, doc_j) of a batch are pairs of a table, and their scores (codes as in PairDataset).
 
     The table is kept grouped by query, each query's documents sorted. A batch lookup runs on the codes'
-    device in fixed-shape tensor operations, with no wait for a GPU: gather each row's table entries
-    (N x `width`, the most rows any query has), binary-search their documents among the batch's sorted
-    documents, scatter the hits into an (N, N) matrix. A (query, product) pair listed twice keeps the score of
-    its first row. The table's tensors move to the device of the codes on first use there.
+    device in tensor operations: gather each row's table entries (N x `width`, the most rows any query has),
+    binary-search their documents among the batch's sorted documents, scatter the hits straight into the batch's
+    columns of an (N, N) matrix, then copy the columns of documents the batch holds more than once (finding
+    them is the one wait for a GPU). Each N x N pass is a fresh allocation, so there are as few as possible:
+    two (values, presence), which keeps the multi-positive loss near ClipLoss's time (benchmarks/loss.py).
+    A (query, product) pair listed twice keeps the score of its first row. The table's tensors move to the
+    device of the codes on first use there.
     """
 
     def __init__(self, pairs: pd.DataFrame, score_column: str = "score_linear"):
@@ -64,17 +67,22 @@ class PairLookup:
         used = slot < table["count"][q, None]
         entry = (table["start"][q, None] + slot).clamp_max(len(self) - 1)
         cand_doc = table["doc"][entry]
-        # the position of each candidate's document among the batch's sorted documents (the first of equal ones)
-        sorted_doc = d.sort().values
-        column = torch.searchsorted(sorted_doc, cand_doc).clamp_max(len(d) - 1)
-        hit = used & (sorted_doc[column] == cand_doc)
-        column = torch.where(hit, column, len(d))  # misses go to a spare last column
+        # each candidate's document among the batch's documents, sorted (the first of equal ones)
+        sorted_doc, order = d.sort(stable=True)
+        position = torch.searchsorted(sorted_doc, cand_doc).clamp_max(len(d) - 1)
+        hit = used & (sorted_doc[position] == cand_doc)
+        # a hit goes to the first batch column holding its document, a miss to a spare last column ...
+        column = torch.where(hit, order[position], len(d))
         shape = (len(q), len(d) + 1)
-        by_sorted_doc = torch.zeros(shape, dtype=values.dtype, device=q.device).scatter_(1, column, values[entry])
-        present = torch.zeros(shape, dtype=torch.bool, device=q.device).scatter_(1, column, hit)
-        # batch column j takes the sorted position of its document
-        of_column = torch.searchsorted(sorted_doc, d)
-        return by_sorted_doc.index_select(1, of_column), present.index_select(1, of_column)
+        matrix = torch.zeros(shape, dtype=values.dtype, device=q.device).scatter_(1, column, values[entry])[:, :-1]
+        present = torch.zeros(shape, dtype=torch.bool, device=q.device).scatter_(1, column, hit)[:, :-1]
+        # ... and a column repeating an earlier column's document copies that column
+        first = order[torch.searchsorted(sorted_doc, d)]
+        repeats = torch.nonzero(first != torch.arange(len(d), device=d.device)).flatten()
+        if len(repeats):
+            matrix[:, repeats] = matrix[:, first[repeats]]
+            present[:, repeats] = present[:, first[repeats]]
+        return matrix, present
 
     def matrix(self, query_codes, doc_codes) -> torch.Tensor:
         """(len(query_codes), len(doc_codes)) float tensor T_ij = score(query_i, doc_j), 0 where not a pair."""
