@@ -2,7 +2,7 @@
 with GCLLoss's diagonal target, its multi-positive target and open_clip's ClipLoss, on the same model and the
 same collated batch.
 
-Workload: the `cpu` training preset (gcl-tiny towers, 64 px images, batch 64; `smoke` in --quick) on the first
+Workload: the `cpu` training preset (gcl-rn-tiny towers, 64 px images, batch 128; `smoke` in --quick) on the first
 training batch (seeded shuffle) of the SynthShop data set of the same preset; the multi-positive loss looks
 its targets up in that training split's pair table. Data loading is not in the step (the data group measures it).
 """

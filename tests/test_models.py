@@ -9,6 +9,7 @@ from PIL import Image
 
 from gcl_nb.evaluation.encoding import encode_products, encode_queries
 from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder, load_encoder, save_checkpoint
+from gcl_nb.models.token_cache import CachedTokenizer
 from gcl_nb.models.trimmed_text import can_trim, encode_text
 
 
@@ -181,3 +182,21 @@ def test_trimmed_text_tower_equals_open_clip_encode_text(arch):
         for g, p in zip(grads, encoder.clip.transformer.parameters()):
             assert torch.allclose(g, p.grad, atol=1e-5)
     assert torch.allclose(encoder.encode_fields("lhs", {"query": tokens}), full, atol=1e-5)
+
+
+def test_cached_tokenizer_gives_the_tokenizers_rows():
+    calls = []
+    plain = open_clip.get_tokenizer("ViT-B-32")
+
+    def counting(texts):
+        calls.append(list(texts))
+        return plain(texts)
+
+    cached = CachedTokenizer(counting, max_texts=3)
+    texts = ["red dress", "blue shoe", "red dress", "green hat", "a long title with many words", "blue shoe"]
+    assert torch.equal(cached(texts), plain(texts))
+    assert calls == [["red dress", "blue shoe", "green hat", "a long title with many words"]]  # each text once
+    assert len(cached.rows) == 3  # the cap: the fourth text is not kept ...
+    assert torch.equal(cached(["a long title with many words", "red dress"]),
+                       plain(["a long title with many words", "red dress"]))
+    assert calls[-1] == ["a long title with many words"]  # ... so it is tokenized again

@@ -16,6 +16,7 @@ import torch
 from open_clip.tokenizer import HFTokenizer
 
 from gcl_nb.models.multifield import EncoderConfig, MultiFieldEncoder
+from gcl_nb.models.token_cache import CachedTokenizer
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 PACKAGED_ARCHS = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
@@ -87,6 +88,7 @@ def build_encoder(config: EncoderConfig, device: str | torch.device = "cpu") -> 
         tokenizer = HFTokenizer(text_cfg["hf_tokenizer_name"], context_length=text_cfg["context_length"])
     else:
         tokenizer = open_clip.get_tokenizer(config.arch)
+    tokenizer = CachedTokenizer(tokenizer)
     if not config.uses_images:
         clip.visual.requires_grad_(False)  # unused tower: keep it out of the optimiser and of DDP's reducer
         transform_train = transform_eval = None

@@ -47,8 +47,8 @@ class TrainConfig:
     symmetric: bool = _help("average query->doc and doc->query terms", default=True)
     normalize: str = _help("n (divide by batch size, as the paper) | sum_w", default="n")
     # optimisation
-    steps: int = _help("optimiser steps", default=800)
-    batch_size: int = _help("global batch size (pairs)", default=64)
+    steps: int = _help("optimiser steps", default=600)
+    batch_size: int = _help("global batch size (pairs)", default=128)
     lr: float = _help("peak learning rate", default=1e-3)
     weight_decay: float = _help("AdamW weight decay (not on gains, biases, logit scale)", default=0.1)
     warmup: int = _help("linear warmup steps", default=50)

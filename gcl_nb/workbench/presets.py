@@ -6,7 +6,8 @@ same style.
 - `smoke`: seconds on a laptop core, for CI and notebook tests (32 px, a dozen steps).
 - `cpu`:   the default, a few minutes per run on 2 cores: gcl-rn-tiny (a small ResNet image tower; the vision
            transformer of `gcl-tiny` barely learns at this size, results/image_tower_diagnosis.md), 64 px,
-           batch 64 of distinct queries, 800 steps (3 epochs).
+           batch 128 of distinct queries, 600 steps (5 epochs; batch 128 over 64 lifts ERR above BM25's,
+           results/default_budget_cpu.md).
 - `gpu`:   ViT-B-32 towers at 224 px, batch 512, bf16 autocast, data-loader workers (one GPU or torchrun).
 CI mode runs the `smoke` preset whatever preset is asked for (`effective_preset`, the one place of that rule).
 """
