@@ -38,10 +38,9 @@ def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, pre
     return make_synthshop(root, wanted["preset"], seed)
 
 
-#: the comparison notebook 2 runs (gcl_nb.workbench.experiment method names): baseline, GCL, multi-positive GCL,
-#: text-only baseline; notebooks 3 and 4 look at the first two
-BASELINE, CANDIDATE, MULTIPOS = "clip", "gcl-linear", "gcl-multipos"
-NOTEBOOK_METHODS = (BASELINE, CANDIDATE, MULTIPOS, "bm25")
+#: the comparison notebook 2 runs (gcl_nb.workbench.experiment method names): baseline, GCL, text-only baseline
+BASELINE, CANDIDATE = "clip", "gcl-linear"
+NOTEBOOK_METHODS = (BASELINE, CANDIDATE, "bm25")
 
 
 def load_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
