@@ -20,6 +20,7 @@ from gcl_nb.data.datasets import PairDataset, collate_pairs
 from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
+from gcl_nb.models.trimmed_text import encode_text
 from gcl_nb.training import TrainConfig, epoch_batches, make_optimizer, train_step
 from gcl_nb.workbench.presets import train_config
 
@@ -71,6 +72,29 @@ def cpu_step_time(setup: tuple, budget_s: float) -> dict:
     return interleaved(steps, budget_s=budget_s, warmup=2)
 
 
+def text_tower_rows(report: Report, setup: tuple) -> None:
+    """The text tower's forward + backward on a training batch's queries and titles: on the batch's used columns
+    (gcl_nb.models.trimmed_text, what training runs) vs open_clip's encode_text on the full context."""
+    config, encoder, _, dataset, collate = setup
+    batch = collate([dataset[i] for i in epoch_batches(dataset, config, epoch=0)[0]])
+    tokens = torch.cat([batch["query"], batch["fields"]["title"]])
+    clip = encoder.clip
+
+    def fwd_bwd(encode):
+        def call():
+            clip.zero_grad(set_to_none=True)
+            encode(tokens).sum().backward()
+        return call
+
+    t = interleaved({"trimmed": fwd_bwd(lambda x: encode_text(clip, x)),
+                     "full": fwd_bwd(lambda x: clip.encode_text(x, normalize=True))}, budget_s=5.0, warmup=2)
+    used = int((tokens != 0).any(dim=0).nonzero()[-1]) + 1
+    report.row("train_step", "text tower fwd+bwd: full context / used columns",
+               f"{len(tokens)} texts (a batch's queries and titles), {used} of {tokens.shape[1]} columns used, "
+               f"median of {t['full'].repeats}", f"{fmt_time(t['full'].median)} vs {fmt_time(t['trimmed'].median)}",
+               t["full"].median / t["trimmed"].median, Target(">=", 1.3))
+
+
 def run(report: Report, quick: bool) -> None:
     setup = cpu_setup(quick)
     config, t = setup[0], cpu_step_time(setup, budget_s=1.0 if quick else 20.0)
@@ -83,6 +107,7 @@ def run(report: Report, quick: bool) -> None:
                f"{fmt_time(multipos)} vs {fmt_time(gcl)}", multipos / gcl, Target("<=", 1.05))
     report.row("train_step", "GCL training throughput: diagonal; multi-positive", work,
                f"{config.batch_size / gcl:.0f}; {config.batch_size / multipos:.0f} pairs/s")
+    text_tower_rows(report, setup)
     report.note("train_step", "Step = gcl_nb.training.loop.train_step: forward, loss, backward, clip_grad_norm_, AdamW, "
                 "logit-scale clamp; the losses alternate on one model and one collated batch, so only the loss "
                 f"differs. The multi-positive target is looked up in the {len(setup[3]):,}-pair training split.")

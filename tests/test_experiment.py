@@ -1,5 +1,6 @@
 """The experiment harness: equal-terms training, tidy results, resume, and the report's statistics."""
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -27,9 +28,12 @@ def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
     # the same queries are sampled for every method, so per-query values pair up
     counts = per_query.groupby(["split", "method"]).size().unstack()
     assert (counts.nunique(axis=1) == 1).all()
-    # a second call finds every run done and trains nothing
-    again, _ = run_experiment(config)
-    assert len(again) == len(results)
+    # a second call finds every run done and trains nothing, however the data folder is written
+    relative = os.path.relpath(synthshop_smoke)
+    trained_at = (tmp_path / "exp" / "clip-s0" / "checkpoint.pt").stat().st_mtime_ns
+    again, _ = run_experiment(ExperimentConfig(**{**config.__dict__, "data": relative}))
+    assert len(again) == len(results) and relative != str(synthshop_smoke)
+    assert (tmp_path / "exp" / "clip-s0" / "checkpoint.pt").stat().st_mtime_ns == trained_at
     assert results["ndcg@10"].dtype == float
     losses = loss_report(tmp_path / "exp")
     assert "## Training loss" in losses and "| clip-s0 " in losses and "| gcl-linear-s0 " in losses

@@ -117,8 +117,10 @@ def _start_afresh_if_changed(out: Path, config: ExperimentConfig, files: Sequenc
     overrides or protocol settings, remove those result files (run directories are overwritten by train)."""
     saved_path = out / SETTINGS_NAME
     current = json.loads(json.dumps(asdict(config)))
+    current["data"] = str(Path(current["data"]).resolve())  # one folder, however it is written
     if saved_path.is_file():
         saved = json.loads(saved_path.read_text())
+        saved["data"] = str(Path(saved.get("data", "")).resolve())
         if any(saved.get(k) != current[k] for k in _IDENTITY):
             for path in files:
                 path.unlink(missing_ok=True)
