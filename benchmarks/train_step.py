@@ -20,7 +20,7 @@ from gcl_nb.data.datasets import PairDataset, collate_pairs
 from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
-from gcl_nb.models.trimmed_text import encode_text
+from gcl_nb.models.trimmed_text import encode_text, used_length
 from gcl_nb.training import TrainConfig, epoch_batches, make_optimizer, train_step
 from gcl_nb.workbench.presets import train_config
 
@@ -62,10 +62,16 @@ def cpu_setup(quick: bool) -> tuple:
     return config, encoder, make_optimizer(encoder, config), dataset, collate
 
 
+def first_batch(setup: tuple) -> dict:
+    """The collated first training batch (seeded shuffle) of a `cpu_setup`."""
+    config, _, _, dataset, collate = setup
+    return collate([dataset[i] for i in epoch_batches(dataset, config, epoch=0)[0]])
+
+
 def cpu_step_time(setup: tuple, budget_s: float) -> dict:
     """Step times {"gcl", "multipos", "clip": Timing} of a `cpu_setup` on its first training batch."""
-    config, encoder, optimizer, dataset, collate = setup
-    batch = collate([dataset[i] for i in epoch_batches(dataset, config, epoch=0)[0]])
+    config, encoder, optimizer, dataset, _ = setup
+    batch = first_batch(setup)
     encoder.train()
     losses = make_losses(config, PairLookup(dataset.pairs, config.score_column))
     steps = {name: make_step(encoder, optimizer, loss, batch, config) for name, loss in losses.items()}
@@ -75,10 +81,8 @@ def cpu_step_time(setup: tuple, budget_s: float) -> dict:
 def text_tower_rows(report: Report, setup: tuple) -> None:
     """The text tower's forward + backward on a training batch's queries and titles: on the batch's used columns
     (gcl_nb.models.trimmed_text, what training runs) vs open_clip's encode_text on the full context."""
-    config, encoder, _, dataset, collate = setup
-    batch = collate([dataset[i] for i in epoch_batches(dataset, config, epoch=0)[0]])
+    clip, batch = setup[1].clip, first_batch(setup)
     tokens = torch.cat([batch["query"], batch["fields"]["title"]])
-    clip = encoder.clip
 
     def fwd_bwd(encode):
         def call():
@@ -88,7 +92,7 @@ def text_tower_rows(report: Report, setup: tuple) -> None:
 
     t = interleaved({"trimmed": fwd_bwd(lambda x: encode_text(clip, x)),
                      "full": fwd_bwd(lambda x: clip.encode_text(x, normalize=True))}, budget_s=5.0, warmup=2)
-    used = int((tokens != 0).any(dim=0).nonzero()[-1]) + 1
+    used = used_length(tokens)
     report.row("train_step", "text tower fwd+bwd: full context / used columns",
                f"{len(tokens)} texts (a batch's queries and titles), {used} of {tokens.shape[1]} columns used, "
                f"median of {t['full'].repeats}", f"{fmt_time(t['full'].median)} vs {fmt_time(t['trimmed'].median)}",
