@@ -5,7 +5,7 @@ PRESET ?= cpu
 OUT    ?= runs/default
 STAMP  := $(VENV)/.installed-lock
 
-.PHONY: run test test-fast lab bench data clean-venv help
+.PHONY: run test test-fast lab bench data docs clean-venv help
 
 help:
 	@echo "make run    - build the venv if missing, run the four notebooks on SynthShop ($(PRESET) preset) into $(OUT)"
@@ -13,6 +13,7 @@ help:
 	@echo "make lab    - JupyterLab on notebooks/ with this project's environment"
 	@echo "make bench  - speed/memory benchmarks, table written to benchmarks/results.md"
 	@echo "make data   - generate SynthShop ($(PRESET) preset) into data/synthshop-$(PRESET)"
+	@echo "make docs   - run the four notebooks on the cpu preset and publish their HTML in docs/notebooks"
 
 $(STAMP): requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +42,13 @@ bench: $(STAMP)
 
 data: $(STAMP)
 	$(VENV)/bin/gcl-nb make-data --preset $(PRESET) --out data/synthshop-$(PRESET)
+
+# The executed notebooks readable from the repository: a fresh `cpu` run, its HTML pages and their one plotly.js.
+docs: $(STAMP)
+	rm -rf runs/docs
+	$(VENV)/bin/gcl-nb notebooks --preset cpu --out runs/docs
+	rm -rf docs/notebooks && mkdir -p docs/notebooks
+	cp runs/docs/*.html runs/docs/plotly-*.min.js docs/notebooks/
 
 clean-venv:
 	rm -rf $(VENV)

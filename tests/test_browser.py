@@ -60,13 +60,16 @@ def lab(smoke_notebooks, tmp_path_factory):
 
     run_dir = smoke_notebooks[0].parent
     root = tmp_path_factory.mktemp("lab")
-    for name in ("03_ranking_analysis.ipynb", "04_embedding_maps.ipynb"):
+    for name in ("02_gpu_training.ipynb", "03_ranking_analysis.ipynb", "04_embedding_maps.ipynb"):
         papermill.execute_notebook(str(NOTEBOOK_DIR / name), str(root / name), prepare_only=True,
                                    parameters={"run_dir": str(run_dir), "preset": "smoke", "ci": True})
     home = root / ".home"
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    notebook_settings = home / "settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True)  # render every cell, not only those in view, so a test sees them all
+    (notebook_settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
            "MPLBACKEND": "Agg"}
@@ -109,14 +112,20 @@ def browser(lab):
         chromium.close()
 
 
-def _open_and_run(browser, lab, name: str):
-    """A page with notebook `name` open and every cell run; page errors are collected in page.errors."""
+def _open(browser, lab, name: str):
+    """A page with notebook `name` open in JupyterLab; page errors are collected in page.errors."""
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.goto(f"{base}/lab/tree/{name}?token={token}&reset")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    return page
+
+
+def _open_and_run(browser, lab, name: str):
+    """A page with notebook `name` open and every cell run; page errors are collected in page.errors."""
+    page = _open(browser, lab, name)
     # Run All before the kernel is connected would ask for a kernel: wait until the status bar says Idle.
     page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first.wait_for(timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
@@ -229,6 +238,35 @@ def test_clicked_map_point_updates_panel_and_explorer(browser, lab):
     query = re.match(r"nearest products to query '(.+)'", text).group(1)
     _shows(page, output, f"{query} (")  # the explorer opened the clicked query
     _check_clean(page)
+    page.close()
+
+
+#: LaTeX left as text where a formula should have rendered
+RAW_LATEX = re.compile(r"\$\$|\\(frac|sum|mathrm|mathbf|left|right|lVert|tfrac)\b")
+
+
+@pytest.mark.slow
+def test_formulas_render_in_jupyterlab_and_in_the_exported_html(browser, lab, smoke_notebooks):
+    """Notebook 02's formulas: typeset by JupyterLab's bundled MathJax, and exported as MathML that Chromium
+    draws; no raw LaTeX left in either page."""
+    page = _open(browser, lab, "02_gpu_training.ipynb")
+    page.wait_for_function("() => document.querySelectorAll('.jp-RenderedMarkdown mjx-container').length >= 10",
+                           timeout=60_000)
+    page.wait_for_timeout(1000)  # MathJax typesets the rest of the cells
+    text = "\n".join(page.locator(".jp-RenderedMarkdown").all_inner_texts())
+    raw = RAW_LATEX.search(text)
+    assert raw is None, f"JupyterLab left raw LaTeX {raw and raw.group(0)!r}"
+    _check_clean(page)
+    page.close()
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(smoke_notebooks[1].with_suffix(".html").as_uri())
+    formulas = page.locator("math")
+    assert formulas.count() >= 10
+    box = formulas.nth(2).bounding_box()
+    assert box and box["height"] > 10 and box["width"] > 50, f"MathML drawn with a size, got {box}"
+    raw = RAW_LATEX.search(page.locator("body").inner_text())
+    assert raw is None, f"the exported page shows raw LaTeX {raw and raw.group(0)!r}"
     page.close()
 
 

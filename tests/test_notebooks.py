@@ -9,7 +9,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from gcl_nb.workbench import notebooks
+from gcl_nb.workbench import exercises, notebooks
+from gcl_nb.workbench.notebooks import runner
 from gcl_nb.workbench.commands import notebooks as notebooks_command
 from gcl_nb.workbench.experiment.outputs import log_run
 from gcl_nb.data.schema import SPLITS
@@ -50,6 +51,45 @@ def _assert_offline_html(html_path: Path) -> str:
     assert not re.search(r"<script[^>]+src=\"https?://", html), f"{html_path.name}: no CDN scripts"
     assert "widget-state+json" not in html, f"{html_path.name}: no saved widget state"
     return html
+
+
+#: LaTeX that must not survive into a page as text (it would show as raw markup)
+RAW_LATEX = re.compile(r"\$\$|\\(frac|sum|mathrm|mathbf|log|left|right|lVert|tfrac|operatorname)\b")
+DOCS_NOTEBOOKS = notebooks.NOTEBOOK_DIR.parent / "docs" / "notebooks"
+
+
+def _visible_text(html: str) -> str:
+    """The page's text outside scripts, styles and tags."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def _assert_math_rendered(html: str, name: str) -> None:
+    if name[:2] in ("01", "02", "03", "04"):
+        assert html.count("<math ") >= 3, f"{name}: formulas exported as MathML"
+    raw = RAW_LATEX.search(_visible_text(html))
+    assert raw is None, f"{name}: raw LaTeX {raw and raw.group(0)!r} left in the page"
+
+
+def test_markdown_math_becomes_mathml_outside_code_spans():
+    text = "Loss $z_{ij} = t$ and `code $x$`:\n\n$$\\mathcal{L} = \\frac{1}{N}\n\\sum_i w_i$$\n\nA \\$5 price."
+    out = runner.markdown_math_to_mathml(text)
+    assert out.count("<math ") == 2 and 'display="block"' in out and "<mfrac>" in out
+    assert "`code $x$`" in out, "code spans keep their dollars"
+    assert "\\$5" in out and not RAW_LATEX.search(_visible_text(out))
+
+
+def test_source_hash_ignores_outputs_and_injected_parameters(tmp_path):
+    src = _write_toy(tmp_path)
+    executed = tmp_path / "executed.ipynb"
+    nb = nbformat.read(src, as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("title = 'x'", metadata={"tags": ["injected-parameters"]}))
+    nb.cells[3].outputs = [nbformat.v4.new_output("stream", text="out")]
+    nbformat.write(nb, executed)
+    assert runner.source_hash(executed) == runner.source_hash(src)
+    nb.cells[0].source = "# changed"
+    nbformat.write(nb, executed)
+    assert runner.source_hash(executed) != runner.source_hash(src)
 
 
 def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, capfd):
@@ -97,7 +137,7 @@ def test_trained_runs_reads_the_latest_trained_run_per_method_from_the_run_log(t
 
 
 def test_committed_notebooks_are_clean_and_parameterised():
-    for name in notebooks.NOTEBOOKS:
+    for name in (*notebooks.NOTEBOOKS, "solutions.ipynb"):
         nb = nbformat.read(notebooks.NOTEBOOK_DIR / name, as_version=4)
         assert nb.metadata["kernelspec"]["name"] == "python3", name
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -139,7 +179,7 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
     gains = pd.read_csv(run_dir / "gains.csv")
     assert list(gains["split"]) == list(SPLITS) and gains["ndcg@10"].notna().all()
 
-    expected_figures = {"01": 5, "02": 2, "03": 3, "04": 6}
+    expected_figures = {"01": 5, "02": 3, "03": 3, "04": 7}
     for path in executed:
         outputs = _outputs(path)
         assert not [o for o in outputs if o.output_type == "error"], path.name
@@ -147,6 +187,9 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
         html = _assert_offline_html(path.with_suffix(".html"))
         assert html.count("Plotly.newPlot") >= expected_figures[path.name[:2]]
         assert len(_html_without_images(path.with_suffix(".html"))) < 800_000, f"{path.name}: HTML too large"
+        _assert_math_rendered(html, path.name)
+        assert runner.rendered_source_hash(path.with_suffix(".html")) == runner.source_hash(
+            notebooks.NOTEBOOK_DIR / path.name), f"{path.name}: the page records its source notebook's hash"
         caveats = sum("Smoke test, not a result" in o.get("data", {}).get("text/html", "") for o in outputs)
         assert caveats == (1 if path.name[:2] in ("02", "03") else 0), path.name
     assert re.search(r'gcl-widget-text">train:\s+100%', executed[1].with_suffix(".html").read_text())
@@ -163,3 +206,28 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
                    if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert linked_html and "nearest products" in linked_html[0] and "Plotly.newPlot" in linked_html[0]
     assert "first relevant at rank" in linked_html[0], "the explorer opened on the highlighted query"
+
+
+@pytest.mark.slow
+def test_solutions_notebook_passes_every_check(smoke_notebooks, tmp_path):
+    """notebooks/solutions.ipynb answers the exercises of notebooks 1-4 on the smoke run and asserts each check."""
+    import papermill
+
+    run_dir = smoke_notebooks[0].parent
+    out = tmp_path / "solutions.ipynb"
+    papermill.execute_notebook(str(notebooks.NOTEBOOK_DIR / "solutions.ipynb"), str(out), kernel_name="python3",
+                               parameters={"run_dir": str(run_dir), "preset": "smoke", "ci": True}, cwd=str(tmp_path))
+    text = "".join(o.get("text", "") for o in _outputs(out))
+    assert "✗" not in text and re.search(r"(\d+) of \1 checks passed", text), text[-2000:]
+    assert text.count("✓") >= 14
+
+
+def test_every_lesson_has_exercises_with_expected_outcomes():
+    for name in notebooks.NOTEBOOKS:
+        nb = nbformat.read(notebooks.NOTEBOOK_DIR / name, as_version=4)
+        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        statements = re.findall(r"\*\*Exercise (\d\.\d)", markdown)
+        assert len(statements) >= 3, f"{name}: at least three exercises"
+        assert markdown.count("*Expected") >= len(statements), f"{name}: every exercise states its expected outcome"
+        assert "## Summary" in markdown and "Before this notebook" in markdown, f"{name}: framing"
+        assert markdown.count("$") >= 4, f"{name}: formulas"

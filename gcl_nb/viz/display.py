@@ -25,17 +25,23 @@ def use_offline_plotly() -> str:
     pio.renderers.default = f"plotly_mimetype+{RENDERER}"
     return pio.renderers.default
 
+
+def caveat(title: str, text: str, css_class: str = "gcl-caveat"):
+    """A visible red-bordered note (IPython HTML): bold `title`, then `text` (HTML)."""
+    from IPython.display import HTML
+
+    return HTML(f'<div class="{css_class}" style="border-left:6px solid #d93025;background:#fdecea;'
+                f'padding:8px 12px;margin:6px 0;font:14px sans-serif"><b>{title}</b> {text}</div>')
+
+
 def smoke_caveat(preset: str, ci: bool = False):
     """A visible warning (IPython HTML) when the notebooks run on the `smoke` preset or in CI mode, whose
     few-step models are near random: their numbers test that the code runs, they are not results.
     None (nothing displayed) otherwise."""
-    from IPython.display import HTML
-
     if preset != "smoke" and not ci:
         return None
     why = "CI mode" if ci else "the smoke preset"
-    return HTML('<div class="gcl-smoke-caveat" style="border-left:6px solid #d93025;background:#fdecea;'
-                'padding:8px 12px;margin:6px 0;font:14px sans-serif"><b>Smoke test, not a result.</b> '
-                f"This run uses {why}: tiny data and a few training steps, so the models are close to random. "
-                "Gains, deltas and p-values below only show that the pipeline runs; for findings run the "
-                "<code>cpu</code> (or <code>gpu</code>) preset.</div>")
+    return caveat("Smoke test, not a result.",
+                  f"This run uses {why}: tiny data and a few training steps, so the models are close to random. "
+                  "Gains, deltas and p-values below only show that the pipeline runs; for findings run the "
+                  "<code>cpu</code> (or <code>gpu</code>) preset.", css_class="gcl-smoke-caveat")

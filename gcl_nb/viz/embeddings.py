@@ -193,3 +193,28 @@ def nearest_gallery(labels: pd.DataFrame, embeddings: np.ndarray, index: int, lo
     point = labels.iloc[index]
     return gallery_html(items, load_image, caption=caption,
                         title=title or f"nearest products to {point['kind']} '{point['text']}'")
+
+
+def query_cosines(labels: pd.DataFrame, embeddings: np.ndarray, query_index: int,
+                  qrels: Mapping[str, int]) -> pd.DataFrame:
+    """The cosine the model ranks by (uncentred, L2-normalised embeddings) between the query at row
+    `query_index` and each of its judged products present in `labels` (kind == "document"), with their grades;
+    best cosine first."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    rows = np.flatnonzero((labels["kind"].to_numpy() == "document") & labels["id"].astype(str).isin(qrels).to_numpy())
+    ids = labels["id"].astype(str).to_numpy()[rows]
+    table = pd.DataFrame({"product_id": ids, "grade": [qrels[i] for i in ids], "cosine": x[rows] @ x[query_index]})
+    return table.sort_values("cosine", ascending=False, ignore_index=True)
+
+
+def cosine_grade_figure(tables: Mapping[str, pd.DataFrame], title: str = "") -> go.Figure:
+    """Grade against cosine to the query, one marker series per model (`query_cosines` tables)."""
+    fig = go.Figure()
+    for name, table in tables.items():
+        fig.add_trace(go.Scatter(x=table["cosine"], y=table["grade"], mode="markers", name=name,
+                                 text=table["product_id"], hovertemplate="%{text}<br>cosine %{x:.3f}<br>grade %{y}"
+                                 "<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="cosine to the query (what the model ranks by)",
+                      yaxis_title="grade (ground truth)", height=400)
+    return fig

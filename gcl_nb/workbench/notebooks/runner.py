@@ -7,14 +7,19 @@ options `image_root`, `on_bad_image`, `check_images`, `corpus`: see gcl_nb.data.
 notebook is raised as a DataError naming the notebook. 02 writes checkpoints and results into
 `run_dir`; 03 and 04 read them. HTML export writes plotly.js once into the output folder and every page
 loads it from there (the notebooks display figures through `gcl_nb.viz.display.use_offline_plotly`), drops
-the CDN scripts nbconvert would add (require.js, MathJax, the widget manager), and shows each widget by its
-static `text/html` (progress bars as text).
+the CDN scripts nbconvert would add (require.js, MathJax, the widget manager), shows each widget by its
+static `text/html` (progress bars as text), and turns the markdown cells' LaTeX (`$...$`, `$$...$$`) into MathML,
+which browsers render natively: no math renderer to download. Each page records the hash of its source notebook
+(`source_hash`), so a rendered copy can be checked against the notebook it claims to show.
 
 papermill and nbconvert are imported by the functions that use them: they take seconds to import and the
 notebooks' kernels import this package (for gcl_nb.workbench.notebooks.helpers) without needing them.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -33,7 +38,8 @@ NOTEBOOKS = (
 NOTEBOOK_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 
 _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
-{%- block html_head_js_requirejs -%}<script src="{{ resources.plotly_js }}"></script>{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_requirejs -%}<meta name="gcl-nb-source" content="{{ resources.source_hash }}">
+<script src="{{ resources.plotly_js }}"></script>{%- endblock html_head_js_requirejs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
@@ -47,6 +53,46 @@ _HTML_PRIORITY = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text
 _KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+#: display math ($$...$$, may span lines), then inline math ($...$ on one line, not an escaped \$)
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]+?)(?<!\\)\$")
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
+
+
+def markdown_math_to_mathml(text: str) -> str:
+    """Markdown with LaTeX math -> the same markdown with each formula as MathML (code spans untouched)."""
+    from latex2mathml.converter import convert  # lazy: only the HTML export needs it
+
+    def display(match):
+        return "\n\n" + convert(match.group(1).strip(), display="block") + "\n\n"
+
+    def inline(match):
+        return convert(match.group(1).strip())
+
+    parts, last = [], 0
+    for code in _CODE_SPAN.finditer(text):
+        parts.append(_INLINE_MATH.sub(inline, _DISPLAY_MATH.sub(display, text[last:code.start()])))
+        parts.append(code.group(0))
+        last = code.end()
+    parts.append(_INLINE_MATH.sub(inline, _DISPLAY_MATH.sub(display, text[last:])))
+    return "".join(parts)
+
+
+def source_hash(notebook: str | Path) -> str:
+    """sha256 of a notebook's cell types and sources (not its outputs, ids or metadata); the parameters cell
+    papermill injects into an executed copy is left out, so an executed notebook hashes as its source."""
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+    content = [(c["cell_type"], "".join(c["source"])) for c in cells
+               if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    return hashlib.sha256(json.dumps(content).encode()).hexdigest()
+
+
+def rendered_source_hash(html_path: str | Path) -> str | None:
+    """The source hash an exported page records (None when it records none)."""
+    found = re.search(r'<meta name="gcl-nb-source" content="([0-9a-f]*)">', Path(html_path).read_text(encoding="utf-8"))
+    return found.group(1) if found else None
 
 
 def notebook_parameters(path: str | Path) -> set[str]:
@@ -124,7 +170,11 @@ def export_html(notebook: str | Path, html_path: str | Path | None = None) -> Pa
                             config=Config({"NbConvertBase": {"display_data_priority": list(_HTML_PRIORITY)}}))
     nb = nbformat.read(notebook, as_version=4)
     _static_widget_outputs(nb)
-    body, _ = exporter.from_notebook_node(nb, resources={"plotly_js": plotly_js_file(html_path.parent)})
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = markdown_math_to_mathml(cell.source)
+    body, _ = exporter.from_notebook_node(nb, resources={"plotly_js": plotly_js_file(html_path.parent),
+                                                         "source_hash": source_hash(notebook)})
     html_path.write_text(body, encoding="utf-8")
     return html_path
 

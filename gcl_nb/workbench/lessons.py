@@ -1,0 +1,45 @@
+"""What the lesson notebooks show of the training loss on real data: a real training batch and its three targets.
+
+The first batch the `sampler` batching draws (distinct queries, as training does), cut to `n` rows chosen so
+that some of its documents are results of another row's query too: the rows where CLIP's identity target, GCL's
+weighted diagonal and the graded multi-positive matrix differ.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gcl_nb.data.batch_sampler import UniqueQueryBatchSampler
+from gcl_nb.data.datasets import pair_codes
+from gcl_nb.data.pair_lookup import PairLookup
+from gcl_nb.losses import GCLLoss
+
+
+def real_batch(pairs: pd.DataFrame, batch_size: int, n: int, seed: int = 0) -> pd.DataFrame:
+    """`n` rows of the first training batch of `pairs` (batch_size distinct queries, seeded as training draws
+    them): rows whose document another row's query also has among its results first, then the batch's order."""
+    query_codes, _, doc_codes, _ = pair_codes(pairs)
+    batch = np.asarray(next(iter(UniqueQueryBatchSampler(query_codes, batch_size, seed=seed))))
+    _, present = PairLookup(pairs).find(torch.from_numpy(query_codes[batch]), torch.from_numpy(doc_codes[batch]))
+    present.fill_diagonal_(False)
+    shared = present.any(dim=0) | present.any(dim=1)  # row i's document is another query's result, or vice versa
+    order = np.r_[np.flatnonzero(shared.numpy()), np.flatnonzero(~shared.numpy())]
+    return pairs.iloc[batch[np.sort(order[:n])]].reset_index(drop=True)
+
+
+def batch_targets(rows: pd.DataFrame, pairs: pd.DataFrame, stw: str = "linear", rescale: str | None = "mean",
+                  score_column: str = "score_linear") -> dict[str, np.ndarray]:
+    """The (n, n) targets of the loss for a batch `rows` of the training table `pairs`, as training builds
+    them: CLIP's identity, GCL's weighted diagonal diag(w) and the graded multi-positive matrix T."""
+    scores = torch.tensor(rows[score_column].to_numpy(), dtype=torch.float32)
+    _, queries, _, products = pair_codes(pairs)  # the codes PairLookup gives the table's queries and products
+    query_codes = torch.from_numpy(queries.get_indexer(rows["query"]))
+    doc_codes = torch.from_numpy(products.get_indexer(rows["product_id"]))
+    lookup = PairLookup(pairs, score_column)
+    diag_loss = GCLLoss(stw, stw_options={"rescale": rescale})
+    multipos_loss = GCLLoss(stw, stw_options={"rescale": rescale}, target="multipos", lookup=lookup)
+    weights = diag_loss.rescale(diag_loss.pair_weight(scores))
+    return {"CLIP: identity": np.eye(len(rows)),
+            "GCL: diag(w)": np.diag(weights.numpy()),
+            "GCL multi-positive: T": multipos_loss.target_matrix(query_codes, doc_codes).numpy()}
