@@ -91,8 +91,9 @@ def source_hash(notebook: str | Path) -> str:
 
 def rendered_source_hash(html_path: str | Path) -> str | None:
     """The source hash an exported page records (None when it records none)."""
-    found = re.search(r'<meta name="gcl-nb-source" content="([0-9a-f]*)">', Path(html_path).read_text(encoding="utf-8"))
-    return found.group(1) if found else None
+    tag = re.search(r'<meta\b[^>]*\bname="gcl-nb-source"[^>]*>', Path(html_path).read_text(encoding="utf-8"))
+    content = re.search(r'\bcontent="([0-9a-f]*)"', tag.group(0)) if tag else None
+    return content.group(1) if content else None
 
 
 def notebook_parameters(path: str | Path) -> set[str]:
