@@ -1,7 +1,7 @@
 """Where does a method's NDCG gain come from? Analyses of SynthShop results against its ground truth.
 
-SynthShop ranks products by level(q, p) + u with level = round(20 * attribute-match relevance) (learnable from
-the product's fields) and u in (0, 1) ordering products *within* a level by a latent popularity plus noise
+SynthShop ranks products by level(q, p) + u with level = round(LEVEL_SCALE * attribute-match relevance)
+(learnable from the product's fields) and u in (0, 1) ordering products *within* a level by a latent popularity plus noise
 (gcl_nb.data.synthshop.engine). The functions here split a ranking's NDCG@k into
 
 - a *level part*: the expected NDCG@k of the same ranking when every product is swapped for a random product
@@ -24,12 +24,10 @@ import pandas as pd
 from scipy import stats
 
 from gcl_nb.data.synthshop.catalog import QUERY_ATTRIBUTES
-from gcl_nb.data.synthshop.engine import Engine
+from gcl_nb.data.synthshop.engine import LEVEL_SCALE, Engine
 from gcl_nb.evaluation.protocol import build_qrels, grade_scores, sample_eval_queries
 from gcl_nb.evaluation.split_evaluation import SplitResult
 from gcl_nb.metrics import dcg, ndcg
-
-LEVEL_SCALE = 20  # level = round(LEVEL_SCALE * relevance), as the engine ranks
 
 
 # ------------------------------------------------------------------------------------ ground truth
