@@ -134,7 +134,7 @@ def level_decomposition(result: SplitResult, levels: pd.DataFrame, k: int = 10) 
 
 
 # ------------------------------------------------------------------------------------ per-query deltas
-def delta_summary(deltas: pd.DataFrame) -> pd.DataFrame:
+def delta_power_summary(deltas: pd.DataFrame) -> pd.DataFrame:
     """Per split of a `gcl_nb.viz.ranking.per_query_deltas` table: n, mean, sem and sd of the delta, share of
     queries improved / hurt, and the smallest mean delta detectable with 80% power at alpha 0.05 (2.8 sem)."""
     g = deltas.groupby("split", sort=False)["delta"]
