@@ -19,7 +19,7 @@ $(STAMP): requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e ".[workbench,test,lint]"  # the lock holds every extra
 	touch $(STAMP)
 
 venv: $(STAMP)
