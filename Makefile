@@ -28,6 +28,7 @@ run: $(STAMP)
 	$(VENV)/bin/gcl-nb notebooks --preset $(PRESET) --out $(OUT)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

@@ -4,7 +4,8 @@ sample and the qrels of one split.
 Per split: grades 1..100 from `score_linear` (`grade_scores`, defined in gcl_nb.data.grades, which SynthShop's
 writer shares), `top_q` queries sampled with probability proportional to their grade sum
 (`sample_eval_queries`), qrels = each query's rows by grade, at most `top_k` (`build_qrels`). Alternatively
-the queries and qrels come from ground-truth files (`_gt_test.json` style, `load_ground_truth`). gcl_nb.evaluation.split_evaluation runs the protocol against a model.
+the queries and qrels come from ground-truth files (`_gt_test.json` style, `load_ground_truth`).
+gcl_nb.evaluation.split_evaluation runs the protocol against a model.
 """
 from __future__ import annotations
 

@@ -18,6 +18,6 @@ from gcl_nb.metrics.recall import recall, recall_values
 
 __all__ = [
     "HEADLINE_METRICS", "METRIC_COLUMNS", "OFFICIAL_METRICS", "RankedGrades", "dcg", "err", "err_values",
-    "map_values", "mean_average_precision", "metric_set", "metric_table", "mrr", "mrr_values", "ndcg", "ndcg_values", "precision", "precision_values",
-    "rbp", "rbp_values", "recall", "recall_values",
+    "map_values", "mean_average_precision", "metric_set", "metric_table", "mrr", "mrr_values", "ndcg",
+    "ndcg_values", "precision", "precision_values", "rbp", "rbp_values", "recall", "recall_values",
 ]

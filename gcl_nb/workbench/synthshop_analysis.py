@@ -1,8 +1,8 @@
 """Where does a method's NDCG gain come from? Analyses of SynthShop results against its ground truth.
 
 SynthShop ranks products by level(q, p) + u with level = round(LEVEL_SCALE * attribute-match relevance)
-(learnable from the product's fields) and u in (0, 1) ordering products *within* a level by a latent popularity plus noise
-(gcl_nb.data.synthshop.engine). The functions here split a ranking's NDCG@k into
+(learnable from the product's fields) and u in (0, 1) ordering products *within* a level by a latent popularity
+plus noise (gcl_nb.data.synthshop.engine). The functions here split a ranking's NDCG@k into
 
 - a *level part*: the expected NDCG@k of the same ranking when every product is swapped for a random product
   of the same level from the corpus (what the model's choice of levels alone earns), and
@@ -111,7 +111,8 @@ def level_decomposition(result: SplitResult, levels: pd.DataFrame, k: int = 10) 
     """Per query of an evaluated split: ndcg (NDCG@k of the run), level_part (`expected_level_ndcg` of the
     levels the run put at ranks 1..k) and within_part = ndcg - level_part.
 
-    result: gcl_nb.evaluation.split_evaluation.evaluate_split's output; levels: `corpus_levels` over the split's corpus half.
+    result: gcl_nb.evaluation.split_evaluation.evaluate_split's output; levels: `corpus_levels` over the split's
+    corpus half.
     """
     cols = pd.Index(levels.columns, dtype=str).get_indexer(result.doc_ids)
     if (cols < 0).any():

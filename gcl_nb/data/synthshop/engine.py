@@ -66,7 +66,8 @@ class Engine:
         self.sim = {
             "category": np.where(np.eye(len(cats)) > 0, 1.0,
                                  RELATED_CREDIT["category"] * _similarity(cats, related_categories)),
-            "colour": np.where(np.eye(len(cols)) > 0, 1.0, RELATED_CREDIT["colour"] * _similarity(cols, related_colours)),
+            "colour": np.where(np.eye(len(cols)) > 0, 1.0,
+                               RELATED_CREDIT["colour"] * _similarity(cols, related_colours)),
         }
 
     def exact_mask(self, query: dict[str, str]) -> np.ndarray:

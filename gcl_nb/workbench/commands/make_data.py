@@ -11,7 +11,8 @@ from gcl_nb.workbench.commands.common import parse_assignment
 
 
 def add_cli(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="cpu", choices=sorted(SYNTHSHOP_PRESETS), help="data set size (default cpu)")
+    parser.add_argument("--preset", default="cpu", choices=sorted(SYNTHSHOP_PRESETS),
+                        help="data set size (default cpu)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--set", action="append", default=[], type=parse_assignment, metavar="NAME=VALUE",
