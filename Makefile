@@ -19,7 +19,7 @@ $(STAMP): requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e ".[workbench,test,lint]"  # the lock holds every extra
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -28,6 +28,7 @@ run: $(STAMP)
 	$(VENV)/bin/gcl-nb notebooks --preset $(PRESET) --out $(OUT)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

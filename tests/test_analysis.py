@@ -112,8 +112,8 @@ def _deltas() -> pd.DataFrame:
                          "delta": [0.3, 0.1, -0.1, 0.0, 0.2, 0.4]})
 
 
-def test_delta_summary():
-    out = A.delta_summary(_deltas())
+def test_delta_power_summary():
+    out = A.delta_power_summary(_deltas())
     assert out.loc["s", "n"] == 4 and out.loc["t", "n"] == 2
     assert out.loc["s", "mean"] == pytest.approx(0.075)
     assert out.loc["s", "improved"] == 0.5 and out.loc["s", "hurt"] == 0.25

@@ -7,7 +7,7 @@ import pytest
 import pytrec_eval
 
 from gcl_nb.metrics import (
-    METRIC_COLUMNS, RankedGrades, dcg, err, map_at, metric_set, mrr, ndcg, precision, rbp, recall,
+    METRIC_COLUMNS, RankedGrades, dcg, err, mean_average_precision, metric_set, mrr, ndcg, precision, rbp, recall,
 )
 
 
@@ -36,8 +36,8 @@ def test_trec_eval_metrics_match_pytrec_eval(seed, tie_scores):
         (lambda: ndcg(qrels, run, 3, per_query=True), "ndcg_cut_3"),
         (lambda: ndcg(qrels, run, 10, per_query=True), "ndcg_cut_10"),
         (lambda: ndcg(qrels, run, 50, per_query=True), "ndcg_cut_50"),
-        (lambda: map_at(qrels, run, 5, per_query=True), "map_cut_5"),
-        (lambda: map_at(qrels, run, 1000, per_query=True), "map_cut_1000"),
+        (lambda: mean_average_precision(qrels, run, 5, per_query=True), "map_cut_5"),
+        (lambda: mean_average_precision(qrels, run, 1000, per_query=True), "map_cut_1000"),
         (lambda: recall(qrels, run, 10, per_query=True), "recall_10"),
         (lambda: recall(qrels, run, 100, per_query=True), "recall_100"),
         (lambda: precision(qrels, run, 5, per_query=True), "P_5"),
@@ -97,7 +97,7 @@ def test_metric_set_matches_single_metrics():
     assert table["ndcg@10"].to_dict() == pytest.approx(ndcg(qrels, run, 10, per_query=True))
     assert table["err"].to_dict() == pytest.approx(err(qrels, run, per_query=True))
     assert table["rbp@0.8"].to_dict() == pytest.approx(rbp(qrels, run, 0.8, per_query=True))
-    assert table["map@1000"].to_dict() == pytest.approx(map_at(qrels, run, 1000, per_query=True))
+    assert table["map@1000"].to_dict() == pytest.approx(mean_average_precision(qrels, run, 1000, per_query=True))
     assert table["mrr@1000"].to_dict() == pytest.approx(mrr(qrels, run, 1000, per_query=True))
     assert table["recall@100"].to_dict() == pytest.approx(recall(qrels, run, 100, per_query=True))
     means = metric_set(qrels, run)

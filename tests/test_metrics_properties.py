@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gcl_nb.metrics import METRIC_COLUMNS, metric_set, ndcg
+from gcl_nb.metrics import HEADLINE_METRICS, METRIC_COLUMNS, OFFICIAL_METRICS, metric_set, ndcg
 
 grades_st = st.lists(st.integers(0, 100), min_size=1, max_size=30)
 
@@ -18,6 +18,11 @@ def query_case(draw):
     qrels = {"q": {f"d{i}": g for i, g in enumerate(grades)}}
     docs = list(qrels["q"]) + [f"u{i}" for i in range(n_unjudged)]
     return qrels, docs, np.random.default_rng(seed)
+
+
+def test_the_metric_lists_are_selections_of_the_metric_columns():
+    assert OFFICIAL_METRICS == ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9", "map@1000", "mrr@1000")
+    assert set(HEADLINE_METRICS) <= set(OFFICIAL_METRICS) and HEADLINE_METRICS[0] == "ndcg@10"
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,7 +11,7 @@ import torch
 from gcl_nb.evaluation.encoding import encode_queries
 from gcl_nb.workbench.cli import main as cli_main
 from gcl_nb.models import load_encoder
-from gcl_nb.workbench.presets import PRESETS, train_config
+from gcl_nb.workbench.presets import TRAIN_PRESETS, train_config
 from gcl_nb.training import TrainConfig, lr_at, train
 
 QUERIES = ["red dress", "blue running shoes"]
@@ -31,7 +31,7 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
     assert [lr_at(s, config) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
     assert lr_at(9, config) == pytest.approx(0.5)
     assert lr_at(14, config) == pytest.approx(0.0, abs=1e-12)
-    assert set(PRESETS) == {"smoke", "cpu", "gpu"}
+    assert set(TRAIN_PRESETS) == {"smoke", "cpu", "gpu"}
     with pytest.raises(ValueError, match="unknown training preset"):
         train_config("tpu")
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from gcl_nb.metrics import OFFICIAL_METRICS
 from gcl_nb.viz import gallery, ranking
 from gcl_nb.viz.explorer import ALL_QUERIES, MOST_HURT, MOST_IMPROVED, DeltaTable, QueryExplorer
 from gcl_nb.workbench.experiment import sweep_gains
@@ -22,7 +23,7 @@ def _results():
     for model, scale in (("clip", 1.0), ("gcl", 1.5)):
         for split in ("zero_shot", "in_domain"):
             rows.append({"method": model, "split": split,
-                         **{m: 0.2 * scale for m in ranking.SUMMARY_METRICS}})
+                         **{m: 0.2 * scale for m in OFFICIAL_METRICS}})
     return pd.DataFrame(rows)
 
 

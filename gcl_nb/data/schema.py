@@ -4,6 +4,8 @@ See docs/METHOD.md "Splits": queries are split 80/20 (query_0 / query_1), produc
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 SPLITS = ("in_domain", "novel_query", "novel_document", "zero_shot")
 
 #: split -> file stem in the tarball release (query_{0,1}_product_id_{0,1}).
@@ -16,6 +18,15 @@ SPLIT_FILE_STEMS = {
 
 #: split -> corpus half (1 or 2) whose documents are searched when evaluating the split.
 SPLIT_CORPUS = {"in_domain": 1, "novel_query": 1, "novel_document": 2, "zero_shot": 2}
+
+
+def protocol_order(names: Iterable[str], others: bool = True) -> list[str]:
+    """The distinct `names` in the protocol's split order (SPLITS), then those that are not splits in their
+    first-seen order (dropped with `others=False`)."""
+    names = list(dict.fromkeys(names))
+    splits = [s for s in SPLITS if s in names]
+    return splits + [s for s in names if s not in SPLITS] if others else splits
+
 
 #: Columns every pair table has once loaded (ids are strings, position/scores numeric).
 PAIR_COLUMNS = (

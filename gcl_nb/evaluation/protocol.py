@@ -1,10 +1,11 @@
 """The official Marqo-GS evaluation protocol (docs/METHOD.md "Evaluation protocol"): grades, the query
 sample and the qrels of one split.
 
-Per split: grades 1..100 from `score_linear` (`grade_scores`), `top_q` queries sampled with probability
-proportional to their grade sum (`sample_eval_queries`), qrels = each query's rows by grade, at most `top_k`
-(`build_qrels`). Alternatively the queries and qrels come from ground-truth files (`_gt_test.json` style,
-`load_ground_truth`). gcl_nb.evaluation.split_evaluation runs the protocol against a model.
+Per split: grades 1..100 from `score_linear` (`grade_scores`, defined in gcl_nb.data.grades, which SynthShop's
+writer shares), `top_q` queries sampled with probability proportional to their grade sum
+(`sample_eval_queries`), qrels = each query's rows by grade, at most `top_k` (`build_qrels`). Alternatively
+the queries and qrels come from ground-truth files (`_gt_test.json` style, `load_ground_truth`).
+gcl_nb.evaluation.split_evaluation runs the protocol against a model.
 """
 from __future__ import annotations
 
@@ -15,19 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gcl_nb.data.grades import grade_scores
 from gcl_nb.data.schema import QUERY_KEY_SUFFIX, DataError
 
-
-def grade_scores(scores: pd.Series) -> np.ndarray:
-    """Integer grades 1..100: g = int((s - min) / (max - min) * 99 + 1); 1 everywhere if s is constant."""
-    s = pd.to_numeric(scores, errors="coerce").to_numpy(dtype=np.float64)
-    if not np.isfinite(s).all():
-        i = int(np.flatnonzero(~np.isfinite(s))[0])
-        raise DataError(f"column {scores.name!r}, row {i}: score {scores.iloc[i]!r} is not a finite number")
-    lo, hi = (s.min(), s.max()) if len(s) else (0.0, 0.0)
-    if lo == hi:
-        return np.ones(len(s), dtype=np.int64)
-    return ((s - lo) / (hi - lo) * 99 + 1).astype(np.int64)
+__all__ = ["grade_scores", "sample_eval_queries", "build_qrels", "query_ids", "load_ground_truth"]
 
 
 def sample_eval_queries(queries: pd.Series, grades: np.ndarray, top_q: int | None, seed: int = 1) -> list[str]:
@@ -35,11 +27,13 @@ def sample_eval_queries(queries: pd.Series, grades: np.ndarray, top_q: int | Non
 
     Rows are grouped by query key (text + QUERY_KEY_SUFFIX, in sorted order as pandas groupby gives),
     grades summed; n = min(top_q, number of keys) keys are drawn without replacement with probability
-    proportional to the sum, then sorted by the sum, descending (stable). The draw is
+    proportional to the sum, then sorted by the sum, descending. The draw is
     `numpy.random.RandomState(seed).choice(keys, n, replace=False, p=sum / sum.sum())`, which is what
-    the official `DataFrame.sample(n, weights=..., random_state=1)` ran; pandas >= 3 refuses such a
-    sample when n * max(p) > 1 (small data), numpy's sequential draw does not. `top_q` None or -1
-    takes every query.
+    the official `DataFrame.sample(n, weights=..., random_state=1)` ran, so the sampled set is the official
+    one; pandas >= 3 refuses such a sample when n * max(p) > 1 (small data), numpy's sequential draw does
+    not. The sort here is stable (draw order among equal sums), the official one is pandas' default
+    unstable sort: the order within equal grade sums may differ, the set and every mean do not.
+    `top_q` None or -1 takes every query.
     """
     frame = pd.DataFrame({"key": queries.astype(str).to_numpy() + QUERY_KEY_SUFFIX, "grade": grades})
     sums = frame.groupby("key")["grade"].sum()

@@ -6,8 +6,9 @@ a `RankedGrades`, the judged hits of every query (see `ranked_grades` for rankin
 """
 from gcl_nb.metrics.dcg import dcg
 from gcl_nb.metrics.err import err, err_values
-from gcl_nb.metrics.map import map_at, map_values
-from gcl_nb.metrics.metric_set import METRIC_COLUMNS, metric_set, metric_table
+from gcl_nb.metrics.map import map_values, mean_average_precision
+from gcl_nb.metrics.metric_set import (HEADLINE_METRICS, METRIC_COLUMNS, OFFICIAL_METRICS, metric_set,
+                                       metric_table)
 from gcl_nb.metrics.mrr import mrr, mrr_values
 from gcl_nb.metrics.ndcg import ndcg, ndcg_values
 from gcl_nb.metrics.precision import precision, precision_values
@@ -16,7 +17,7 @@ from gcl_nb.metrics.rbp import rbp, rbp_values
 from gcl_nb.metrics.recall import recall, recall_values
 
 __all__ = [
-    "METRIC_COLUMNS", "RankedGrades", "dcg", "err", "err_values", "map_at", "map_values", "metric_set",
-    "metric_table", "mrr", "mrr_values", "ndcg", "ndcg_values", "precision", "precision_values",
-    "rbp", "rbp_values", "recall", "recall_values",
+    "HEADLINE_METRICS", "METRIC_COLUMNS", "OFFICIAL_METRICS", "RankedGrades", "dcg", "err", "err_values",
+    "map_values", "mean_average_precision", "metric_set", "metric_table", "mrr", "mrr_values", "ndcg",
+    "ndcg_values", "precision", "precision_values", "rbp", "rbp_values", "recall", "recall_values",
 ]

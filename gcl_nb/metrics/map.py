@@ -23,7 +23,8 @@ def map_values(ranked: RankedGrades, k: int) -> np.ndarray:
     return np.divide(precision_sum, n_relevant, out=np.zeros_like(precision_sum), where=n_relevant > 0)
 
 
-def map_at(qrels: Qrels, run: Run, k: int, per_query: bool = False) -> float | dict:
-    """Mean average precision at k over the qrels' queries ({qid: AP@k} with `per_query`)."""
+def mean_average_precision(qrels: Qrels, run: Run, k: int, per_query: bool = False) -> float | dict:
+    """Mean average precision at k over the qrels' queries ({qid: AP@k} with `per_query`). Named in full, not
+    `map` like `ndcg` or `mrr`, so that importing it does not shadow Python's `map`."""
     ranked = RankedGrades.from_dicts(qrels, run)
     return ranked.summarise(map_values(ranked, k), per_query)

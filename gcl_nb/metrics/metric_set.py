@@ -21,8 +21,14 @@ from gcl_nb.metrics.ndcg import ndcg_values
 from gcl_nb.metrics.rbp import rbp_values
 from gcl_nb.metrics.recall import recall_values
 
+#: every metric of the protocol, per query: the metric columns of every result table
 METRIC_COLUMNS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9",
                   "map@1000", "mrr@1000", "recall@10", "recall@100")
+#: the official evaluator's summary row (eval_gs_v1.py): METRIC_COLUMNS without recall
+OFFICIAL_METRICS = tuple(m for m in METRIC_COLUMNS if not m.startswith("recall@"))
+#: the headline metrics, what the experiment reports show and test by default: the paper's NDCG@10 (the first,
+#: which gets the paired tests), ERR (top-heavy, graded) and RBP@0.9
+HEADLINE_METRICS = ("ndcg@10", "err", "rbp@0.9")
 
 
 def metric_table(ranked: RankedGrades) -> pd.DataFrame:

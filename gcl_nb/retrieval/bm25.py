@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import logging
 
-import bm25s
 import numpy as np
+
+try:
+    import bm25s
+except ImportError:  # an optional dependency: the `workbench` extra
+    bm25s = None
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG, which notebooks then print
 
@@ -23,6 +27,8 @@ class BM25Retriever:
     text: that product matches no query."""
 
     def __init__(self, k1: float = 1.5, b: float = 0.75, method: str = "lucene", stopwords: str | None = "en"):
+        if bm25s is None:
+            raise ImportError("BM25Retriever needs bm25s: pip install 'gcl_nb[workbench]'")
         self.k1, self.b, self.method, self.stopwords = k1, b, method, stopwords
         self._corpus = None
         self._index: bm25s.BM25 | None = None

@@ -10,22 +10,17 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from gcl_nb.data.schema import SCORE_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
-
-
-def _check_columns(df: pd.DataFrame, columns, what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{what}: missing columns {missing}; got {list(df.columns)}")
+from gcl_nb.data.schema import SCORE_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, protocol_order
+from gcl_nb.viz.checks import check_columns
 
 
 def split_summary(splits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per split: query set (0 = the 80%, 1 = the 20%), corpus half, #queries, #products, #rows,
     mean and max rows per query."""
     rows = []
-    for name in (s for s in SPLITS if s in splits):
+    for name in protocol_order(splits, others=False):
         df = splits[name]
-        _check_columns(df, ("query_id", "product_id"), f"split {name!r}")
+        check_columns(df, ("query_id", "product_id"), f"split {name!r}")
         per_query = df.groupby("query_id").size()
         rows.append({
             "split": name, "query_set": int(SPLIT_FILE_STEMS[name][6]), "corpus": SPLIT_CORPUS[name],
@@ -38,7 +33,7 @@ def split_summary(splits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 def split_structure_figure(summary: pd.DataFrame) -> go.Figure:
     """The 2 x 2 picture of the splits: query sets (rows) x corpus halves (columns), cell = #rows."""
-    _check_columns(summary, ("split", "query_set", "corpus", "queries", "products", "rows"), "split summary")
+    check_columns(summary, ("split", "query_set", "corpus", "queries", "products", "rows"), "split summary")
     z = np.full((2, 2), np.nan)
     text = [["", ""], ["", ""]]
     for r in summary.itertuples(index=False):
@@ -58,7 +53,7 @@ def split_structure_figure(summary: pd.DataFrame) -> go.Figure:
 def results_per_query_figure(splits: Mapping[str, pd.DataFrame]) -> go.Figure:
     """Histogram of the number of ranked products per query, one trace per split."""
     fig = go.Figure()
-    for name in (s for s in SPLITS if s in splits):
+    for name in protocol_order(splits, others=False):
         counts = splits[name].groupby("query_id").size()
         fig.add_trace(go.Histogram(x=counts.to_numpy(), name=name, opacity=0.6))
     fig.update_layout(barmode="overlay", title="Results per query", xaxis_title="products per query",
@@ -68,7 +63,7 @@ def results_per_query_figure(splits: Mapping[str, pd.DataFrame]) -> go.Figure:
 
 def score_position_figure(pairs: pd.DataFrame) -> go.Figure:
     """Mean of each score column against position (1 = top): how the three scores grade a ranking."""
-    _check_columns(pairs, ("position", *SCORE_COLUMNS), "pairs")
+    check_columns(pairs, ("position", *SCORE_COLUMNS), "pairs")
     means = pairs.groupby("position")[list(SCORE_COLUMNS)].mean().sort_index()
     fig = make_subplots(rows=1, cols=3, subplot_titles=list(SCORE_COLUMNS))
     for i, column in enumerate(SCORE_COLUMNS, start=1):
@@ -82,7 +77,7 @@ def score_position_figure(pairs: pd.DataFrame) -> go.Figure:
 def score_histogram_figure(pairs: pd.DataFrame) -> go.Figure:
     """Histograms of position and of the three score columns over all pairs."""
     columns = ("position", *SCORE_COLUMNS)
-    _check_columns(pairs, columns, "pairs")
+    check_columns(pairs, columns, "pairs")
     fig = make_subplots(rows=1, cols=4, subplot_titles=list(columns))
     for i, column in enumerate(columns, start=1):
         fig.add_trace(go.Histogram(x=pairs[column].to_numpy(), name=column, nbinsx=40), row=1, col=i)
@@ -95,7 +90,7 @@ def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_co
     """Training weight w = STW(score) against position, one line per STW function (`gcl_nb.losses.weights`
     functions: float tensor of scores -> weights), applied to the mean score at each position.
     `normalise` plots w / max(w) so curves of different scales compare by shape."""
-    _check_columns(pairs, ("position", score_column), "pairs")
+    check_columns(pairs, ("position", score_column), "pairs")
     by_position = pairs.groupby("position")[score_column].mean().sort_index()
     scores = by_position.to_numpy(dtype=float)
     fig = go.Figure()
@@ -114,7 +109,7 @@ def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_co
 def split_overlap(splits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Shared query ids and product ids for every pair of splits (the 2-way split design: splits with the
     same query set share queries, splits with the same corpus half share products, others share none)."""
-    names = [s for s in SPLITS if s in splits]
+    names = protocol_order(splits, others=False)
     ids = {n: (set(splits[n]["query_id"]), set(splits[n]["product_id"])) for n in names}
     rows = []
     for i, a in enumerate(names):

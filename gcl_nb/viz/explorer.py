@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import traitlets
 
-from gcl_nb.data.schema import SPLITS
+from gcl_nb.data.schema import protocol_order
 from gcl_nb.viz.embeddings import nearest_gallery
 from gcl_nb.viz.gallery import side_by_side_html, sortable_table_html
 
@@ -24,12 +24,6 @@ Renderer = Callable[[str, str, Sequence[str], int], str]
 
 #: query orders of the explorer's list: by per-query delta (when known), or every query of the split
 MOST_IMPROVED, MOST_HURT, ALL_QUERIES = "most improved first", "most hurt first", "all queries"
-
-
-def protocol_order(splits) -> list[str]:
-    """Split names in the protocol's order (in_domain, novel_query, novel_document, zero_shot), others after."""
-    names = list(dict.fromkeys(splits))
-    return [s for s in SPLITS if s in names] + [s for s in names if s not in SPLITS]
 
 
 class QueryExplorer:

@@ -17,18 +17,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 from scipy import stats
 
-from gcl_nb.data.schema import SPLITS
+from gcl_nb.data.schema import protocol_order
 from gcl_nb.metrics.dcg import dcg, discounts
+from gcl_nb.viz.checks import check_columns
 from gcl_nb.viz.gallery import ImageLoader, side_by_side_html, table_html
-
-#: the metrics of the notebooks' summary tables (every protocol metric but recall)
-SUMMARY_METRICS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9", "map@1000", "mrr@1000")
-
-
-def _check_columns(df: pd.DataFrame, columns, what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{what}: missing columns {missing}; got {list(df.columns)}")
 
 
 def _methods(df: pd.DataFrame, baseline: str, candidate: str) -> None:
@@ -40,8 +32,8 @@ def _methods(df: pd.DataFrame, baseline: str, candidate: str) -> None:
 
 def metric_bar_figure(results: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
     """Grouped bars: `metric` per split, one colour per method."""
-    _check_columns(results, ("method", "split", metric), "result table")
-    order = [s for s in SPLITS if s in set(results["split"])]
+    check_columns(results, ("method", "split", metric), "result table")
+    order = protocol_order(results["split"], others=False)
     ordered = results.assign(_order=results["split"].map({s: i for i, s in enumerate(order)}))
     ordered = ordered.sort_values("_order", kind="stable").drop(columns="_order")
     fig = px.bar(ordered, x="split", y=metric, color="method", barmode="group",
@@ -58,7 +50,7 @@ def sweep_gain_figure(gains: pd.DataFrame, baseline: str = "clip", metric: str =
     if missing:
         raise ValueError(f"gains table: index lacks {missing}; got {list(gains.index.names)}")
     percent = (100 * gains).stack().rename("gain").reset_index()
-    order = [s for s in SPLITS if s in set(percent["split"])]
+    order = protocol_order(percent["split"], others=False)
     fig = px.line(percent, x="strength", y="gain", color="method", facet_col="split", markers=True,
                   category_orders={"split": order},
                   labels={"gain": f"{metric} gain over {baseline} (%)", "strength": strength_label},
@@ -71,7 +63,7 @@ def per_query_deltas(per_query: pd.DataFrame, baseline: str, candidate: str,
                      metric: str = "ndcg@10") -> pd.DataFrame:
     """Per (split, query): the two methods' `metric` and delta = candidate - baseline, sorted by delta
     descending (most improved first); per-query values of several seeds are averaged."""
-    _check_columns(per_query, ("method", "split", "query_id", metric), "per-query table")
+    check_columns(per_query, ("method", "split", "query_id", metric), "per-query table")
     _methods(per_query, baseline, candidate)
     keys = ["split", "query_id"] + (["query"] if "query" in per_query.columns else [])
     wide = per_query.pivot_table(index=keys, columns="method", values=metric, aggfunc="mean")
@@ -83,9 +75,9 @@ def per_query_deltas(per_query: pd.DataFrame, baseline: str, candidate: str,
 def delta_summary(deltas: pd.DataFrame, tolerance: float = 0.0) -> pd.DataFrame:
     """Per split (protocol order): queries, and the share (%) the candidate helped (delta > tolerance),
     hurt (delta < -tolerance) or left unchanged, with the mean and median delta."""
-    _check_columns(deltas, ("split", "delta"), "delta table")
+    check_columns(deltas, ("split", "delta"), "delta table")
     rows = []
-    for split in [s for s in SPLITS if s in set(deltas["split"])] + sorted(set(deltas["split"]) - set(SPLITS)):
+    for split in protocol_order(deltas["split"]):
         d = deltas.loc[deltas["split"] == split, "delta"].to_numpy(float)
         helped, hurt = int((d > tolerance).sum()), int((d < -tolerance).sum())
         rows.append({"split": split, "queries": len(d), "helped %": 100 * helped / len(d),
@@ -97,19 +89,19 @@ def delta_summary(deltas: pd.DataFrame, tolerance: float = 0.0) -> pd.DataFrame:
 def labelled_significance(tests: pd.DataFrame, baseline: str, candidate: str) -> pd.DataFrame:
     """The candidate's rows of a paired-test table (`gcl_nb.workbench.experiment.significance_table`), with the
     `mean_a` / `mean_b` columns named after the two models, in split order."""
-    _check_columns(tests, ("method", "split", "mean_a", "mean_b"), "significance table")
+    check_columns(tests, ("method", "split", "mean_a", "mean_b"), "significance table")
     rows = tests[tests["method"] == candidate]
     if rows.empty:
         raise ValueError(f"no test of {candidate!r} in the table; methods: {sorted(set(tests['method']))}")
-    order = {s: i for i, s in enumerate(SPLITS)}
-    rows = rows.sort_values("split", key=lambda col: col.map(order), kind="stable")
+    rank = {s: i for i, s in enumerate(protocol_order(rows["split"]))}
+    rows = rows.sort_values("split", key=lambda col: col.map(rank), kind="stable")
     return rows.drop(columns="method").rename(columns={"mean_a": baseline, "mean_b": candidate}).reset_index(drop=True)
 
 
 def delta_histogram_figure(deltas: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
     """Distribution of per-query deltas, one histogram per split, with the zero line."""
-    _check_columns(deltas, ("split", "delta"), "delta table")
-    order = [s for s in SPLITS if s in set(deltas["split"])]
+    check_columns(deltas, ("split", "delta"), "delta table")
+    order = protocol_order(deltas["split"], others=False)
     fig = px.histogram(deltas, x="delta", color="split", barmode="overlay", opacity=0.6, nbins=40,
                        category_orders={"split": order},
                        title=f"Per-query {metric} delta (right of 0: the candidate wins)")
@@ -185,7 +177,7 @@ def rank_correlation_table(rankings: Mapping[str, Mapping[str, Sequence[str]]],
 def rank_correlation_figure(table: pd.DataFrame, measure: str = "kendall_tau") -> go.Figure:
     """Box plot per method (and split, when the table has one) of the per-query rank correlation with the
     ground truth."""
-    _check_columns(table, ("method", measure), "rank-correlation table")
+    check_columns(table, ("method", measure), "rank-correlation table")
     x = "split" if "split" in table.columns else "method"
     fig = px.box(table.dropna(subset=[measure]), x=x, y=measure, color="method", points="all",
                  title=f"Rank correlation with the ground truth ({measure}, per query)")

@@ -1,8 +1,8 @@
 """Named presets: one name (smoke / cpu / gpu) picks a SynthShop size and a training budget that fit together.
 
 A preset is data: the TrainConfig fields it changes from TrainConfig's defaults, which are the `cpu` preset
-(the default every user gets). The SynthShop sizes of the same names are in gcl_nb.data.synthshop.presets, in the
-same style.
+(the default every user gets): TRAIN_PRESETS. The SynthShop sizes of the same names are SYNTHSHOP_PRESETS
+(gcl_nb.data.synthshop.presets), in the same style.
 - `smoke`: seconds on a laptop core, for CI and notebook tests (32 px, a dozen steps).
 - `cpu`:   the default, a few minutes per run on 2 cores: gcl-rn-tiny (a small ResNet image tower; the vision
            transformer of `gcl-tiny` barely learns at this size, results/image_tower_diagnosis.md), 64 px,
@@ -16,7 +16,7 @@ from __future__ import annotations
 from gcl_nb.training.config import TrainConfig
 
 #: preset name -> the TrainConfig fields it changes from the defaults (`cpu`)
-PRESETS: dict[str, dict] = {
+TRAIN_PRESETS: dict[str, dict] = {
     "smoke": dict(image_size=32, batch_size=16, steps=12, warmup=2),
     "cpu": {},
     "gpu": dict(arch="ViT-B-32", image_size=224, batch_size=512, steps=3000, warmup=200, lr=5e-4, weight_decay=0.2,
@@ -31,6 +31,6 @@ def effective_preset(preset: str, ci: bool = False) -> str:
 
 def train_config(preset: str = "cpu", **overrides) -> TrainConfig:
     """TrainConfig of the named preset with `overrides` applied (ValueError for an unknown preset)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown training preset {preset!r}: choose one of {', '.join(PRESETS)}")
-    return TrainConfig(**{**PRESETS[preset], "preset": preset, **overrides})
+    if preset not in TRAIN_PRESETS:
+        raise ValueError(f"unknown training preset {preset!r}: choose one of {', '.join(TRAIN_PRESETS)}")
+    return TrainConfig(**{**TRAIN_PRESETS[preset], "preset": preset, **overrides})

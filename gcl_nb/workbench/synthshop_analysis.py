@@ -1,8 +1,8 @@
 """Where does a method's NDCG gain come from? Analyses of SynthShop results against its ground truth.
 
-SynthShop ranks products by level(q, p) + u with level = round(20 * attribute-match relevance) (learnable from
-the product's fields) and u in (0, 1) ordering products *within* a level by a latent popularity plus noise
-(gcl_nb.data.synthshop.engine). The functions here split a ranking's NDCG@k into
+SynthShop ranks products by level(q, p) + u with level = round(LEVEL_SCALE * attribute-match relevance)
+(learnable from the product's fields) and u in (0, 1) ordering products *within* a level by a latent popularity
+plus noise (gcl_nb.data.synthshop.engine). The functions here split a ranking's NDCG@k into
 
 - a *level part*: the expected NDCG@k of the same ranking when every product is swapped for a random product
   of the same level from the corpus (what the model's choice of levels alone earns), and
@@ -24,12 +24,10 @@ import pandas as pd
 from scipy import stats
 
 from gcl_nb.data.synthshop.catalog import QUERY_ATTRIBUTES
-from gcl_nb.data.synthshop.engine import Engine
+from gcl_nb.data.synthshop.engine import LEVEL_SCALE, Engine
 from gcl_nb.evaluation.protocol import build_qrels, grade_scores, sample_eval_queries
 from gcl_nb.evaluation.split_evaluation import SplitResult
 from gcl_nb.metrics import dcg, ndcg
-
-LEVEL_SCALE = 20  # level = round(LEVEL_SCALE * relevance), as the engine ranks
 
 
 # ------------------------------------------------------------------------------------ ground truth
@@ -113,7 +111,8 @@ def level_decomposition(result: SplitResult, levels: pd.DataFrame, k: int = 10) 
     """Per query of an evaluated split: ndcg (NDCG@k of the run), level_part (`expected_level_ndcg` of the
     levels the run put at ranks 1..k) and within_part = ndcg - level_part.
 
-    result: gcl_nb.evaluation.split_evaluation.evaluate_split's output; levels: `corpus_levels` over the split's corpus half.
+    result: gcl_nb.evaluation.split_evaluation.evaluate_split's output; levels: `corpus_levels` over the split's
+    corpus half.
     """
     cols = pd.Index(levels.columns, dtype=str).get_indexer(result.doc_ids)
     if (cols < 0).any():
@@ -136,7 +135,7 @@ def level_decomposition(result: SplitResult, levels: pd.DataFrame, k: int = 10) 
 
 
 # ------------------------------------------------------------------------------------ per-query deltas
-def delta_summary(deltas: pd.DataFrame) -> pd.DataFrame:
+def delta_power_summary(deltas: pd.DataFrame) -> pd.DataFrame:
     """Per split of a `gcl_nb.viz.ranking.per_query_deltas` table: n, mean, sem and sd of the delta, share of
     queries improved / hurt, and the smallest mean delta detectable with 80% power at alpha 0.05 (2.8 sem)."""
     g = deltas.groupby("split", sort=False)["delta"]

@@ -9,7 +9,7 @@ import pandas as pd
 from PIL import Image
 
 from gcl_nb.data.gs.images import FolderImages, ParquetImages, decode_image
-from gcl_nb.data.schema import SPLIT_CORPUS, SPLITS, DataError, check_corpus_scope, check_split
+from gcl_nb.data.schema import SPLIT_CORPUS, DataError, check_corpus_scope, check_split, protocol_order
 
 
 @dataclass
@@ -75,7 +75,7 @@ class GSData:
 
     @property
     def splits(self) -> tuple[str, ...]:
-        return tuple(s for s in SPLITS if s in self.tables)
+        return tuple(protocol_order(self.tables, others=False))
 
     @property
     def n_bad_images(self) -> int:

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from gcl_nb.data.gs.containers import Corpus
 from gcl_nb.data.gs.images import ParquetImages
 from gcl_nb.data.gs.validation import Where, check_disjoint, empty_file, finish_split, validate_pairs
-from gcl_nb.data.schema import ID_COLUMNS, PAIR_COLUMNS, SPLIT_CORPUS, SPLITS, DataError
+from gcl_nb.data.schema import ID_COLUMNS, PAIR_COLUMNS, SPLIT_CORPUS, SPLITS, DataError, protocol_order
 
 
 def _variants(split: str) -> tuple[str, ...]:
@@ -101,7 +101,7 @@ def load_parquet(root: Path, wanted: tuple[str, ...], scope: str):
     the partner split of each (same corpus half) is read too, for its products."""
     needed = set(wanted) | ({_partner(s) for s in wanted} if scope == "half" else set())
     tables, derived, files, locations, id_types = {}, {}, [], {1: [], 2: []}, {}
-    for split in (s for s in SPLITS if s in needed):
+    for split in protocol_order(needed, others=False):
         paths, parts, columns = parquet_files(root, split), [], None
         for path in paths:
             pf = _open_parquet(path)

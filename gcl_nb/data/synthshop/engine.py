@@ -2,8 +2,8 @@
 
 relevance(q, p) = sum over the query's attributes a of  w_a * sim_a(q_a, p_a), with sim_a = 1 for the same
 value, partial credit for related values (RELATED_CREDIT: same category group, shared colour family), else 0.
-Ranking key = level(q, p) + u(q, p) where level = round(20 * relevance) (an integer: weights are multiples of
-0.05) and u = 0.5 + 0.49 * tanh(t / 4) in (0, 1) with
+Ranking key = level(q, p) + u(q, p) where level = round(LEVEL_SCALE * relevance) (LEVEL_SCALE = 20: an integer,
+as weights are multiples of 0.05) and u = 0.5 + 0.49 * tanh(t / 4) in (0, 1) with
     t = popularity_strength * zscore(log popularity_p) + noise_strength * N(0, 1)
 so popularity and noise only order products *within* one relevance level. The top `top_n` are returned.
 """
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gcl_nb.data.synthshop.catalog import QUERY_ATTRIBUTES, related_categories, related_colours
+from gcl_nb.data.synthshop.random_streams import Stream, stream_rng
 
 #: importance of each attribute in the relevance sum (category most important).
 WEIGHTS = {"category": 4.0, "colour": 2.0, "pattern": 1.5, "brand": 1.25, "material": 1.0, "style": 0.75}
@@ -22,6 +23,8 @@ WEIGHTS = {"category": 4.0, "colour": 2.0, "pattern": 1.5, "brand": 1.25, "mater
 RELATED_CREDIT = {"category": 0.35, "colour": 0.4}
 #: coarse match levels of a (query, product) pair, worst to best (see `match_levels`).
 MATCH_LEVELS = ("other", "related", "category", "partial", "exact")
+#: relevance levels per unit of relevance: level = round(LEVEL_SCALE * relevance), the ranking's integer part.
+LEVEL_SCALE = 20
 
 
 def _similarity(values: list[str], related) -> np.ndarray:
@@ -63,7 +66,8 @@ class Engine:
         self.sim = {
             "category": np.where(np.eye(len(cats)) > 0, 1.0,
                                  RELATED_CREDIT["category"] * _similarity(cats, related_categories)),
-            "colour": np.where(np.eye(len(cols)) > 0, 1.0, RELATED_CREDIT["colour"] * _similarity(cols, related_colours)),
+            "colour": np.where(np.eye(len(cols)) > 0, 1.0,
+                               RELATED_CREDIT["colour"] * _similarity(cols, related_colours)),
         }
 
     def exact_mask(self, query: dict[str, str]) -> np.ndarray:
@@ -102,9 +106,9 @@ class Engine:
     def rank(self, query: dict[str, str], query_index: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-`top_n` product indices (best first) and their relevance, for the query's own noise stream."""
         rel = self.relevance(query)
-        rng = np.random.default_rng([self.seed, 7, query_index])
+        rng = stream_rng(self.seed, Stream.RANKING_NOISE, query_index)
         t = self.popularity_strength * self.p.pop_z + self.noise_strength * rng.standard_normal(len(self.p))
-        key = np.rint(rel * 20) + 0.5 + 0.49 * np.tanh(t / 4)
+        key = np.rint(rel * LEVEL_SCALE) + 0.5 + 0.49 * np.tanh(t / 4)
         n = min(self.top_n, len(key))
         kth = np.partition(key, len(key) - n)[len(key) - n]
         cand = np.flatnonzero(key >= kth)  # index order, so exact ties keep product order (stable sort)

@@ -1,7 +1,7 @@
 """SynthShop generator parameters and the named sizes (smoke / cpu / gpu).
 
 A preset is data: the fields it changes from SynthShopParams' defaults, which are the `cpu` size, the same
-style as the training presets (gcl_nb.workbench.presets)."""
+style as the training presets (gcl_nb.workbench.presets.TRAIN_PRESETS)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -42,7 +42,7 @@ class SynthShopParams:
 
 
 #: preset name -> the SynthShopParams fields it changes from the defaults (`cpu`)
-PRESETS: dict[str, dict] = {
+SYNTHSHOP_PRESETS: dict[str, dict] = {
     "smoke": dict(n_products=400, n_queries=64, top_n=30, image_size=32),
     "cpu": {},
     "gpu": dict(n_products=120_000, n_queries=12_000, top_n=100, image_size=96),
@@ -51,10 +51,10 @@ PRESETS: dict[str, dict] = {
 
 def preset_params(preset: str, **overrides) -> SynthShopParams:
     """The preset's parameters with `overrides` applied (unknown names raise ValueError)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown SynthShop preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    if preset not in SYNTHSHOP_PRESETS:
+        raise ValueError(f"unknown SynthShop preset {preset!r}: choose one of {', '.join(SYNTHSHOP_PRESETS)}")
     known = {f.name for f in fields(SynthShopParams)}
     unknown = set(overrides) - known
     if unknown:
         raise ValueError(f"unknown SynthShop parameter(s) {sorted(unknown)}: known are {sorted(known)}")
-    return SynthShopParams(**{**PRESETS[preset], **overrides})
+    return SynthShopParams(**{**SYNTHSHOP_PRESETS[preset], **overrides})

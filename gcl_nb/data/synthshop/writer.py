@@ -1,9 +1,10 @@
 """Write a generated SynthShop data set in the Marqo-GS tarball layout (plus SynthShop-only extras).
 
 Per split `<stem>.csv` (columns SPLIT_CSV_COLUMNS), `<stem>_gt_dev.json` / `<stem>_gt_test.json`
-({query + QUERY_KEY_SUFFIX: {product_id: grade}}, keyed as the official files, the split's queries partitioned 50/50 into dev and test, grades as the official
-evaluation computes them: g = int((s - min) / (max - min) * 99 + 1) over the split's score_linear, at most 1000
-products per query, best first) and `<stem>_queries.json` (list of the split's query strings, in query-id order).
+({query + QUERY_KEY_SUFFIX: {product_id: grade}}, keyed as the official files; the split's queries partitioned
+50/50 into dev and test; grades as the official evaluation computes them over the split's score_linear,
+gcl_nb.data.grades.grade_scores; at most 1000 products per query, best first) and `<stem>_queries.json`
+(list of the split's query strings, in query-id order).
 `corpus_1.json` / `corpus_2.json`: {product_id: {"title", "image_local": "/input/images/<product_id>.jpg"}}.
 """
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from gcl_nb.data.grades import grade_scores
 from gcl_nb.data.schema import QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
+from gcl_nb.data.synthshop.random_streams import Stream, stream_rng
 
 SPLIT_CSV_COLUMNS = ("query", "product_id", "title", "image_local", "position", "score_linear",
                      "score_reciprocal", "no_score", "pair_id", "query_id")
@@ -27,14 +29,6 @@ def image_file(product_id: str) -> str:
     return f"{product_id}.jpg"
 
 
-def official_grades(scores: pd.Series) -> pd.Series:
-    """g = int((s - min) / (max - min) * 99 + 1); a constant column gives 1 everywhere."""
-    lo, hi = scores.min(), scores.max()
-    if hi == lo:
-        return pd.Series(1, index=scores.index)
-    return ((scores - lo) / (hi - lo) * 99 + 1).astype(int)
-
-
 def _dump_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
 
@@ -42,7 +36,7 @@ def _dump_json(path: Path, obj) -> None:
 def write_split(root: Path, split: str, table: pd.DataFrame, dev_queries: set[str]) -> None:
     stem = SPLIT_FILE_STEMS[split]
     table.loc[:, list(SPLIT_CSV_COLUMNS)].to_csv(root / f"{stem}.csv", index=False)
-    graded = table.assign(grade=official_grades(table["score_linear"]))
+    graded = table.assign(grade=grade_scores(table["score_linear"]))
     gt = {"dev": {}, "test": {}}
     for query, rows in graded.groupby("query", sort=False):
         rows = rows.sort_values("grade", ascending=False, kind="stable").head(GT_TOP_K)
@@ -73,7 +67,7 @@ def write_dataset(root: Path, products: pd.DataFrame, queries: pd.DataFrame, ran
         "no_score": 1, "pair_id": [str(i) for i in range(len(ranked))], "query_id": q["query_id"].to_numpy(),
         "side": q["side"].to_numpy(), "half": p["half"].to_numpy(),
     })
-    rng = np.random.default_rng([seed, 6])
+    rng = stream_rng(seed, Stream.DEV_TEST)
     dev_queries = set(queries["query"][rng.random(len(queries)) < 0.5])
     for split in SPLITS:
         side = int(SPLIT_FILE_STEMS[split].split("_")[1])  # query_{side}_product_id_{half - 1}

@@ -6,12 +6,13 @@ import json
 import time
 
 from gcl_nb.data.synthshop import make_synthshop
-from gcl_nb.data.synthshop.presets import PRESETS
+from gcl_nb.data.synthshop.presets import SYNTHSHOP_PRESETS
 from gcl_nb.workbench.commands.common import parse_assignment
 
 
 def add_cli(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="data set size (default cpu)")
+    parser.add_argument("--preset", default="cpu", choices=sorted(SYNTHSHOP_PRESETS),
+                        help="data set size (default cpu)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--set", action="append", default=[], type=parse_assignment, metavar="NAME=VALUE",

@@ -8,7 +8,7 @@ from typing import Union, get_args, get_origin, get_type_hints
 
 from gcl_nb.training import TrainConfig, train
 from gcl_nb.workbench.commands.common import add_data_options, data_options
-from gcl_nb.workbench.presets import PRESETS, train_config
+from gcl_nb.workbench.presets import TRAIN_PRESETS, train_config
 
 
 def _cli_type(hint):
@@ -25,7 +25,7 @@ def _cli_type(hint):
 
 def add_cli(parser: argparse.ArgumentParser) -> None:
     """`gcl-nb train --data DIR --preset cpu --stw linear --out runs/x [--steps N ...]`: one flag per field."""
-    parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="training preset (default cpu)")
+    parser.add_argument("--preset", default="cpu", choices=sorted(TRAIN_PRESETS), help="training preset (default cpu)")
     add_data_options(parser)
     for name, hint in get_type_hints(TrainConfig).items():
         if name in ("preset", "data_options"):

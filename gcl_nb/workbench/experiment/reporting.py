@@ -7,23 +7,21 @@ from typing import Sequence
 
 import pandas as pd
 
-from gcl_nb.data.schema import SPLITS
+from gcl_nb.data.schema import protocol_order
 from gcl_nb.evaluation.significance import compare, compare_runs
+from gcl_nb.metrics import HEADLINE_METRICS
 from gcl_nb.training.run_dir import read_history
 from gcl_nb.workbench.experiment.outputs import read_run_log
 
-#: the metrics the report shows (and its statistics compute by default); the first one gets the paired tests
-REPORT_METRICS = ("ndcg@10", "err", "rbp@0.9")
 
-
-def mean_std(results: pd.DataFrame, metrics: Sequence[str] = REPORT_METRICS) -> pd.DataFrame:
+def mean_std(results: pd.DataFrame, metrics: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
     """Mean and std over seeds per (method, split): columns `<metric>` and `<metric>_std`."""
     grouped = results.groupby(["method", "split"], sort=False)[list(metrics)]
     means, stds = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
     return means.join(stds.add_suffix("_std")).reset_index()
 
 
-def gains(results: pd.DataFrame, baseline: str = "clip", metrics: Sequence[str] = REPORT_METRICS) -> pd.DataFrame:
+def gains(results: pd.DataFrame, baseline: str = "clip", metrics: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
     """Relative gain of each method's seed-mean over the baseline's, per split: (m - b) / b."""
     means = results.groupby(["method", "split"], sort=False)[list(metrics)].mean()
     base = means.xs(baseline, level="method")
@@ -31,7 +29,7 @@ def gains(results: pd.DataFrame, baseline: str = "clip", metrics: Sequence[str] 
 
 
 def significance_table(per_query: pd.DataFrame, baseline: str = "clip",
-                       metrics: Sequence[str] = REPORT_METRICS, seed: int = 0) -> pd.DataFrame:
+                       metrics: Sequence[str] = HEADLINE_METRICS, seed: int = 0) -> pd.DataFrame:
     """Paired tests of every method against the baseline per split, on per-query values averaged over seeds.
 
     The protocol samples the same queries for every model (the sampling depends on the data only), so
@@ -47,7 +45,7 @@ def significance_table(per_query: pd.DataFrame, baseline: str = "clip",
 
 
 def report(results: pd.DataFrame, per_query: pd.DataFrame, baseline: str = "clip",
-           metrics: Sequence[str] = REPORT_METRICS, title: str = "GCL vs CLIP", command: str = "",
+           metrics: Sequence[str] = HEADLINE_METRICS, title: str = "GCL vs CLIP", command: str = "",
            notes: str = "") -> str:
     """Markdown: per split, each method's mean +- std over seeds, gain over the baseline and paired p-value."""
     stats = mean_std(results, metrics).set_index(["method", "split"])
@@ -66,7 +64,7 @@ def report(results: pd.DataFrame, per_query: pd.DataFrame, baseline: str = "clip
               "(exact permutation test over the runs' split means; 0.1 is the smallest possible with 3 + 3 "
               "runs; blank with a single run): it asks whether retraining with new seeds would keep the difference.", ""]
     methods = list(dict.fromkeys(results["method"]))
-    for split in [s for s in SPLITS if s in set(results["split"])]:
+    for split in protocol_order(results["split"], others=False):
         lines += [f"## {split}", "",
                   "| method | " + " | ".join(metrics) + " | " + " | ".join(f"gain {m}" for m in metrics)
                   + " | p (ndcg@10) | 95% CI diff ndcg@10 | p (runs, ndcg@10) |",

@@ -57,7 +57,7 @@ class ExperimentConfig:
             raise ValueError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
 
 
-def run_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:
+def method_train_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:
     """The TrainConfig of one (method, seed) run: preset, then the experiment's overrides, then the method's."""
     return train_config(config.preset, **{
         **config.overrides, **METHODS[method], "data": config.data, "data_options": config.data_options,
@@ -65,15 +65,15 @@ def run_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:
         "out": str(Path(config.out) / f"{method}-s{seed}"), "progress": config.progress})
 
 
-def build_model(config: ExperimentConfig, method: str, seed: int):
+def train_or_build_model(config: ExperimentConfig, method: str, seed: int):
     """Train (or, for untrained methods, build) the model of one run; returns (model, run_dir or None)."""
     if method == "bm25":
         return BM25Retriever(), None
     if method in UNTRAINED_ENCODERS:
         torch.manual_seed(seed)
-        encoder_config = run_config(config, UNTRAINED_ENCODERS[method], seed).encoder_config()
+        encoder_config = method_train_config(config, UNTRAINED_ENCODERS[method], seed).encoder_config()
         return build_encoder(encoder_config).eval(), None
-    run_dir = train(run_config(config, method, seed))
+    run_dir = train(method_train_config(config, method, seed))
     return load_encoder(run_dir).eval(), run_dir
 
 
@@ -94,7 +94,7 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
             if ((results["method"] == method) & (results["seed"] == seed)).any():
                 continue
             start = time.perf_counter()
-            model, run_dir = build_model(config, method, seed)
+            model, run_dir = train_or_build_model(config, method, seed)
             summary, pq = evaluate(model, data, config.splits, config.top_q, config.top_k,
                                    return_per_query=True, search_device="cpu")
             rows = summary.assign(method=method, seed=seed)[list(RESULT_COLUMNS)]
