@@ -12,7 +12,7 @@ import pytest
 from gcl_nb.workbench import notebooks
 from gcl_nb.workbench.commands import notebooks as notebooks_command
 from gcl_nb.workbench.experiment.outputs import log_run
-from gcl_nb.data.schema import SPLITS
+from gcl_nb.data.schema import SPLITS, SettingError
 
 TOY_CELLS = [
     ("markdown", "# toy", []),
@@ -68,7 +68,7 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, ca
     assert len(html) < 1_000_000 and "Plotly.newPlot" in html and "hello" in html
     assert '<p class="static">in_domain q1 4</p>' in html, "static explorer view"
     assert re.search(r'<pre class="gcl-widget-text">toy\s+steps:\s+100%\s*\|█+\|\s*3/3', html), "progress as text"
-    with pytest.raises(ValueError, match="unknown notebook parameters \\['nope'\\]"):
+    with pytest.raises(SettingError, match="notebook parameter 'nope' is not declared by any notebook"):
         notebooks.run_notebooks(out, params={"nope": 1}, notebooks=[src.name], notebook_dir=src.parent)
 
 

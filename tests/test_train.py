@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.evaluation.encoding import encode_queries
 from gcl_nb.workbench.cli import main as cli_main
 from gcl_nb.models import load_encoder
@@ -32,7 +33,7 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
     assert lr_at(9, config) == pytest.approx(0.5)
     assert lr_at(14, config) == pytest.approx(0.0, abs=1e-12)
     assert set(PRESETS) == {"smoke", "cpu", "gpu"}
-    with pytest.raises(ValueError, match="unknown training preset"):
+    with pytest.raises(SettingError, match="preset=.tpu.: choose one of smoke, cpu, gpu"):
         train_config("tpu")
 
 
@@ -83,8 +84,29 @@ def test_resumed_run_ends_with_the_same_weights(synthshop_smoke, tmp_path):
     b = torch.load(resumed / "checkpoint.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert [r["loss"] for r in history(whole)] == [r["loss"] for r in history(resumed)]
-    with pytest.raises(FileNotFoundError, match="resume=True"):
+    with pytest.raises(DataError, match="train_state.pt does not exist: resume=True needs the training state"):
         train(smoke(synthshop_smoke, tmp_path / "never", resume=True))
+    assert not (tmp_path / "never").exists()
+
+
+def test_resume_refuses_other_settings_and_records_a_continuation(synthshop_smoke, tmp_path):
+    run = train(smoke(synthshop_smoke, tmp_path / "run", steps=3, batch_size=8))
+    files = {name: (run / name).read_bytes() for name in ("checkpoint.pt", "config.json", "history.jsonl")}
+    for change, named in [(dict(stw="constant"), "stw: saved 'linear', requested 'constant'"),
+                          (dict(batch_size=16), "batch_size: saved 8, requested 16"), (dict(lr=0.01), "lr: saved"),
+                          (dict(arch="gcl-tiny"), "arch: saved 'gcl-rn-tiny', requested 'gcl-tiny'"),
+                          (dict(target="multipos"), "target"), (dict(data=str(tmp_path)), "data: saved")]:
+        with pytest.raises(SettingError, match=f"resume: .* was trained with other settings \\({named}"):
+            settings = {"data": synthshop_smoke, "steps": 3, "batch_size": 8, **change}
+            train(smoke(settings.pop("data"), run, resume=True, **settings))
+    with pytest.raises(SettingError, match="steps=2 is below the checkpoint's step 3"):
+        train(smoke(synthshop_smoke, run, steps=2, batch_size=8, resume=True))
+    assert files == {name: (run / name).read_bytes() for name in files}, "a refused resume writes nothing"
+    train(smoke(synthshop_smoke, run, steps=5, batch_size=8, resume=True))  # a deliberate continuation
+    config = json.loads((run / "config.json").read_text())
+    assert config["step"] == 5 and config["train"]["steps"] == 5
+    assert config["resumes"] == [{"from_step": 3, "changed": {"steps": [3, 5]}}]
+    assert [r["step"] for r in history(run)] == list(range(5))
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthshop_smoke, tmp_path):

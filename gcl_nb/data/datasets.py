@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from gcl_nb.data.gs import Corpus
 from gcl_nb.data.image_cache import ImageCache
-from gcl_nb.data.schema import FIELD_KINDS, DataError
+from gcl_nb.data.schema import FIELD_KINDS, DataError, SettingError
 
 
 def pair_codes(pairs: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray, pd.Index]:
@@ -116,7 +116,8 @@ class PairDataset(Dataset):
                  preprocess: Callable[[Image.Image], torch.Tensor], score_column: str = "score_linear",
                  image_cache: ImageCache | None = None):
         if score_column not in pairs.columns:
-            raise ValueError(f"score column {score_column!r} not in the pair table ({list(pairs.columns)})")
+            raise SettingError(f"score_column={score_column!r}: not a column of the pair table; choose one of "
+                               f"{', '.join(map(str, pairs.columns))}")
         self.pairs = pairs.reset_index(drop=True)
         self.reader = _FieldReader(corpus, rhs_fields, preprocess, image_cache)
         self.query_codes, self.queries, self.doc_codes, self.product_ids = pair_codes(self.pairs)

@@ -13,6 +13,7 @@ CI mode runs the `smoke` preset whatever preset is asked for (`effective_preset`
 """
 from __future__ import annotations
 
+from gcl_nb.data.schema import check_choice
 from gcl_nb.training.config import TrainConfig
 
 #: preset name -> the TrainConfig fields it changes from the defaults (`cpu`)
@@ -30,7 +31,6 @@ def effective_preset(preset: str, ci: bool = False) -> str:
 
 
 def train_config(preset: str = "cpu", **overrides) -> TrainConfig:
-    """TrainConfig of the named preset with `overrides` applied (ValueError for an unknown preset)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown training preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    """TrainConfig of the named preset with `overrides` applied (SettingError for an unknown preset or value)."""
+    check_choice("preset", preset, tuple(PRESETS))
     return TrainConfig(**{**PRESETS[preset], "preset": preset, **overrides})

@@ -22,7 +22,8 @@ from typing import Any, Mapping, Sequence
 import plotly
 from plotly.offline import get_plotlyjs_version
 
-from gcl_nb.data.schema import DataError
+from gcl_nb.data.schema import DataError, SettingError
+from gcl_nb.workbench.notebooks.parameters import check_parameters, declared_parameters
 
 NOTEBOOKS = (
     "01_data_exploration.ipynb",
@@ -50,13 +51,8 @@ _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def notebook_parameters(path: str | Path) -> set[str]:
-    """Names assigned in the notebook's `parameters` cell (ValueError when it has none)."""
-    import papermill  # lazy: see the module docstring
-
-    declared = papermill.inspect_notebook(str(path))
-    if not declared:
-        raise ValueError(f"{path}: no cell tagged 'parameters'; tag the cell holding the notebook's knobs")
-    return set(declared)
+    """Names assigned in the notebook's `parameters` cell (SettingError when it has none)."""
+    return set(declared_parameters(path))
 
 
 def plotly_js_file(folder: str | Path) -> str:
@@ -136,28 +132,26 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
     """Execute `notebooks` (in order) from `notebook_dir` into `out_dir` with papermill, then export HTML.
 
     Parameters given to every notebook: run_dir=out_dir, preset, ci; `params` go to the notebooks whose
-    parameters cell declares them (ValueError for a name no notebook declares). Returns the executed
-    notebook paths; each has an HTML twin beside it when `html`. `log` streams cell outputs and a
-    progress bar.
+    parameters cell declares them. Every value is checked against the declarations (gcl_nb.workbench.notebooks.
+    parameters) before the first notebook runs: SettingError for a name no notebook declares or a value of the
+    wrong type or outside the declared choices. Returns the executed notebook paths; each has an HTML twin
+    beside it when `html`. `log` streams cell outputs and a progress bar.
     """
     import papermill  # lazy: see the module docstring
 
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
     sources = [Path(notebook_dir) / name for name in notebooks]
     for src in sources:
         if not src.is_file():
-            raise ValueError(f"notebook {src} not found; expected one of {', '.join(NOTEBOOKS)}")
-    declared = {src: notebook_parameters(src) for src in sources}
-    extra = dict(params or {})
-    unknown = set(extra) - set().union(*declared.values())
-    if unknown:
-        raise ValueError(f"unknown notebook parameters {sorted(unknown)}; the notebooks declare "
-                         f"{sorted(set().union(*declared.values()))}")
+            raise SettingError(f"notebook {src} not found; expected one of {', '.join(NOTEBOOKS)}")
+    declared = {src.name: declared_parameters(src) for src in sources}
+    out_dir = Path(out_dir).resolve()
+    base = {"run_dir": str(out_dir), "preset": preset, "ci": bool(ci)}
+    values = {**{k: v for k, v in base.items() if any(k in d for d in declared.values())}, **dict(params or {})}
+    check_parameters(values, declared)
+    out_dir.mkdir(parents=True, exist_ok=True)
     executed = []
     for src in sources:
-        base = {"run_dir": str(out_dir), "preset": preset, "ci": bool(ci)}
-        chosen = {k: v for k, v in {**base, **extra}.items() if k in declared[src]}
+        chosen = {k: v for k, v in values.items() if k in declared[src.name]}
         target = out_dir / src.name
         try:
             papermill.execute_notebook(str(src), str(target), parameters=chosen, kernel_name="python3",
