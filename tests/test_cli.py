@@ -112,3 +112,15 @@ def test_notebook_parameters_are_checked_before_any_notebook_runs(tmp_path, caps
     out = tmp_path / "run"
     _one_line_error(capsys, ["notebooks", "--out", str(out), "--no-html", *flags], "invalid setting", *expected)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--preset", "bogus"], "preset='bogus': choose one of smoke, cpu, gpu"),
+    (["--set", "nope=1"], "unknown training setting(s) ['nope']"),
+    (["--set", "lr=abc"], "lr='abc': must be a finite number > 0"),
+    (["--methods", "gcl-cubic"], "unknown method(s) ['gcl-cubic']"),
+])
+def test_experiment_checks_every_training_setting_before_generating_data(tmp_path, capsys, flags, expected):
+    out = tmp_path / "experiment"
+    _one_line_error(capsys, ["experiment", "--out", str(out), "--seeds", "0", *flags], "invalid setting", expected)
+    assert not out.exists()

@@ -202,3 +202,35 @@ def test_two_processes_train_the_same_model_as_one(synthshop_smoke, tmp_path, ta
     assert json.loads((tmp_path / "two" / "summary.json").read_text())["world_size"] == 2
     differences = _max_differences(tmp_path / "one", tmp_path / "two")
     assert max(differences.values()) < 1e-4, differences
+
+
+def test_global_batch_norm_in_one_process_is_batch_norm(tmp_path):
+    """GlobalBatchNorm sums its statistics over the processes; with one process it must be BatchNorm exactly as
+    torch computes it: outputs, gradients and running statistics (two steps, then evaluation)."""
+    import torch.distributed as dist
+
+    from gcl_nb.training.sync_batch_norm import GlobalBatchNorm, synchronise_batch_norm
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        torch.manual_seed(0)
+        reference = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+        synced = synchronise_batch_norm(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)),
+                                        torch.device("cpu"))
+        synced.load_state_dict(reference.state_dict())
+        assert isinstance(synced[1], GlobalBatchNorm) and synced.state_dict().keys() == reference.state_dict().keys()
+        for _ in range(2):
+            x = torch.randn(6, 3, 8, 8)
+            outputs = [model(x) for model in (reference, synced)]
+            torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-5)
+            for out in outputs:
+                (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+            for a, b in zip(reference.parameters(), synced.parameters()):
+                torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-4)  # the conv bias: 0 up to rounding
+        for name, value in reference.state_dict().items():
+            torch.testing.assert_close(synced.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+        reference.eval(), synced.eval()
+        x = torch.randn(2, 3, 8, 8)
+        torch.testing.assert_close(synced(x), reference(x))
+    finally:
+        dist.destroy_process_group()

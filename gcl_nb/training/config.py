@@ -65,7 +65,8 @@ class TrainConfig:
     grad_clip: float = _help("max gradient norm (0: off)", default=1.0)
     seed: int = _help("seed of init, batches and augmentation", default=0)
     device: str = _help("auto | cpu | cuda | cuda:N", default="auto")
-    num_workers: int = _help("data-loader workers (resume is exact with 0)", default=0)
+    num_workers: int = _help("data-loader workers (augmentation is drawn per sample: any number trains alike)",
+                             default=0)
     image_cache: bool = _help("keep decoded images in memory (per worker), augment on the fly", default=True)
     checkpoint_every: int = _help("save every N steps (0: only at the end)", default=0)
     resume: bool = _help("continue from the run directory's last checkpoint", default=False)

@@ -4,11 +4,13 @@
     gcl-nb train --data data/synthshop-cpu --preset cpu --stw linear --out runs/gcl [--steps 100 ...]
 
 The run directory holds `checkpoint.pt` (open_clip state_dict) + `config.json` ({"encoder": ..., "train": ...}),
-`train_state.pt` (optimiser, RNG, step: for resume=True; a resumed run must keep the saved training settings,
-only `steps` may grow, see gcl_nb.training.run_dir.resume_changes), `history.jsonl` (one line per step: step, loss, lr,
+`train_state.pt` (optimiser, RNG, step: for resume=True; a resumed run keeps the saved training settings, only
+`steps` may grow: gcl_nb.training.run_dir.resume_changes), `history.jsonl` (one line per step: step, loss, lr,
 logit_scale, pairs_per_s, epoch) and `summary.json`. AdamW, linear warmup + cosine decay, gradient clipping,
-bf16 autocast on CUDA (fp32 on CPU). Under torchrun every rank sees the global batch of negatives (GCLLoss
-gathers embeddings); each rank encodes its contiguous slice of every global batch.
+bf16 autocast on CUDA (fp32 on CPU). Each sample's augmentation is drawn from (seed, step, row).
+Under torchrun every rank sees the global batch of negatives (GCLLoss gathers embeddings), each rank encodes its
+contiguous slice of every global batch, and BatchNorm uses the global batch's statistics
+(gcl_nb.training.sync_batch_norm): N processes train the model one process trains, up to float rounding.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ from gcl_nb.models.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic
                                       save_checkpoint)
 from gcl_nb.training.config import TrainConfig
 from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, SUMMARY_NAME, resume_changes
+from gcl_nb.training.sync_batch_norm import synchronise_batch_norm
 
 LOGIT_SCALE_MAX = math.log(100.0)  # CLIP's clamp of the learnable temperature
 
@@ -93,7 +96,9 @@ def batch_stream(dataset, collate, config: TrainConfig, start_step: int, rank: i
     while True:
         batches = epoch_batches(dataset, config, epoch)
         if step + len(batches) > start_step:
-            mine = [b[rank * per_rank:(rank + 1) * per_rank] for b in batches[max(0, start_step - step):]]
+            first = max(0, start_step - step)  # (global step, row): per-sample augmentation, see PairDataset
+            mine = [[(step + first + j, row) for row in b[rank * per_rank:(rank + 1) * per_rank]]
+                    for j, b in enumerate(batches[first:])]
             loader = DataLoader(dataset, batch_sampler=mine, collate_fn=collate, num_workers=config.num_workers,
                                 pin_memory=torch.cuda.is_available(),  # own generator: leaves the global RNG be
                                 generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
@@ -207,10 +212,12 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
         raise DataError(f"training split {config.split!r} of {config.data} has no rows: nothing to train on")
     encoder_config = config.encoder_config()
     encoder = build_encoder(encoder_config, device=device)
+    if world > 1:  # BatchNorm over the global batch, as in one process
+        synchronise_batch_norm(encoder, device)
     rhs_fields = [(f.name, f.kind) for f in encoder_config.rhs]
     dataset = PairDataset(pairs, data.corpus_for(config.split), rhs_fields=rhs_fields,
                           preprocess=encoder.transform_train, score_column=config.score_column,
-                          image_cache=ImageCache("uint8") if config.image_cache else None)
+                          image_cache=ImageCache("uint8") if config.image_cache else None, augment_seed=config.seed)
     collate = partial(collate_pairs, tokenize=encoder.tokenize)
 
     # --- model, loss, optimiser (optionally resumed) ----------------------------------------------------------

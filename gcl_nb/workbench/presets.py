@@ -13,7 +13,9 @@ CI mode runs the `smoke` preset whatever preset is asked for (`effective_preset`
 """
 from __future__ import annotations
 
-from gcl_nb.data.schema import check_choice
+from dataclasses import fields
+
+from gcl_nb.data.schema import SettingError, check_choice
 from gcl_nb.training.config import TrainConfig
 
 #: preset name -> the TrainConfig fields it changes from the defaults (`cpu`)
@@ -31,6 +33,11 @@ def effective_preset(preset: str, ci: bool = False) -> str:
 
 
 def train_config(preset: str = "cpu", **overrides) -> TrainConfig:
-    """TrainConfig of the named preset with `overrides` applied (SettingError for an unknown preset or value)."""
+    """TrainConfig of the named preset with `overrides` applied (SettingError for an unknown preset, field or
+    value)."""
     check_choice("preset", preset, tuple(PRESETS))
+    unknown = sorted(set(overrides) - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise SettingError(f"unknown training setting(s) {unknown}: TrainConfig has "
+                           f"{', '.join(f.name for f in fields(TrainConfig))}")
     return TrainConfig(**{**PRESETS[preset], "preset": preset, **overrides})
