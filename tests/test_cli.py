@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from gcl_nb.models import EncoderConfig
+from gcl_nb.workbench import cli
 from gcl_nb.workbench.cli import SUBCOMMANDS, main
 from gcl_nb.data.schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError, SettingError, check_split
 
@@ -83,6 +84,7 @@ def test_a_batch_that_does_not_split_over_the_processes_is_one_line_from_the_fir
     monkeypatch.setenv("RANK", "0")
     _one_line_error(capsys, argv, "invalid setting", "batch_size=9", "2 processes; use a multiple of 2")
     monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(cli, "RANK_GRACE_S", 0.0)
     assert main(argv) == 2 and capsys.readouterr().err == ""  # the other processes stay quiet
     assert not (tmp_path / "run").exists()
 
@@ -98,6 +100,9 @@ def test_evaluate_reports_a_missing_or_broken_checkpoint(synthshop_smoke, tmp_pa
         (run / "checkpoint.pt").write_bytes(content)
         _one_line_error(capsys, ["evaluate", "--model", str(run), *base], "data error",
                         "checkpoint.pt is not a readable checkpoint")
+    (run / "config.json").write_text("{}")
+    _one_line_error(capsys, ["evaluate", "--model", str(run), *base], "data error",
+                    "config.json: its 'encoder' entry is not an EncoderConfig")
 
 
 @pytest.mark.parametrize("flags, expected", [

@@ -63,7 +63,7 @@ def read_config(path: str | Path) -> dict:
     config_path = checkpoint_file(path).parent / CONFIG_NAME
     if not config_path.is_file():
         raise DataError(f"{config_path} is missing: a checkpoint needs the config.json written beside it by "
-                         "save_checkpoint (or pass config=EncoderConfig(...) to load_encoder)")
+                        "save_checkpoint (or pass config=EncoderConfig(...) to load_encoder)")
     try:
         return json.loads(config_path.read_text())
     except json.JSONDecodeError as err:
@@ -78,12 +78,18 @@ def load_encoder(path: str | Path, config: Optional[EncoderConfig] = None,
     if not file.is_file():
         raise DataError(f"no checkpoint at {file}: give a run directory written by `gcl-nb train` or its "
                         f"{CHECKPOINT_NAME}")
-    config = config or EncoderConfig.from_dict(read_config(file)["encoder"])
+    if config is None:
+        saved = read_config(file).get("encoder")
+        try:
+            config = EncoderConfig.from_dict(saved)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"{file.parent / CONFIG_NAME}: its 'encoder' entry is not an EncoderConfig ({err}); "
+                            "re-save the checkpoint with save_checkpoint") from None
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, random bytes, pickled objects beyond tensors
         raise DataError(f"{file} is not a readable checkpoint (corrupt, truncated, or not saved by "
-                         f"save_checkpoint): {type(err).__name__}: {str(err)[:200]}") from err
+                        f"save_checkpoint): {type(err).__name__}: {str(err)[:200]}") from err
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise DataError(f"{file} does not hold a state_dict of tensors; re-save it with save_checkpoint")
     encoder = build_encoder(config.replace(pretrained=None), device=device)
@@ -91,6 +97,6 @@ def load_encoder(path: str | Path, config: Optional[EncoderConfig] = None,
         encoder.clip.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise DataError(f"{file} does not fit architecture {config.arch!r} (text tower {config.text_tower!r}, "
-                         f"image size {config.image_size}): {str(err)[:300]}") from err
+                        f"image size {config.image_size}): {str(err)[:300]}") from err
     encoder.config = config
     return encoder

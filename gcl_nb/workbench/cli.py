@@ -14,9 +14,12 @@ import argparse
 import importlib
 import os
 import sys
+import time
 
 from gcl_nb.data.schema import DataError, SettingError
 
+#: seconds a process other than rank 0 waits before exiting on bad input (see main)
+RANK_GRACE_S = 2.0
 #: what the one-line report calls each kind of bad input
 _ERROR_KINDS = ((DataError, "data error"), (SettingError, "invalid setting"))
 
@@ -49,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         kind = next(name for cls, name in _ERROR_KINDS if isinstance(err, cls))
         message = " ".join(str(err).splitlines())
-        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every process fails alike: report it once
+        if int(os.environ.get("RANK", "0")) == 0:
             print(f"gcl-nb {args.command}: {kind}: {message} (--debug shows the traceback)", file=sys.stderr)
+        else:  # under torchrun every process fails alike: the first reports it, the others give it time to
+            time.sleep(RANK_GRACE_S)  # print before torchrun stops every process at the first exit
         return 2
 
 
