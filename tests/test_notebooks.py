@@ -163,3 +163,40 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
                    if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert linked_html and "nearest products" in linked_html[0] and "Plotly.newPlot" in linked_html[0]
     assert "first relevant at rank" in linked_html[0], "the explorer opened on the highlighted query"
+
+
+def test_notebook_parameters_are_checked_against_their_declarations(tmp_path):
+    """Types come from annotations or defaults, choices from `# a | b` comments, None where the declaration takes
+    it; nothing is listed in the runner, so a new parameter is checked from its own line."""
+    from gcl_nb.workbench.notebooks.parameters import check_parameters, declared_parameters
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(
+        'preset = "cpu"      # smoke | cpu | gpu: the budget\n'
+        'method = None       # umap | pca (None: umap)\n'
+        'steps: Optional[int] = None  # optimiser steps\n'
+        'top_k = 1000        # documents per query\n'
+        'tolerance = 0.01\n'
+        'reference = "x.csv" # committed results (None: none)\n'
+        'splits = ["in_domain"]\n'
+        'ci = False\n'
+        'anything = None\n', metadata={"tags": ["parameters"]})]
+    nbformat.write(nb, tmp_path / "toy.ipynb")
+    declared = {"toy.ipynb": declared_parameters(tmp_path / "toy.ipynb")}
+    good = dict(preset="gpu", method=None, steps=5, top_k=10, tolerance=1, reference=None, splits=["zero_shot"],
+                ci=True, anything={"a": 1})
+    check_parameters(good, declared)
+    check_parameters(dict(steps=None, method="pca"), declared)
+    for bad, message in [(dict(preset="tpu"), "preset='tpu' .*: choose one of smoke, cpu, gpu$"),
+                         (dict(preset=None), "choose one of smoke, cpu, gpu$"),
+                         (dict(method="tsne"), "choose one of umap, pca, None"),
+                         (dict(steps="ten"), "steps='ten' .*: give an integer or null"),
+                         (dict(steps=2.5), "give an integer or null"),
+                         (dict(top_k="abc"), r"top_k='abc' \(toy.ipynb declares top_k = 1000\): give an integer$"),
+                         (dict(top_k=True), "give an integer"), (dict(top_k=None), "give an integer$"),
+                         (dict(tolerance="low"), "give a number"), (dict(reference=3), "give a text or null"),
+                         (dict(splits="in_domain"), "give a list"), (dict(ci=1), "give true or false"),
+                         (dict(nope=1), "'nope' is not declared by any notebook; the notebooks declare anything, ci")]:
+        with pytest.raises(SettingError, match=message):
+            check_parameters(bad, declared)

@@ -1,9 +1,11 @@
 """What each notebook's `parameters` cell declares, read at run time, and the check of given values against it.
 
-A parameter's type is the type of its default value (a bool takes true/false, an int an integer, a float any
-number, a str text, a list a list; a None default takes anything), and a comment that starts with choices
-(`preset = "cpu"  # smoke | cpu | gpu: ...`) restricts it to them (plus None when the default is None). Nothing
-is listed here: a parameter added to a notebook is checked from its own declaration.
+A parameter's type is its annotation when it has one that papermill reads (`steps: Optional[int] = None`: an
+integer or None), else the type of its default value (a bool takes true/false, an int an integer, a float any
+number, a str text, a list a list; a None default without annotation takes anything). None is also accepted when
+the comment says what it means (`# ... (None: the preset's)`). A comment that starts with choices
+(`preset = "cpu"  # smoke | cpu | gpu: ...`) restricts the value to them. Nothing is listed here: a parameter added
+to a notebook is checked from its own declaration.
 """
 from __future__ import annotations
 
@@ -24,23 +26,30 @@ _NO_DEFAULT = object()
 @dataclass(frozen=True)
 class NotebookParameter:
     """One assignment of a notebook's parameters cell: its name, default value (_NO_DEFAULT when it is an
-    expression, not a literal) and the choices its comment lists (empty: any value of the default's type)."""
+    expression, not a literal), the choices its comment lists (empty: any value of its type), its annotation and
+    whether its comment says what None means."""
 
     name: str
     default: Any
     choices: tuple[str, ...] = ()
+    annotation: str = "None"  # as papermill reports it: "None" when the assignment has none
+    none_means: bool = False  # the comment says what None means, "(None: ...)"
 
     def check(self, value, notebook: str) -> None:
         """SettingError naming the parameter, the notebook, the value and what it takes, unless `value` fits."""
         where = f"notebook parameter {self.name}={value!r} ({notebook} declares {self.name} = {self.default!r})"
+        annotated = _annotated_kind(self.annotation)
+        takes_none = self.default is None or self.none_means or bool(annotated and annotated[0])
+        if value is None and takes_none:
+            return
         if self.choices:
-            allowed = self.choices + (("None",) if self.default is None else ())
-            if (value is None and self.default is None) or value in self.choices:
-                return
-            raise SettingError(f"{where}: choose one of {', '.join(allowed)}")
-        expected = _kind(self.default)
+            if value not in self.choices:
+                listed = self.choices + (("None",) if takes_none else ())
+                raise SettingError(f"{where}: choose one of {', '.join(listed)}")
+            return
+        expected = annotated[1] if annotated else _kind(self.default)
         if expected is not None and not _fits(value, expected):
-            raise SettingError(f"{where}: give {expected[1]}")
+            raise SettingError(f"{where}: give {expected[1]}" + (" or null" if takes_none else ""))
 
 
 def _kind(default) -> tuple[tuple[type, ...], str] | None:
@@ -58,6 +67,17 @@ def _kind(default) -> tuple[tuple[type, ...], str] | None:
     if isinstance(default, (list, tuple)):
         return (list, tuple), "a list (JSON, e.g. [\"a\", \"b\"])"
     return None
+
+
+def _annotated_kind(annotation: str) -> tuple[bool, tuple[tuple[type, ...], str] | None] | None:
+    """(None allowed, kind) of an annotation such as `int`, `Optional[float]` or `list[str]`; None when there is
+    no annotation or it names another type."""
+    inner = re.fullmatch(r"Optional\[(.+)\]", annotation)
+    base = (inner.group(1) if inner else annotation).split("[")[0]
+    samples = {"bool": False, "int": 0, "float": 0.0, "str": "", "list": []}
+    if base not in samples:
+        return None
+    return bool(inner), _kind(samples[base])
 
 
 def _fits(value, kind: tuple[tuple[type, ...], str]) -> bool:
@@ -86,9 +106,11 @@ def declared_parameters(path: str | Path) -> dict[str, NotebookParameter]:
             default = ast.literal_eval(info["default"])
         except (ValueError, SyntaxError):
             default = _NO_DEFAULT
-        match = _CHOICES.match(info.get("help") or "")
+        comment = info.get("help") or ""
+        match = _CHOICES.match(comment)
         choices = tuple(c.strip() for c in match.group(1).split("|")) if match else ()
-        out[name] = NotebookParameter(name, default, choices)
+        out[name] = NotebookParameter(name, default, choices, info.get("inferred_type_name") or "None",
+                                      "None:" in comment)
     return out
 
 
