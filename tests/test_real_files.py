@@ -23,7 +23,7 @@ from gcl_nb.workbench.commands import train as train_command
 from gcl_nb.workbench.commands.common import data_options
 from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.workbench.cli import main
-from gcl_nb.data import DataError, export_parquet, load_gs
+from gcl_nb.data import DataError, SettingError, export_parquet, load_gs
 from gcl_nb.data.schema import PAIR_COLUMNS, REQUIRED_COLUMNS, SPLIT_FILE_STEMS, SPLITS
 from gcl_nb.evaluation.split_evaluation import evaluate
 
@@ -344,12 +344,13 @@ def test_cli_reports_a_data_error_as_one_line_with_status_2(synthshop_smoke, tmp
 
 
 @pytest.mark.slow  # starts a Jupyter kernel
-def test_a_data_error_in_a_notebook_is_reported_as_one(tmp_path):
+@pytest.mark.parametrize("error", [DataError, SettingError])
+def test_a_data_error_in_a_notebook_is_reported_as_one(tmp_path, error):
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
     nb.cells = [nbformat.v4.new_code_cell("run_dir = ''", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("from gcl_nb.data import DataError\n"
-                                          "raise DataError('x.csv, line 3: fix it')")]
+                nbformat.v4.new_code_cell(f"from gcl_nb.data import {error.__name__}\n"
+                                          f"raise {error.__name__}('x.csv, line 3: fix it')")]
     nbformat.write(nb, tmp_path / "bad.ipynb")
-    with pytest.raises(DataError, match=r"x\.csv, line 3: fix it \(in .*bad\.ipynb, cell \[3\]\)"):
+    with pytest.raises(error, match=r"x\.csv, line 3: fix it \(in .*bad\.ipynb, cell \[3\]\)"):
         notebooks.run_notebooks(tmp_path / "run", notebooks=["bad.ipynb"], notebook_dir=tmp_path, html=False)

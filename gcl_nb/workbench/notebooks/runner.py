@@ -3,9 +3,10 @@ to an HTML file that works offline (`gcl-nb notebooks`).
 
 Every notebook has one cell tagged `parameters`; the runner passes `run_dir`, `preset` and `ci` to all of
 them, plus any extra parameter to the notebooks that declare it (every notebook declares `data_path` and the data
-options `image_root`, `on_bad_image`, `check_images`, `corpus`: see gcl_nb.data.DataOptions). A data error in a
-notebook is raised as a DataError naming the notebook. 02 writes checkpoints and results into
-`run_dir`; 03 and 04 read them. HTML export writes plotly.js once into the output folder and every page
+options `image_root`, `on_bad_image`, `check_images`, `corpus`: see gcl_nb.data.DataOptions); every value is
+checked against the notebooks' declarations first (gcl_nb.workbench.notebooks.parameters). A data error or an
+invalid setting in a notebook is raised as a DataError / SettingError naming the notebook. 02 writes checkpoints
+and results into `run_dir`; 03 and 04 read them. HTML export writes plotly.js once into the output folder and every page
 loads it from there (the notebooks display figures through `gcl_nb.viz.display.use_offline_plotly`), drops
 the CDN scripts nbconvert would add (require.js, MathJax, the widget manager), and shows each widget by its
 static `text/html` (progress bars as text).
@@ -158,8 +159,9 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
                                        cwd=str(out_dir), progress_bar=log, log_output=log,
                                        extra_arguments=[_KERNEL_QUIET])
         except papermill.PapermillExecutionError as err:
-            if err.ename == "DataError":
-                raise DataError(f"{err.evalue} (in {target}, cell [{err.exec_count}])") from None
+            reported = {"DataError": DataError, "SettingError": SettingError}.get(err.ename)
+            if reported is not None:
+                raise reported(f"{err.evalue} (in {target}, cell [{err.exec_count}])") from None
             raise
         if html:
             export_html(target)
