@@ -332,6 +332,8 @@ def test_cli_evaluates_bm25_and_writes_tables_and_trec_files(synthshop_smoke, tm
     per_query = pd.read_csv(tmp_path / "pq.csv", dtype={"query_id": str})
     run, qrels = read_run(tmp_path / "trec" / "zero_shot.run"), read_qrels(tmp_path / "trec" / "zero_shot.qrels")
     zero_shot = per_query[per_query["split"] == "zero_shot"]
+    assert sorted(zero_shot["query_id"]) == sorted(qrels) and len(qrels) == table.set_index("split").at[
+        "zero_shot", "n_queries"], "every sampled query has its per-query row, once"
     ours = metric_set(qrels, run, per_query=True).loc[zero_shot["query_id"]]
     np.testing.assert_allclose(ours["ndcg@10"], zero_shot["ndcg@10"], atol=1e-9)
 

@@ -1,4 +1,8 @@
 """What each field contributes: re-fused encoders share their towers and reproduce single-field models."""
+import json
+import shutil
+import warnings
+
 import pandas as pd
 import pytest
 import torch
@@ -79,3 +83,39 @@ def test_ablation_encodes_each_corpus_once_and_matches_full_evaluations(encoder,
         full = evaluate(model, data, top_q=12).set_index("split")
         rows = ablation[ablation["fields"] == fields].set_index("split")
         pd.testing.assert_frame_equal(rows[full.columns], full, check_exact=False, atol=1e-6)
+
+
+def test_products_without_the_weighted_field_are_left_out_and_counted(encoder, synthshop_smoke, tmp_path):
+    """Real releases have empty titles: weighting the title alone cannot embed those products. They are left out
+    of that configuration's search (counted), while the image-only and fused configurations keep them."""
+    shop = shutil.copytree(synthshop_smoke, tmp_path / "shop")
+    untitled = {}
+    for half in (1, 2):
+        corpus = json.loads((shop / f"corpus_{half}.json").read_text())
+        for pid in list(corpus)[::5]:
+            corpus[pid]["title"] = ""
+        untitled[half] = set(list(corpus)[::5])
+        (shop / f"corpus_{half}.json").write_text(json.dumps(corpus))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the loader warns with the counts of missing titles
+        data = load_gs(shop)
+    ablation = fusion.field_ablation(encoder, data, top_q=12).set_index(["fields", "split"])
+    for split in SPLITS:
+        corpus = data.corpus_for(split)
+        n_untitled = len(untitled[int(corpus.half)])
+        title = ablation.loc[("title", split)]
+        assert title["n_docs_excluded"] == n_untitled and title["n_docs"] == len(corpus) - n_untitled
+        for fields in ("image", fusion.FUSED):
+            assert ablation.loc[(fields, split), "n_docs_excluded"] == 0
+            assert ablation.loc[(fields, split), "n_docs"] == len(corpus)
+    sweep = fusion.fusion_sweep(encoder, data, weights=[0.0, 1.0], top_q=12)
+    assert set(sweep.loc[sweep["image_weight"] == 0.0, "n_docs_excluded"]) == {n for n in map(len, untitled.values())}
+    assert (sweep.loc[sweep["image_weight"] == 1.0, "n_docs_excluded"] == 0).all()
+    in_domain = data.corpus_for("in_domain")
+    embs, mask = encode_product_fields(encoder, in_domain, in_domain.products.index[:10])
+    title_only = encoder.with_rhs_weights([0, 1])
+    with pytest.raises(ValueError, match="no present field with a nonzero weight"):
+        title_only.fuse("rhs", embs, mask)
+    keep = title_only.embeddable("rhs", mask)
+    assert keep.tolist() == mask[:, 1].tolist()
+    assert title_only.fuse("rhs", embs[keep], mask[keep]).shape == (int(keep.sum()), encoder.embed_dim)

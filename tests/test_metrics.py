@@ -45,6 +45,7 @@ def test_trec_eval_metrics_match_pytrec_eval(seed, tie_scores):
     ]
     for compute, measure in checks:
         ours = compute()
+        assert set(ours) == set(qrels), f"{measure}: one value per judged query, none dropped"
         for q, value in ours.items():
             assert value == pytest.approx(expected.get(q, {}).get(measure, 0.0), abs=1e-12), (measure, q)
 

@@ -1,10 +1,9 @@
 """RBP against ranx (numba JIT costs seconds, hence `slow`)."""
 import numpy as np
 import pytest
+import ranx  # a test dependency (the "test" extra): when missing, the suite fails instead of skipping silently
 
 from gcl_nb.metrics import RankedGrades, rbp
-
-ranx = pytest.importorskip("ranx")
 
 
 @pytest.mark.slow

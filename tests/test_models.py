@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.evaluation.encoding import encode_products, encode_queries
 from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder, load_encoder, save_checkpoint
 from gcl_nb.models.token_cache import CachedTokenizer
@@ -38,9 +39,9 @@ def test_config_defaults_and_validation():
             EncoderConfig(**bad)
     with pytest.raises(ValueError, match="kind must be"):
         FieldSpec("title", "audio")
-    with pytest.raises(ValueError, match="unknown architecture 'ViT-Q-99'"):
+    with pytest.raises(SettingError, match="arch='ViT-Q-99': unknown architecture"):
         build_encoder(EncoderConfig(arch="ViT-Q-99"))
-    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+    with pytest.raises(SettingError, match="nothing is downloaded"):
         build_encoder(EncoderConfig(arch="ViT-B-32", pretrained="laion2b_s34b_b79k"))
 
 
@@ -135,7 +136,7 @@ def test_checkpoint_errors(encoder, tmp_path):
     (tmp_path / "config.json").unlink()
     with pytest.raises(ValueError, match="config.json is missing"):
         load_encoder(file)
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(DataError, match="no checkpoint"):
         load_encoder(tmp_path / "nowhere")
 
 

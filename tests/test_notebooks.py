@@ -13,7 +13,7 @@ from gcl_nb.workbench import exercises, notebooks
 from gcl_nb.workbench.notebooks import runner
 from gcl_nb.workbench.commands import notebooks as notebooks_command
 from gcl_nb.workbench.experiment.outputs import log_run
-from gcl_nb.data.schema import SPLITS
+from gcl_nb.data.schema import SPLITS, SettingError
 
 TOY_CELLS = [
     ("markdown", "# toy", []),
@@ -109,7 +109,7 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, ca
     assert runner.rendered_source_hash(executed.with_suffix(".html")) == runner.source_hash(src)
     assert '<p class="static">in_domain q1 4</p>' in html, "static explorer view"
     assert re.search(r'<pre class="gcl-widget-text">toy\s+steps:\s+100%\s*\|█+\|\s*3/3', html), "progress as text"
-    with pytest.raises(ValueError, match="unknown notebook parameters \\['nope'\\]"):
+    with pytest.raises(SettingError, match="notebook parameter 'nope' is not declared by any notebook"):
         notebooks.run_notebooks(out, params={"nope": 1}, notebooks=[src.name], notebook_dir=src.parent)
 
 
@@ -232,3 +232,40 @@ def test_every_lesson_has_exercises_with_expected_outcomes():
         assert markdown.count("*Expected") >= len(statements), f"{name}: every exercise states its expected outcome"
         assert "## Summary" in markdown and "Before this notebook" in markdown, f"{name}: framing"
         assert markdown.count("$") >= 4, f"{name}: formulas"
+
+
+def test_notebook_parameters_are_checked_against_their_declarations(tmp_path):
+    """Types come from annotations or defaults, choices from `# a | b` comments, None where the declaration takes
+    it; nothing is listed in the runner, so a new parameter is checked from its own line."""
+    from gcl_nb.workbench.notebooks.parameters import check_parameters, declared_parameters
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(
+        'preset = "cpu"      # smoke | cpu | gpu: the budget\n'
+        'method = None       # umap | pca (None: umap)\n'
+        'steps: Optional[int] = None  # optimiser steps\n'
+        'top_k = 1000        # documents per query\n'
+        'tolerance = 0.01\n'
+        'reference = "x.csv" # committed results (None: none)\n'
+        'splits = ["in_domain"]\n'
+        'ci = False\n'
+        'anything = None\n', metadata={"tags": ["parameters"]})]
+    nbformat.write(nb, tmp_path / "toy.ipynb")
+    declared = {"toy.ipynb": declared_parameters(tmp_path / "toy.ipynb")}
+    good = dict(preset="gpu", method=None, steps=5, top_k=10, tolerance=1, reference=None, splits=["zero_shot"],
+                ci=True, anything={"a": 1})
+    check_parameters(good, declared)
+    check_parameters(dict(steps=None, method="pca"), declared)
+    for bad, message in [(dict(preset="tpu"), "preset='tpu' .*: choose one of smoke, cpu, gpu$"),
+                         (dict(preset=None), "choose one of smoke, cpu, gpu$"),
+                         (dict(method="tsne"), "choose one of umap, pca, None"),
+                         (dict(steps="ten"), "steps='ten' .*: give an integer or null"),
+                         (dict(steps=2.5), "give an integer or null"),
+                         (dict(top_k="abc"), r"top_k='abc' \(toy.ipynb declares top_k = 1000\): give an integer$"),
+                         (dict(top_k=True), "give an integer"), (dict(top_k=None), "give an integer$"),
+                         (dict(tolerance="low"), "give a number"), (dict(reference=3), "give a text or null"),
+                         (dict(splits="in_domain"), "give a list"), (dict(ci=1), "give true or false"),
+                         (dict(nope=1), "'nope' is not declared by any notebook; the notebooks declare anything, ci")]:
+        with pytest.raises(SettingError, match=message):
+            check_parameters(bad, declared)

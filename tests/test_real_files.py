@@ -23,7 +23,7 @@ from gcl_nb.workbench.commands import train as train_command
 from gcl_nb.workbench.commands.common import data_options
 from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.workbench.cli import main
-from gcl_nb.data import DataError, export_parquet, load_gs
+from gcl_nb.data import DataError, SettingError, export_parquet, load_gs
 from gcl_nb.data.schema import PAIR_COLUMNS, REQUIRED_COLUMNS, SPLIT_FILE_STEMS, SPLITS
 from gcl_nb.evaluation.split_evaluation import evaluate
 
@@ -151,6 +151,8 @@ def test_parquet_with_only_required_columns_and_image(parquet_shop, tmp_path):
     assert set(data.derived_columns["in_domain"]) == set(PAIR_COLUMNS) - set(REQUIRED_COLUMNS)
     assert (data.corpora[1].products["title"] == "").all() and data.corpora[1].has_image(data.split("in_domain")
                                                                                          ["product_id"].iat[0])
+    table = _bm25_table(data)  # no title has a word: BM25 retrieves nothing, and says so by its metrics
+    assert table["n_queries"].gt(0).all() and (table["ndcg@10"] == 0).all()
 
 
 def test_missing_required_column_lists_what_is_needed(synthshop_smoke, tmp_path):
@@ -256,6 +258,46 @@ def test_id_types_must_agree_between_shards(parquet_shop, tmp_path):
         load_gs(root)
 
 
+def test_a_malformed_row_after_an_embedded_newline_is_named_by_its_physical_line(synthshop_smoke, tmp_path):
+    shop = shutil.copytree(synthshop_smoke, tmp_path / "shop")
+    table = pd.read_csv(shop / IN_DOMAIN, dtype=str, keep_default_na=False)
+    table.loc[1, "title"] = "wool coat\nsecond line\nthird line"
+    table.to_csv(shop / IN_DOMAIN, index=False)
+    lines = (shop / IN_DOMAIN).read_text().splitlines(keepends=True)
+    lines[8] = lines[8].rstrip("\n") + ",one field too many\n"  # physical line 9 = record 6
+    (shop / IN_DOMAIN).write_text("".join(lines))
+    n_fields = len(table.columns)
+    with pytest.raises(DataError, match=rf"{IN_DOMAIN}: not a readable CSV \(line 9: expected {n_fields} fields "
+                                        rf"\(the header's\), saw {n_fields + 1}\)"):
+        load_gs(shop)
+
+
+def test_a_parquet_shard_set_with_a_gap_names_the_missing_files(parquet_shop, tmp_path):
+    root = _parquet_copy(parquet_shop, tmp_path / "pq")
+    table = pq.read_table(_shard(root, "in_domain"))
+    half = table.num_rows // 2
+    _shard(root, "in_domain").unlink()
+    for i, part in enumerate((table.slice(0, half), table.slice(half))):
+        pq.write_table(part, root / "data" / f"in_domain-{i:05d}-of-00003.parquet")
+    with pytest.raises(DataError, match=r"shard set in_domain-\*-of-00003\.parquet lacks 1 of its 3 files "
+                                        r"\(.*in_domain-00002-of-00003\.parquet\); download the missing shards"):
+        load_gs(root)
+    (root / "data" / "in_domain-00001-of-00003.parquet").rename(root / "data" / "in_domain-00002-of-00003.parquet")
+    with pytest.raises(DataError, match=r"lacks 1 of its 3 files \(.*in_domain-00001-of-00003\.parquet\)"):
+        load_gs(root)
+
+
+def test_a_header_only_training_split_is_one_line(synthshop_smoke, tmp_path, capsys):
+    shop = shutil.copytree(synthshop_smoke, tmp_path / "shop")
+    header = (shop / IN_DOMAIN).read_text().splitlines()[0]
+    (shop / IN_DOMAIN).write_text(header + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(shop), "--preset", "smoke", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "training split 'in_domain'" in err[0] and "has no rows: nothing to train on" in err[0]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("name", [IN_DOMAIN, "corpus_1.json", "parquet"])
 def test_zero_byte_files(synthshop_smoke, parquet_shop, tmp_path, name):
     if name == "parquet":
@@ -302,12 +344,13 @@ def test_cli_reports_a_data_error_as_one_line_with_status_2(synthshop_smoke, tmp
 
 
 @pytest.mark.slow  # starts a Jupyter kernel
-def test_a_data_error_in_a_notebook_is_reported_as_one(tmp_path):
+@pytest.mark.parametrize("error", [DataError, SettingError])
+def test_a_data_error_in_a_notebook_is_reported_as_one(tmp_path, error):
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
     nb.cells = [nbformat.v4.new_code_cell("run_dir = ''", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("from gcl_nb.data import DataError\n"
-                                          "raise DataError('x.csv, line 3: fix it')")]
+                nbformat.v4.new_code_cell(f"from gcl_nb.data import {error.__name__}\n"
+                                          f"raise {error.__name__}('x.csv, line 3: fix it')")]
     nbformat.write(nb, tmp_path / "bad.ipynb")
-    with pytest.raises(DataError, match=r"x\.csv, line 3: fix it \(in .*bad\.ipynb, cell \[3\]\)"):
+    with pytest.raises(error, match=r"x\.csv, line 3: fix it \(in .*bad\.ipynb, cell \[3\]\)"):
         notebooks.run_notebooks(tmp_path / "run", notebooks=["bad.ipynb"], notebook_dir=tmp_path, html=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.evaluation.encoding import encode_queries
 from gcl_nb.workbench.cli import main as cli_main
 from gcl_nb.models import load_encoder
@@ -32,7 +33,7 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
     assert lr_at(9, config) == pytest.approx(0.5)
     assert lr_at(14, config) == pytest.approx(0.0, abs=1e-12)
     assert set(TRAIN_PRESETS) == {"smoke", "cpu", "gpu"}
-    with pytest.raises(ValueError, match="unknown training preset"):
+    with pytest.raises(SettingError, match="preset=.tpu.: choose one of smoke, cpu, gpu"):
         train_config("tpu")
 
 
@@ -83,8 +84,29 @@ def test_resumed_run_ends_with_the_same_weights(synthshop_smoke, tmp_path):
     b = torch.load(resumed / "checkpoint.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert [r["loss"] for r in history(whole)] == [r["loss"] for r in history(resumed)]
-    with pytest.raises(FileNotFoundError, match="resume=True"):
+    with pytest.raises(DataError, match="train_state.pt does not exist: resume=True needs the training state"):
         train(smoke(synthshop_smoke, tmp_path / "never", resume=True))
+    assert not (tmp_path / "never").exists()
+
+
+def test_resume_refuses_other_settings_and_records_a_continuation(synthshop_smoke, tmp_path):
+    run = train(smoke(synthshop_smoke, tmp_path / "run", steps=3, batch_size=8))
+    files = {name: (run / name).read_bytes() for name in ("checkpoint.pt", "config.json", "history.jsonl")}
+    for change, named in [(dict(stw="constant"), "stw: saved 'linear', requested 'constant'"),
+                          (dict(batch_size=16), "batch_size: saved 8, requested 16"), (dict(lr=0.01), "lr: saved"),
+                          (dict(arch="gcl-tiny"), "arch: saved 'gcl-rn-tiny', requested 'gcl-tiny'"),
+                          (dict(target="multipos"), "target"), (dict(data=str(tmp_path)), "data: saved")]:
+        with pytest.raises(SettingError, match=f"resume: .* was trained with other settings \\({named}"):
+            settings = {"data": synthshop_smoke, "steps": 3, "batch_size": 8, **change}
+            train(smoke(settings.pop("data"), run, resume=True, **settings))
+    with pytest.raises(SettingError, match="steps=2 is below the checkpoint's step 3"):
+        train(smoke(synthshop_smoke, run, steps=2, batch_size=8, resume=True))
+    assert files == {name: (run / name).read_bytes() for name in files}, "a refused resume writes nothing"
+    train(smoke(synthshop_smoke, run, steps=5, batch_size=8, resume=True))  # a deliberate continuation
+    config = json.loads((run / "config.json").read_text())
+    assert config["step"] == 5 and config["train"]["steps"] == 5
+    assert config["resumes"] == [{"from_step": 3, "changed": {"steps": [3, 5]}}]
+    assert [r["step"] for r in history(run)] == list(range(5))
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthshop_smoke, tmp_path):
@@ -102,14 +124,23 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthshop_smok
     load_encoder(tmp_path / "run")
 
 
-@pytest.mark.parametrize("options", [
-    dict(target="multipos", same_query="mask", stw="reciprocal", normalize="sum_w"),
-    dict(same_query="sampler", stw="constant", symmetric=False),
-    dict(rhs=["title"], stw_rescale="range"),
+@pytest.mark.parametrize("base, change", [
+    (dict(same_query="none"), dict(target="multipos")),
+    (dict(same_query="none"), dict(same_query="mask")),
+    (dict(), dict(stw="constant")),
+    (dict(), dict(stw="reciprocal")),
+    (dict(), dict(stw_rescale="range")),
+    (dict(stw_rescale=None), dict(normalize="sum_w")),  # with rescale="mean", sum(w) = N: the same loss
+    (dict(), dict(symmetric=False)),
+    (dict(), dict(rhs=["title"])),
 ])
-def test_loss_options_train(synthshop_smoke, tmp_path, options):
-    run = train(smoke(synthshop_smoke, tmp_path / "run", steps=3, batch_size=8, **options))
-    assert all(math.isfinite(r["loss"]) for r in history(run)) and len(history(run)) == 3
+def test_each_loss_option_changes_the_training(synthshop_smoke, tmp_path, base, change):
+    """Same seed, data and batches: a loop that ignored the option would repeat the base run's losses."""
+    runs = [train(smoke(synthshop_smoke, tmp_path / name, steps=3, **options))
+            for name, options in (("base", base), ("changed", {**base, **change}))]
+    base_losses, changed_losses = ([r["loss"] for r in history(run)] for run in runs)
+    assert len(changed_losses) == 3 and all(math.isfinite(x) for x in changed_losses)
+    assert max(abs(a - b) for a, b in zip(base_losses, changed_losses)) > 1e-4, (base_losses, changed_losses)
 
 
 def test_cli_train(synthshop_smoke, tmp_path, capsys):
@@ -136,3 +167,72 @@ def test_torchrun_two_processes_print_once_without_warnings(synthshop_smoke, tmp
     assert "Warning" not in result.stderr, result.stderr[-3000:]
     assert [r["step"] for r in history(out)] == [0, 1]
     assert json.loads((out / "summary.json").read_text())["world_size"] == 2
+
+
+def _max_differences(a: Path, b: Path) -> dict[str, float]:
+    """Largest absolute differences between two runs: parameters, BatchNorm running statistics, step losses."""
+    wa, wb = (torch.load(run / "checkpoint.pt", weights_only=True) for run in (a, b))
+    assert wa.keys() == wb.keys()
+    stats = [k for k in wa if k.endswith(("running_mean", "running_var"))]
+    params = [k for k in wa if wa[k].is_floating_point() and k not in stats]
+    la, lb = ([r["loss"] for r in history(run)] for run in (a, b))
+    assert len(la) == len(lb)
+    return {"weights": max((wa[k] - wb[k]).abs().max().item() for k in params),
+            "bn_stats": max((wa[k] - wb[k]).abs().max().item() for k in stats),
+            "loss": max(abs(x - y) for x, y in zip(la, lb))}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("target", ["diagonal", "multipos"])
+def test_two_processes_train_the_same_model_as_one(synthshop_smoke, tmp_path, target):
+    """torchrun with 2 processes vs 1 process, the same global batch of 16, 20 steps, the default model (its
+    ResNet image tower has BatchNorm): the same training up to float32 rounding. Two processes reduce the sums in
+    another order (~1e-7 relative per step), and Adam's normalised update can turn a rounding difference in a
+    near-zero gradient into a difference of up to lr (1e-3) in one step. The tolerance, 1e-4 on every weight,
+    running statistic and step loss, is a tenth of such a step and 5x the largest difference measured (weights
+    1.7e-5 / 2.9e-6, running statistics 6.8e-6 / 3.3e-7, losses 3.2e-6 / 2.6e-6, diagonal / multipos).
+    Before BatchNorm used the global batch and augmentation was drawn per sample, the runs differed by 1.5e-2 in
+    the weights, 0.11-0.12 in the running statistics and 0.3-0.4 in the losses (0.04-0.08 at the first step)."""
+    common = ["train", "--data", str(synthshop_smoke), "--preset", "smoke", "--steps", "20", "--batch-size", "16",
+              "--target", target, "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    for launcher, out in (([], "one"), (["-m", "torch.distributed.run", "--nproc_per_node=2"], "two")):
+        result = subprocess.run([sys.executable, *launcher, "-m", "gcl_nb", *common, "--out", str(tmp_path / out)],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=500)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["world_size"] == 2
+    differences = _max_differences(tmp_path / "one", tmp_path / "two")
+    assert max(differences.values()) < 1e-4, differences
+
+
+def test_global_batch_norm_in_one_process_is_batch_norm(tmp_path):
+    """GlobalBatchNorm sums its statistics over the processes; with one process it must be BatchNorm exactly as
+    torch computes it: outputs, gradients and running statistics (two steps, then evaluation)."""
+    import torch.distributed as dist
+
+    from gcl_nb.training.sync_batch_norm import GlobalBatchNorm, synchronise_batch_norm
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        torch.manual_seed(0)
+        reference = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+        synced = synchronise_batch_norm(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)),
+                                        torch.device("cpu"))
+        synced.load_state_dict(reference.state_dict())
+        assert isinstance(synced[1], GlobalBatchNorm) and synced.state_dict().keys() == reference.state_dict().keys()
+        for _ in range(2):
+            x = torch.randn(6, 3, 8, 8)
+            outputs = [model(x) for model in (reference, synced)]
+            torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-5)
+            for out in outputs:
+                (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+            for a, b in zip(reference.parameters(), synced.parameters()):
+                torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-4)  # the conv bias: 0 up to rounding
+        for name, value in reference.state_dict().items():
+            torch.testing.assert_close(synced.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+        reference.eval(), synced.eval()
+        x = torch.randn(2, 3, 8, 8)
+        torch.testing.assert_close(synced(x), reference(x))
+    finally:
+        dist.destroy_process_group()

@@ -180,10 +180,18 @@ def test_explorer_lists_splits_in_protocol_order_and_reaches_every_query():
 
 
 def test_explorer_models_and_k_rerender_once():
-    explorer = _explorer(selected=["gcl"])
+    calls = []
+    explorer = QueryExplorer(lambda s, q, m, k: calls.append((s, q, m, k)) or f"<p>{s}|{q}|{','.join(m)}|{k}</p>",
+                             {"in_domain": [("q1", "shoes"), ("q2", "hats")]}, ["clip", "gcl"], k=5,
+                             selected=["gcl"])
     assert explorer.order.options == (ALL_QUERIES,) and explorer.output.value == "<p>in_domain|q1|gcl|5</p>"
+    assert calls == [("in_domain", "q1", ("gcl",), 5)]
+    explorer.k.value = 7
+    assert explorer.output.value == "<p>in_domain|q1|gcl|7</p>" and len(calls) == 2  # one render per change
+    explorer.model.value = ("clip", "gcl")
+    assert explorer.output.value == "<p>in_domain|q1|clip,gcl|7</p>" and len(calls) == 3
     explorer.model.value = ()
-    assert "Choose at least one model" in explorer.output.value
+    assert "Choose at least one model" in explorer.output.value and len(calls) == 3
     with pytest.raises(ValueError, match="selected models \\['bm25'\\]"):
         _explorer(selected=["bm25"])
 

@@ -1,7 +1,8 @@
 """Torch datasets over loaded Marqo-GS / SynthShop data, for training (pairs) and evaluation (corpus).
 
 Contract with the training loop (gcl_nb.training) and models (gcl_nb.models):
-- `PairDataset(pairs, corpus, rhs_fields, preprocess)` items: {"query": str, "fields": {name: Tensor | str},
+- `PairDataset(pairs, corpus, rhs_fields, preprocess)` items (index: a row, or (step, row) for augmentation
+  seeded per sample, `sample_seed`): {"query": str, "fields": {name: Tensor | str},
   "field_mask": BoolTensor (F,), "score": float, "query_code": int, "doc_code": int, "row": int}.
   rhs_fields is a list of (name, kind), kind "image" (name "image": the product image) or "text" (a column of
   the pair table, else of corpus.products, e.g. "title"). field_mask is False where the field is missing (empty
@@ -17,6 +18,7 @@ the table).
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Callable, Sequence
 
 import numpy as np
@@ -27,7 +29,7 @@ from torch.utils.data import Dataset
 
 from gcl_nb.data.gs import Corpus
 from gcl_nb.data.image_cache import ImageCache
-from gcl_nb.data.schema import FIELD_KINDS, DataError
+from gcl_nb.data.schema import FIELD_KINDS, DataError, SettingError
 
 
 def pair_codes(pairs: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray, pd.Index]:
@@ -109,15 +111,26 @@ def _text_columns(fields, *frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
+def sample_seed(seed: int, step: int, row: int) -> int:
+    """The random seed of one training sample's augmentation: a function of (seed, step, row) only, so the crops
+    of a batch do not depend on how many processes or loader workers share it."""
+    return int.from_bytes(hashlib.blake2b(f"{seed},{step},{row}".encode(), digest_size=8).digest(), "little")
+
+
 class PairDataset(Dataset):
-    """One item per row of a split's pair table (see the module docstring for the item layout)."""
+    """One item per row of a split's pair table (see the module docstring for the item layout).
+
+    An index is a row, or a (step, row) pair: then the row's random augmentation is drawn from
+    `sample_seed(augment_seed, step, row)` (the global RNG is left as it was), the same in any process or worker.
+    """
 
     def __init__(self, pairs: pd.DataFrame, corpus: Corpus, rhs_fields: Sequence[tuple[str, str]],
                  preprocess: Callable[[Image.Image], torch.Tensor], score_column: str = "score_linear",
-                 image_cache: ImageCache | None = None):
+                 image_cache: ImageCache | None = None, augment_seed: int = 0):
         if score_column not in pairs.columns:
-            raise ValueError(f"score column {score_column!r} not in the pair table ({list(pairs.columns)})")
-        self.pairs = pairs.reset_index(drop=True)
+            raise SettingError(f"score_column={score_column!r}: not a column of the pair table; choose one of "
+                               f"{', '.join(map(str, pairs.columns))}")
+        self.pairs, self.augment_seed = pairs.reset_index(drop=True), augment_seed
         self.reader = _FieldReader(corpus, rhs_fields, preprocess, image_cache)
         self.query_codes, self.queries, self.doc_codes, self.product_ids = pair_codes(self.pairs)
         self.scores = self.pairs[score_column].to_numpy(dtype=np.float64)
@@ -132,9 +145,12 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, i: int) -> dict:
-        i = int(i)
-        values, mask = self.reader.read(self._pid[i], {n: t[i] for n, t in self._texts.items()})
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        step, i = (int(index[0]), int(index[1])) if isinstance(index, tuple) else (None, int(index))
+        with torch.random.fork_rng(devices=[], enabled=step is not None):
+            if step is not None:  # the CPU generator only: torch.manual_seed would seed CUDA too (~0.5 ms)
+                torch.default_generator.manual_seed(sample_seed(self.augment_seed, step, i))
+            values, mask = self.reader.read(self._pid[i], {n: t[i] for n, t in self._texts.items()})
         return {"query": str(self._query_text[i]), "fields": values, "field_mask": mask,
                 "score": float(self.scores[i]), "query_code": int(self.query_codes[i]),
                 "doc_code": int(self.doc_codes[i]), "row": i}

@@ -54,6 +54,11 @@ class DataError(ValueError):
     """Bad input data: the message names the file, the row/column and what to do about it."""
 
 
+class SettingError(ValueError):
+    """A setting (option, configuration field, notebook parameter) with an unusable value: the message names the
+    setting, its value and the valid choices. Raised before any work is done."""
+
+
 def check_split(name: str) -> str:
     """Return `name` if it is one of SPLITS, else raise DataError listing the valid names."""
     if name not in SPLITS:
@@ -62,12 +67,12 @@ def check_split(name: str) -> str:
 
 
 def check_choice(option: str, value, choices: tuple) -> str:
-    """`value` if it is one of `choices`, else ValueError naming the option and the choices."""
+    """`value` if it is one of `choices`, else SettingError naming the option and the choices."""
     if value not in choices:
-        raise ValueError(f"{option}={value!r}: choose one of {choices}")
+        raise SettingError(f"{option}={value!r}: choose one of {', '.join(map(str, choices))}")
     return value
 
 
 def check_corpus_scope(scope: str) -> str:
-    """`scope` if it is one of CORPUS_SCOPES, else ValueError naming the choices."""
+    """`scope` if it is one of CORPUS_SCOPES, else SettingError naming the choices."""
     return check_choice("corpus", scope, CORPUS_SCOPES)

@@ -5,6 +5,8 @@ towers of one trained model can be evaluated with any other weights without retr
 `field_ablation` gives each field alone next to the model's own fusion, `fusion_sweep` moves the weight of
 one field from 0 to 1 (the rest share the remainder in their trained proportions). Each corpus' products are
 encoded once, field by field (`encode_product_fields`); every weight vector only re-fuses those embeddings.
+Products that a weight vector cannot embed (no present field of nonzero weight, e.g. an empty title when the
+title alone is weighted) are left out of that configuration's search and counted in `n_docs_excluded`.
 """
 from __future__ import annotations
 
@@ -31,18 +33,28 @@ class _FieldEmbeddings:
         self._by_corpus: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def evaluate(self, weights: Sequence[float] | None, splits, top_q, top_k) -> pd.DataFrame:
-        """The summary table of the encoder fused with `weights` (None: its own) on `splits`."""
+        """The summary table of the encoder fused with `weights` (None: its own) on `splits`, plus
+        `n_docs_excluded`: the corpus' products with no present field of nonzero weight (e.g. no title when the
+        title alone is weighted), left out of the search (they rank below every retrieved product)."""
         encoder = self.encoder if weights is None else self.encoder.with_rhs_weights(weights)
         documents = EmbeddingCache(encoder)
-        results, fused = [], set()
+        results, excluded, searched = [], [], {}
         for split in splits:
             corpus = self.data.corpus_for(split)
-            if corpus_key(corpus) not in fused:  # splits searching the same corpus share its fused documents
+            key = corpus_key(corpus)
+            if key not in searched:  # splits searching the same corpus share its fused documents
+                embs, mask = self._fields(corpus)
+                keep = encoder.embeddable("rhs", mask)
+                searched[key] = (corpus if bool(keep.all()) else
+                                 corpus.restricted(corpus.split, corpus.products.index[keep.numpy()]),
+                                 int((~keep).sum()))
                 with torch.no_grad():
-                    documents.store(corpus, encoder.fuse("rhs", *self._fields(corpus)).numpy())
-                fused.add(corpus_key(corpus))
-            results.append(evaluate_split(encoder, self.data, split, top_q, top_k, doc_embeddings=documents))
-        return summary_table(results)
+                    documents.store(searched[key][0], encoder.fuse("rhs", embs[keep], mask[keep]).numpy())
+            kept, n_excluded = searched[key]
+            results.append(evaluate_split(encoder, self.data, split, top_q, top_k, doc_embeddings=documents,
+                                          corpus=kept))
+            excluded.append(n_excluded)
+        return summary_table(results).assign(n_docs_excluded=excluded)
 
     def _fields(self, corpus) -> tuple[torch.Tensor, torch.Tensor]:
         """(field embeddings, presence mask) of every product of `corpus`, encoded on first use."""

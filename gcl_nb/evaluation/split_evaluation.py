@@ -64,8 +64,9 @@ class SplitResult:
 def evaluate_split(model, data, split: str, top_q: int | None = 2000, top_k: int = 1000, *,
                    ground_truth: str | Path | None = None, batch_size: int = 256, cache_dir=None,
                    progress: bool = False, search_device: str = "cpu",
-                   doc_embeddings: EmbeddingCache | None = None) -> SplitResult:
-    """Evaluate one split (see the module docstring) against `data.corpus_for(split)`.
+                   doc_embeddings: EmbeddingCache | None = None, corpus=None) -> SplitResult:
+    """Evaluate one split (see the module docstring) against `corpus` (default `data.corpus_for(split)`; e.g.
+    the part of it a fusion can embed, gcl_nb.evaluation.fusion).
 
     doc_embeddings: the model's corpus embeddings, shared across calls (default: a new
     EmbeddingCache(model, cache_dir, batch_size, progress)).
@@ -83,7 +84,7 @@ def evaluate_split(model, data, split: str, top_q: int | None = 2000, top_k: int
         texts = sample_eval_queries(table["query"], grades, top_q)
         qrels = build_qrels(table, grades, texts, top_k)
         qids = list(qrels)
-    corpus = data.corpus_for(split)
+    corpus = data.corpus_for(split) if corpus is None else corpus
     doc_ids = pd.Index(corpus.products.index.astype(str))
     if len(doc_ids) == 0:
         raise DataError(f"{corpus.name} (split {split!r}) is empty: nothing to search")

@@ -15,6 +15,7 @@ import open_clip
 import torch
 from open_clip.tokenizer import HFTokenizer
 
+from gcl_nb.data.schema import SettingError
 from gcl_nb.models.multifield import EncoderConfig, MultiFieldEncoder
 from gcl_nb.models.token_cache import CachedTokenizer
 
@@ -44,14 +45,16 @@ def minilm_text_cfg(context_length: int = 32, load_weights: bool = True) -> dict
             "hf_proj_type": "linear", "hf_model_pretrained": load_weights, "context_length": context_length}
 
 
-def _check_arch(config: EncoderConfig) -> dict:
+def check_arch(config: EncoderConfig) -> dict:
+    """The open_clip model config of `config.arch`; SettingError for an unknown architecture or a `pretrained`
+    file that does not exist."""
     model_cfg = open_clip.get_model_config(config.arch)
     if model_cfg is None:
-        raise ValueError(f"unknown architecture {config.arch!r}: use one of the packaged configs "
-                         f"{', '.join(PACKAGED_ARCHS)} or an open_clip name such as ViT-B-32")
+        raise SettingError(f"arch={config.arch!r}: unknown architecture; use one of the packaged configs "
+                           f"{', '.join(PACKAGED_ARCHS)} or an open_clip name such as ViT-B-32")
     if config.pretrained is not None and not Path(config.pretrained).is_file():
-        raise FileNotFoundError(f"pretrained checkpoint {config.pretrained} not found: pass a local open_clip "
-                                "checkpoint file (nothing is downloaded) or pretrained=None for random init")
+        raise SettingError(f"pretrained={config.pretrained!r}: file not found; pass a local open_clip checkpoint "
+                           "file (nothing is downloaded) or pretrained=None for random init")
     return model_cfg
 
 
@@ -71,7 +74,7 @@ def _quiet_random_init(random_init: bool):
 
 def build_encoder(config: EncoderConfig, device: str | torch.device = "cpu") -> MultiFieldEncoder:
     """A MultiFieldEncoder for `config`: random init, or weights from `config.pretrained` (local file)."""
-    model_cfg = _check_arch(config)
+    model_cfg = check_arch(config)
     kwargs = {}
     if config.text_tower == "minilm":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gcl_nb.data.schema import FIELD_KINDS
+from gcl_nb.data.schema import FIELD_KINDS, SettingError
 from gcl_nb.models.trimmed_text import encode_text
 
 TEXT_TOWERS = ("clip", "minilm")
@@ -34,7 +34,7 @@ class FieldSpec:
 
     def __post_init__(self):
         if self.kind not in FIELD_KINDS:
-            raise ValueError(f"field {self.name!r}: kind must be one of {FIELD_KINDS}, got {self.kind!r}")
+            raise SettingError(f"field {self.name!r}: kind must be one of {FIELD_KINDS}, got {self.kind!r}")
 
     @classmethod
     def parse(cls, text: str) -> "FieldSpec":
@@ -67,20 +67,20 @@ class EncoderConfig:
         self.lhs = [f if isinstance(f, FieldSpec) else FieldSpec(**f) for f in self.lhs]
         self.rhs = [f if isinstance(f, FieldSpec) else FieldSpec(**f) for f in self.rhs]
         if self.text_tower not in TEXT_TOWERS:
-            raise ValueError(f"text_tower must be one of {TEXT_TOWERS}, got {self.text_tower!r}")
+            raise SettingError(f"text_tower must be one of {TEXT_TOWERS}, got {self.text_tower!r}")
         for side in SIDES:
             fields = getattr(self, side)
             if not fields:
-                raise ValueError(f"{side} needs at least one field")
+                raise SettingError(f"{side} needs at least one field")
             if len({f.name for f in fields}) != len(fields):
-                raise ValueError(f"{side} lists a field twice: {[f.name for f in fields]}")
+                raise SettingError(f"{side} lists a field twice: {[f.name for f in fields]}")
             weights = getattr(self, f"{side}_weights")
             weights = [1 / len(fields)] * len(fields) if weights is None else [float(w) for w in weights]
             if len(weights) != len(fields) or min(weights) < 0 or sum(weights) <= 0:
-                raise ValueError(f"{side}_weights {weights} must be {len(fields)} non-negative numbers, not all 0")
+                raise SettingError(f"{side}_weights {weights} must be {len(fields)} non-negative numbers, not all 0")
             setattr(self, f"{side}_weights", weights)
         if any(f.kind != "text" for f in self.lhs):
-            raise ValueError(f"LHS fields must be text (they encode the query): {self.lhs}")
+            raise SettingError(f"LHS fields must be text (they encode the query): {self.lhs}")
 
     @property
     def uses_images(self) -> bool:
@@ -169,18 +169,28 @@ class MultiFieldEncoder(nn.Module):
             raise ValueError(f"{side} batch lacks field(s) {missing}; it has {sorted(fields)}")
         return torch.stack([self._encode(f.kind, fields[f.name]) for f in specs], dim=1)
 
-    def fuse(self, side: str, embs: Tensor, mask: Optional[Tensor] = None) -> Tensor:
-        """(B, d): field embeddings `embs` (B, F, d) averaged with the side's weights, renormalised over the
-        present fields (`mask`), then L2-normalised. ValueError for a row without a present weighted field."""
+    def _present_weights(self, side: str, mask: Optional[Tensor], n: int, like: Tensor) -> Tensor:
+        """(n, F): the side's field weights where the field is present (`mask`, None: all), 0 elsewhere."""
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-        weights = getattr(self, f"{side}_weights").to(device=embs.device, dtype=embs.dtype).expand(embs.shape[0], -1)
-        if mask is not None:
-            weights = weights * mask.to(device=embs.device, dtype=embs.dtype)
+        weights = getattr(self, f"{side}_weights").to(device=like.device, dtype=like.dtype).expand(n, -1)
+        return weights if mask is None else weights * mask.to(device=like.device, dtype=like.dtype)
+
+    def embeddable(self, side: str, mask: Tensor) -> Tensor:
+        """(B,) bool: rows of the presence `mask` (B, F) with a present field of nonzero weight, the rows `fuse`
+        can embed (a product without a title has none when the title alone is weighted)."""
+        return self._present_weights(side, mask, mask.shape[0], self.lhs_weights).sum(dim=1) > 0
+
+    def fuse(self, side: str, embs: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        """(B, d): field embeddings `embs` (B, F, d) averaged with the side's weights, renormalised over the
+        present fields (`mask`), then L2-normalised. ValueError for rows without a present weighted field (select
+        the `embeddable` rows first)."""
+        weights = self._present_weights(side, mask, embs.shape[0], embs)
         total = weights.sum(dim=1, keepdim=True)
         if bool((total == 0).any()):
             rows = torch.nonzero(total[:, 0] == 0).flatten().tolist()
-            raise ValueError(f"{side} rows {rows[:10]} have no present field with a nonzero weight")
+            raise ValueError(f"{side} rows {rows[:10]} have no present field with a nonzero weight (weights "
+                             f"{getattr(self.config, f'{side}_weights')}); keep only the embeddable() rows")
         fused = ((weights / total).unsqueeze(-1) * embs).sum(dim=1)
         return F.normalize(fused, dim=-1)
 

@@ -36,14 +36,18 @@ class BM25Retriever:
     def __repr__(self) -> str:
         return f"BM25Retriever(k1={self.k1}, b={self.b}, method={self.method!r}, stopwords={self.stopwords!r})"
 
-    def index(self, corpus) -> bm25s.BM25:
-        """The BM25 index of `corpus` (built once per corpus object)."""
+    def index(self, corpus) -> bm25s.BM25 | None:
+        """The BM25 index of `corpus` (built once per corpus object); None when no title has a word to index
+        (every title empty or only stopwords: no product matches any query)."""
         if self._corpus is not corpus:
             titles = corpus.products["title"].fillna("").astype(str).tolist()
             if not titles:
                 raise ValueError(f"corpus half {corpus.half} is empty: nothing to index")
-            index = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
-            index.index(self._tokenize(titles), show_progress=False)
+            tokens = self._tokenize(titles)
+            index = None
+            if tokens.vocab:
+                index = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
+                index.index(tokens, show_progress=False)
             self._corpus, self._index = corpus, index
         return self._index
 
@@ -51,6 +55,8 @@ class BM25Retriever:
         """Per query: product ids and BM25 scores of its top_k matching titles, best first."""
         index = self.index(corpus)
         k = min(int(top_k), len(corpus.products))
+        if index is None:
+            return [[] for _ in queries], [np.empty(0) for _ in queries]
         if not queries:
             return [], []
         docs, scores = index.retrieve(self._tokenize(list(queries)), k=k, show_progress=False)

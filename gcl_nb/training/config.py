@@ -2,12 +2,22 @@
 loss; named presets (gcl_nb.workbench.presets) change a few fields."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Union
 
+import torch
+
 from gcl_nb.data.options import DataOptions
-from gcl_nb.losses.weights import STW
+from gcl_nb.data.schema import SPLITS, SettingError, check_choice
+from gcl_nb.losses.gcl_loss import NORMALIZE, TARGETS
+from gcl_nb.losses.weights import RESCALINGS, STW, STW_FUNCTIONS
 from gcl_nb.models import EncoderConfig, FieldSpec
+from gcl_nb.models.factory import check_arch
+
+SAME_QUERY_OPTIONS = ("sampler", "none", "mask")
+#: integer fields -> their smallest valid value (a contrastive batch needs two pairs)
+_INT_MINIMUM = {"steps": 1, "batch_size": 2, "warmup": 0, "seed": 0, "num_workers": 0, "checkpoint_every": 0}
 
 
 def _help(text: str, **kw):
@@ -55,7 +65,8 @@ class TrainConfig:
     grad_clip: float = _help("max gradient norm (0: off)", default=1.0)
     seed: int = _help("seed of init, batches and augmentation", default=0)
     device: str = _help("auto | cpu | cuda | cuda:N", default="auto")
-    num_workers: int = _help("data-loader workers (resume is exact with 0)", default=0)
+    num_workers: int = _help("data-loader workers (augmentation is drawn per sample: any number trains alike)",
+                             default=0)
     image_cache: bool = _help("keep decoded images in memory (per worker), augment on the fly", default=True)
     checkpoint_every: int = _help("save every N steps (0: only at the end)", default=0)
     resume: bool = _help("continue from the run directory's last checkpoint", default=False)
@@ -63,6 +74,37 @@ class TrainConfig:
 
     def __post_init__(self):
         self.data_options = DataOptions.coerce(self.data_options)
+        self.check()
+
+    def check(self) -> None:
+        """SettingError naming the first field whose value cannot train, so a run fails before any work."""
+        for name, minimum in _INT_MINIMUM.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise SettingError(f"{name}={value!r}: must be an integer >= {minimum}")
+        for name, positive in (("lr", True), ("weight_decay", False), ("grad_clip", False)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value < 0 or (positive and value == 0):
+                raise SettingError(f"{name}={value!r}: must be a finite number {'> 0' if positive else '>= 0'}")
+        for name in ("symmetric", "image_cache", "resume", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise SettingError(f"{name}={getattr(self, name)!r}: must be true or false")
+        check_choice("split", self.split, SPLITS)
+        if not callable(self.stw):
+            check_choice("stw", self.stw, tuple(STW_FUNCTIONS))
+        check_choice("stw_rescale", self.stw_rescale, RESCALINGS)
+        check_choice("target", self.target, TARGETS)
+        check_choice("same_query", self.same_query, SAME_QUERY_OPTIONS)
+        check_choice("normalize", self.normalize, NORMALIZE)
+        if self.device != "auto":
+            try:
+                device = torch.device(self.device)
+            except (RuntimeError, TypeError):
+                raise SettingError(f"device={self.device!r}: use auto, cpu, cuda or cuda:N") from None
+            if device.type == "cuda" and not torch.cuda.is_available():
+                raise SettingError(f"device={self.device!r}: CUDA is not available here; use auto or cpu")
+        check_arch(self.encoder_config())
 
     def encoder_config(self) -> EncoderConfig:
         return EncoderConfig(arch=self.arch, pretrained=self.pretrained, text_tower=self.text_tower,

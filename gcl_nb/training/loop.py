@@ -4,10 +4,13 @@
     gcl-nb train --data data/synthshop-cpu --preset cpu --stw linear --out runs/gcl [--steps 100 ...]
 
 The run directory holds `checkpoint.pt` (open_clip state_dict) + `config.json` ({"encoder": ..., "train": ...}),
-`train_state.pt` (optimiser, RNG, step: for resume=True), `history.jsonl` (one line per step: step, loss, lr,
+`train_state.pt` (optimiser, RNG, step: for resume=True; a resumed run keeps the saved training settings, only
+`steps` may grow: gcl_nb.training.run_dir.resume_changes), `history.jsonl` (one line per step: step, loss, lr,
 logit_scale, pairs_per_s, epoch) and `summary.json`. AdamW, linear warmup + cosine decay, gradient clipping,
-bf16 autocast on CUDA (fp32 on CPU). Under torchrun every rank sees the global batch of negatives (GCLLoss
-gathers embeddings); each rank encodes its contiguous slice of every global batch.
+bf16 autocast on CUDA (fp32 on CPU). Each sample's augmentation is drawn from (seed, step, row).
+Under torchrun every rank sees the global batch of negatives (GCLLoss gathers embeddings), each rank encodes its
+contiguous slice of every global batch, and BatchNorm uses the global batch's statistics
+(gcl_nb.training.sync_batch_norm): N processes train the model one process trains, up to float rounding.
 """
 from __future__ import annotations
 
@@ -32,11 +35,14 @@ from gcl_nb.data.batch_sampler import UniqueQueryBatchSampler
 from gcl_nb.data.datasets import PairDataset, collate_pairs
 from gcl_nb.data.image_cache import ImageCache
 from gcl_nb.data.pair_lookup import PairLookup
+from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
-from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, save_checkpoint
+from gcl_nb.models.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, read_config,
+                                      save_checkpoint)
 from gcl_nb.training.config import TrainConfig
-from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, SUMMARY_NAME
+from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, SUMMARY_NAME, resume_changes
+from gcl_nb.training.sync_batch_norm import synchronise_batch_norm
 
 LOGIT_SCALE_MAX = math.log(100.0)  # CLIP's clamp of the learnable temperature
 
@@ -72,20 +78,27 @@ def epoch_batches(dataset, config: TrainConfig, epoch: int) -> list[list[int]]:
     return [order[i * config.batch_size:(i + 1) * config.batch_size] for i in range(n_full)]
 
 
+def _unfilled_batch(dataset, config: TrainConfig) -> str:
+    """Why the training data cannot fill one batch of config.batch_size, and what to do."""
+    if config.same_query == "sampler":
+        n_queries = len(np.unique(dataset.query_codes))
+        return (f"batch_size={config.batch_size}: {n_queries} distinct training queries cannot fill one batch of "
+                f"{config.batch_size} distinct queries (same_query='sampler'); lower batch_size or use "
+                "same_query='none'")
+    return (f"batch_size={config.batch_size}: {len(dataset)} training pairs cannot fill one batch of "
+            f"{config.batch_size}; lower batch_size")
+
+
 def batch_stream(dataset, collate, config: TrainConfig, start_step: int, rank: int, world: int):
     """Yield (epoch, batch) from step `start_step` on, forever; rank takes its slice of each global batch."""
     per_rank = config.batch_size // world
     step, epoch = 0, 0
     while True:
         batches = epoch_batches(dataset, config, epoch)
-        if not batches:
-            if config.same_query == "sampler":
-                n_queries = len(np.unique(dataset.query_codes))
-                raise ValueError(f"{n_queries} distinct training queries cannot fill one batch of {config.batch_size} "
-                                 "distinct queries (same_query='sampler'): lower batch_size or use same_query='none'")
-            raise ValueError(f"{len(dataset)} training pairs cannot fill one batch of {config.batch_size}")
         if step + len(batches) > start_step:
-            mine = [b[rank * per_rank:(rank + 1) * per_rank] for b in batches[max(0, start_step - step):]]
+            first = max(0, start_step - step)  # (global step, row): per-sample augmentation, see PairDataset
+            mine = [[(step + first + j, row) for row in b[rank * per_rank:(rank + 1) * per_rank]]
+                    for j, b in enumerate(batches[first:])]
             loader = DataLoader(dataset, batch_sampler=mine, collate_fn=collate, num_workers=config.num_workers,
                                 pin_memory=torch.cuda.is_available(),  # own generator: leaves the global RNG be
                                 generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
@@ -126,14 +139,27 @@ def _setup_distributed(config: TrainConfig) -> tuple[int, int, torch.device]:
         device = torch.device(config.device)
     if world == 1:
         return 0, 1, device
+    if config.batch_size % world:
+        raise SettingError(f"batch_size={config.batch_size}: the global batch must split evenly over the {world} "
+                           f"processes; use a multiple of {world}")
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if config.batch_size % world:
-        raise ValueError(f"batch_size {config.batch_size} must be divisible by the world size {world}")
     return dist.get_rank(), world, device
+
+
+def _load_saved(path: Path, needed: str):
+    """torch.load(weights_only) of a file the run directory should hold; DataError naming it when it is missing
+    or unreadable."""
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: {needed}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, random bytes, foreign pickles
+        raise DataError(f"{path} is not readable ({type(err).__name__}: {str(err)[:200]}); start a fresh run in "
+                        "another out directory") from None
 
 
 def _seed_everything(seed: int) -> None:
@@ -162,16 +188,17 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     """
 
     # --- setup: devices, seeds, run directory ---------------------------------------------------------------
-    if config.same_query not in ("none", "mask", "sampler"):
-        raise ValueError(f"same_query must be none, mask or sampler, got {config.same_query!r}")
+    config.check()  # fields may have been changed after construction
     rank, world, device = _setup_distributed(config)
     is_main = rank == 0
     run_dir = Path(config.out)
     state_file = run_dir / STATE_NAME
-    if config.resume and not state_file.is_file():
-        raise FileNotFoundError(f"resume=True but {state_file} does not exist: run without resume first")
-    if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+    state, resumes = None, []
+    if config.resume:  # checked before any work: a resumed run must continue the same training
+        state = _load_saved(state_file, "resume=True needs the training state; run without resume first")
+        start = int(state["step"])
+        resumes = read_config(run_dir).get("resumes", []) + [
+            {"from_step": start, "changed": resume_changes(config, run_dir, start)}]
     _seed_everything(config.seed)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -181,12 +208,16 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     # --- data -------------------------------------------------------------------------------------------------
     data = config.data_options.load(config.data, splits=[config.split], corpus="split")  # only its own rows
     pairs = data.split(config.split)
+    if pairs.empty:
+        raise DataError(f"training split {config.split!r} of {config.data} has no rows: nothing to train on")
     encoder_config = config.encoder_config()
     encoder = build_encoder(encoder_config, device=device)
+    if world > 1:  # BatchNorm over the global batch, as in one process
+        synchronise_batch_norm(encoder, device)
     rhs_fields = [(f.name, f.kind) for f in encoder_config.rhs]
     dataset = PairDataset(pairs, data.corpus_for(config.split), rhs_fields=rhs_fields,
                           preprocess=encoder.transform_train, score_column=config.score_column,
-                          image_cache=ImageCache("uint8") if config.image_cache else None)
+                          image_cache=ImageCache("uint8") if config.image_cache else None, augment_seed=config.seed)
     collate = partial(collate_pairs, tokenize=encoder.tokenize)
 
     # --- model, loss, optimiser (optionally resumed) ----------------------------------------------------------
@@ -194,11 +225,12 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
                       lookup=PairLookup(pairs, config.score_column) if config.target == "multipos" else None,
                       symmetric=config.symmetric, normalize=config.normalize,
                       same_query="mask" if config.same_query == "mask" else "none")
+    if not epoch_batches(dataset, config, 0):
+        raise SettingError(_unfilled_batch(dataset, config))
     optimizer = make_optimizer(encoder, config)
     start_step = 0
-    if config.resume:
-        state = torch.load(state_file, map_location="cpu", weights_only=True)
-        encoder.clip.load_state_dict(torch.load(run_dir / CHECKPOINT_NAME, map_location="cpu", weights_only=True))
+    if state is not None:
+        encoder.clip.load_state_dict(_load_saved(run_dir / CHECKPOINT_NAME, "resume=True needs the checkpoint"))
         optimizer.load_state_dict(state["optimizer"])
         _set_rng_state(state["rng"])
         start_step = int(state["step"])
@@ -207,13 +239,15 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
 
     history_file = run_dir / HISTORY_NAME
     if is_main:  # keep the history of the steps the weights have seen, drop the rest
+        run_dir.mkdir(parents=True, exist_ok=True)
         kept = [line for line in history_file.read_text().splitlines() if json.loads(line)["step"] < start_step] \
             if config.resume and history_file.is_file() else []
         history_file.write_text("".join(line + "\n" for line in kept))
 
     def save(step: int) -> None:
         if is_main:
-            save_checkpoint(encoder, run_dir / CHECKPOINT_NAME, extra={"train": config.to_dict(), "step": step})
+            extra = {"train": config.to_dict(), "step": step, **({"resumes": resumes} if resumes else {})}
+            save_checkpoint(encoder, run_dir / CHECKPOINT_NAME, extra=extra)
             atomic_torch_save({"step": step, "optimizer": optimizer.state_dict(), "rng": _rng_state()}, state_file)
 
     # --- the loop ---------------------------------------------------------------------------------------------

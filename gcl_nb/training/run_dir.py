@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from gcl_nb.data.schema import DataError, SettingError
+from gcl_nb.models.checkpoint import CONFIG_NAME, read_config
+
 STATE_NAME, HISTORY_NAME, SUMMARY_NAME = "train_state.pt", "history.jsonl", "summary.json"
 
 
@@ -27,3 +30,43 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
 def read_summary(run_dir: str | Path) -> dict:
     """`<run_dir>/summary.json`: steps, wall time, pairs/s, first and final loss, ... of a finished run."""
     return json.loads((Path(run_dir) / SUMMARY_NAME).read_text())
+
+
+#: TrainConfig fields a resumed run may change without notice, and those it may change with a record in config.json
+#: (how it runs, not what it trains; `steps` may grow, not fall below the checkpoint's step)
+RESUME_IGNORED = ("out", "resume", "progress")
+RESUME_RECORDED = ("preset", "checkpoint_every", "num_workers", "device", "steps")
+
+
+def _comparable(settings: dict) -> dict:
+    """TrainConfig.to_dict() values as config.json holds them, with the data folder and image root resolved (one
+    folder, however it is written)."""
+    out = json.loads(json.dumps(settings, default=str))
+    out["data"] = str(Path(out["data"]).resolve())
+    image_root = (out.get("data_options") or {}).get("image_root")
+    if image_root is not None:
+        out["data_options"]["image_root"] = str(Path(image_root).resolve())
+    return out
+
+
+def resume_changes(config, run_dir: str | Path, checkpoint_step: int) -> dict:
+    """What resuming `run_dir` with `config` changes: {setting: [saved, requested]} of the RESUME_RECORDED fields
+    that differ. SettingError naming every differing setting outside RESUME_IGNORED and RESUME_RECORDED (a setting
+    the saved run predates is compared with its default), and for `steps` below the checkpoint's step."""
+    saved_config = read_config(run_dir)
+    if "train" not in saved_config:
+        raise DataError(f"{Path(run_dir) / CONFIG_NAME} has no training settings: it was not written by train(); "
+                        "start a fresh run in another directory")
+    requested = _comparable(config.to_dict())
+    saved = _comparable({**type(config)().to_dict(), **saved_config["train"]})
+    differing = {name: [saved[name], value] for name, value in requested.items()
+                 if saved.get(name) != value and name not in RESUME_IGNORED}
+    refused = {name: pair for name, pair in differing.items() if name not in RESUME_RECORDED}
+    if refused:
+        listed = "; ".join(f"{name}: saved {old!r}, requested {new!r}" for name, (old, new) in refused.items())
+        raise SettingError(f"resume: {run_dir} was trained with other settings ({listed}); resume with its settings "
+                           "(config.json) or train into another out directory")
+    if config.steps < checkpoint_step:
+        raise SettingError(f"resume: steps={config.steps} is below the checkpoint's step {checkpoint_step} in "
+                           f"{run_dir}; resume with steps >= {checkpoint_step}")
+    return differing

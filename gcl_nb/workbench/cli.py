@@ -4,16 +4,24 @@ Each subcommand lives with its code: the module named in SUBCOMMANDS provides
 `add_cli(parser)` (declare arguments) and `run_cli(args) -> int` (do the work).
 Modules (gcl_nb.workbench.commands.*) are imported only when their subcommand runs, so `gcl-nb --help` stays
 fast.
-Bad input data (gcl_nb.data.DataError) is reported as one line naming the file, row and what to do, with exit
-status 2; `--debug` shows the traceback instead.
+Bad input data (gcl_nb.data.DataError) and unusable settings (gcl_nb.data.SettingError: an option, configuration
+field or notebook parameter) are reported as one line naming the file / row or the setting and what to do, with exit
+status 2 (under torchrun by the first process only); `--debug` shows the traceback instead.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import time
 
-from gcl_nb.data.schema import DataError
+from gcl_nb.data.schema import DataError, SettingError
+
+#: seconds a process other than rank 0 waits before exiting on bad input (see main)
+RANK_GRACE_S = 2.0
+#: what the one-line report calls each kind of bad input
+_ERROR_KINDS = ((DataError, "data error"), (SettingError, "invalid setting"))
 
 SUBCOMMANDS = {
     "make-data": ("gcl_nb.workbench.commands.make_data", "generate the SynthShop data set in the Marqo-GS layout"),
@@ -32,17 +40,22 @@ def main(argv: list[str] | None = None) -> int:
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(module=module_name)
-        sp.add_argument("--debug", action="store_true", help="on a data error, show the full traceback")
+        sp.add_argument("--debug", action="store_true", help="on a data error or an invalid setting, show the full "
+                                                                 "traceback")
         if name == chosen:
             importlib.import_module(module_name).add_cli(sp)
     args = parser.parse_args(argv)
     try:
         return int(importlib.import_module(args.module).run_cli(args) or 0)
-    except DataError as err:
+    except (DataError, SettingError) as err:
         if args.debug:
             raise
+        kind = next(name for cls, name in _ERROR_KINDS if isinstance(err, cls))
         message = " ".join(str(err).splitlines())
-        print(f"gcl-nb {args.command}: data error: {message} (--debug shows the traceback)", file=sys.stderr)
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"gcl-nb {args.command}: {kind}: {message} (--debug shows the traceback)", file=sys.stderr)
+        else:  # under torchrun every process fails alike: the first reports it, the others give it time to
+            time.sleep(RANK_GRACE_S)  # print before torchrun stops every process at the first exit
         return 2
 
 

@@ -13,6 +13,9 @@ CI mode runs the `smoke` preset whatever preset is asked for (`effective_preset`
 """
 from __future__ import annotations
 
+from dataclasses import fields
+
+from gcl_nb.data.schema import SettingError, check_choice
 from gcl_nb.training.config import TrainConfig
 
 #: preset name -> the TrainConfig fields it changes from the defaults (`cpu`)
@@ -30,7 +33,11 @@ def effective_preset(preset: str, ci: bool = False) -> str:
 
 
 def train_config(preset: str = "cpu", **overrides) -> TrainConfig:
-    """TrainConfig of the named preset with `overrides` applied (ValueError for an unknown preset)."""
-    if preset not in TRAIN_PRESETS:
-        raise ValueError(f"unknown training preset {preset!r}: choose one of {', '.join(TRAIN_PRESETS)}")
+    """TrainConfig of the named preset with `overrides` applied (SettingError for an unknown preset, field or
+    value)."""
+    check_choice("preset", preset, tuple(TRAIN_PRESETS))
+    unknown = sorted(set(overrides) - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise SettingError(f"unknown training setting(s) {unknown}: TrainConfig has "
+                           f"{', '.join(f.name for f in fields(TrainConfig))}")
     return TrainConfig(**{**TRAIN_PRESETS[preset], "preset": preset, **overrides})

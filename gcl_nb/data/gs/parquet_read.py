@@ -9,6 +9,7 @@ The writer of this layout is gcl_nb.data.gs.parquet_write.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +30,38 @@ def _variants(split: str) -> tuple[str, ...]:
 PARQUET_PATTERNS = ("{}/*.parquet", "data/{}-*.parquet", "{}-*.parquet", "default/{}/*.parquet", "data/{}/*.parquet")
 
 
+#: a shard's place in its set, as the release names them: `<split>-00003-of-00008.parquet`
+_SHARD_OF = re.compile(r"^(?P<stem>.*)-(?P<index>\d+)-of-(?P<count>\d+)\.parquet$")
+
+
 def parquet_files(root: Path, split: str) -> list[Path]:
-    """The split's shards in any of the accepted parquet layouts (sorted)."""
+    """The split's shards in any of the accepted parquet layouts (sorted); DataError naming the missing files
+    when shards named `...-<i>-of-<n>.parquet` do not form whole sets of n."""
     for name in _variants(split):
         for pattern in PARQUET_PATTERNS:
             files = sorted(root.glob(pattern.format(name)))
             if files:
+                _check_shard_sets(files)
                 return files
     return []
+
+
+def _check_shard_sets(files: list[Path]) -> None:
+    """DataError when a set of `-<i>-of-<n>` shards lacks a member (a partial download evaluates on part of the
+    split), naming the missing files."""
+    sets: dict[tuple[Path, str, str], set[int]] = {}
+    for path in files:
+        match = _SHARD_OF.match(path.name)
+        if match:
+            key = (path.parent, match["stem"], match["count"])
+            sets.setdefault(key, set()).add(int(match["index"]))
+    for (folder, stem, count), present in sets.items():
+        width = len(count)
+        missing = [folder / f"{stem}-{i:0{width}d}-of-{count}.parquet" for i in range(int(count)) if i not in present]
+        if missing:
+            shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise DataError(f"{folder}: shard set {stem}-*-of-{count}.parquet lacks {len(missing)} of its {int(count)} "
+                            f"files ({shown}); download the missing shards")
 
 
 def _open_parquet(path: Path) -> pq.ParquetFile:

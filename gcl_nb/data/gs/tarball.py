@@ -16,7 +16,7 @@ import pandas as pd
 from gcl_nb.data.gs.containers import Corpus
 from gcl_nb.data.gs.images import FolderImages, image_name
 from gcl_nb.data.gs.validation import (check_disjoint, check_in_corpus, csv_line, empty_file, finish_split,
-                                        validate_pairs)
+                                        malformed_csv_record, validate_pairs)
 from gcl_nb.data.schema import PAIR_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, DataError
 
 
@@ -28,8 +28,11 @@ def _read_csv_table(path: Path, corpus: Corpus) -> tuple[pd.DataFrame, tuple[str
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.EmptyDataError:
         raise empty_file(path) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
         raise DataError(f"{path}: not a readable CSV ({e}); re-extract the release") from None
+    except pd.errors.ParserError as e:  # pandas counts records, not physical lines: find the line itself
+        where = malformed_csv_record(path) or str(e).strip()
+        raise DataError(f"{path}: not a readable CSV ({where}); fix that row or re-extract the release") from None
 
     def where(i: int) -> str:
         return f"line {csv_line(path, i)}"

@@ -45,6 +45,20 @@ def csv_line(path: Path, record: int) -> int:
     return start
 
 
+def malformed_csv_record(path: Path) -> str | None:
+    """Where the first record whose field count differs from the header's starts ("line N: expected A fields,
+    saw B"), by physical line (titles may hold newlines); None when every record has the header's count."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        header = next(reader, [])
+        start = reader.line_num + 1
+        for row in reader:
+            if row and len(row) != len(header):
+                return f"line {start}: expected {len(header)} fields (the header's), saw {len(row)}"
+            start = reader.line_num + 1
+    return None
+
+
 def derived_query_ids(queries: pd.Series) -> np.ndarray:
     """A stable id per query text, 'q' + 16 hex digits of its BLAKE2b hash: the same in every split and file."""
     codes, texts = pd.factorize(queries)

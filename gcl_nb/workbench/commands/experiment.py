@@ -51,11 +51,11 @@ def run_cli(args) -> int:
                 f"# Gain over CLIP vs {' = '.join(args.vary)}\n\nProduced by:\n\n```bash\n{command}\n```\n\n"
                 + table.to_markdown(floatfmt="+.3f") + "\n")
         return 0
-    data = args.data
-    if data is None:
-        data = str(make_synthshop(Path(args.out) / "data", preset=args.preset))
+    data = args.data or str(Path(args.out) / "data")
     config = ExperimentConfig(data=data, out=args.out, preset=args.preset, methods=args.methods,
-                              seeds=args.seeds, **options)
+                              seeds=args.seeds, **options)  # checks every setting before any work
+    if args.data is None:
+        make_synthshop(data, preset=args.preset)
     results, per_query = run_experiment(config)
     text = report(results, per_query, command=command) + "\n" + loss_report(Path(args.out))
     print(text)

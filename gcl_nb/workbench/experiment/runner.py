@@ -16,8 +16,7 @@ import pandas as pd
 import torch
 
 from gcl_nb.data.options import DataOptions
-from gcl_nb.data.schema import check_corpus_scope
-from gcl_nb.data.schema import SPLITS
+from gcl_nb.data.schema import SPLITS, SettingError, check_corpus_scope
 from gcl_nb.evaluation.split_evaluation import evaluate
 from gcl_nb.models import build_encoder, load_encoder
 from gcl_nb.retrieval.bm25 import BM25Retriever
@@ -54,7 +53,11 @@ class ExperimentConfig:
         check_corpus_scope(self.corpus)
         unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
         if unknown:
-            raise ValueError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
+            raise SettingError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
+        for method in self.methods:  # every training's settings checked before the first one runs
+            if method in METHODS:
+                for seed in self.seeds:
+                    method_train_config(self, method, seed)
 
 
 def method_train_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:

@@ -3,9 +3,10 @@ to an HTML file that works offline (`gcl-nb notebooks`).
 
 Every notebook has one cell tagged `parameters`; the runner passes `run_dir`, `preset` and `ci` to all of
 them, plus any extra parameter to the notebooks that declare it (every notebook declares `data_path` and the data
-options `image_root`, `on_bad_image`, `check_images`, `corpus`: see gcl_nb.data.DataOptions). A data error in a
-notebook is raised as a DataError naming the notebook. 02 writes checkpoints and results into
-`run_dir`; 03 and 04 read them. HTML export writes plotly.js once into the output folder and every page
+options `image_root`, `on_bad_image`, `check_images`, `corpus`: see gcl_nb.data.DataOptions); every value is
+checked against the notebooks' declarations first (gcl_nb.workbench.notebooks.parameters). A data error or an
+invalid setting in a notebook is raised as a DataError / SettingError naming the notebook. 02 writes checkpoints
+and results into `run_dir`; 03 and 04 read them. HTML export writes plotly.js once into the output folder and every page
 loads it from there (the notebooks display figures through `gcl_nb.viz.display.use_offline_plotly`), drops
 the CDN scripts nbconvert would add (require.js, MathJax, the widget manager), shows each widget by its
 static `text/html` (progress bars as text), and turns the markdown cells' LaTeX (`$...$`, `$$...$$`) into MathML,
@@ -27,7 +28,8 @@ from typing import Any, Mapping, Sequence
 import plotly
 from plotly.offline import get_plotlyjs_version
 
-from gcl_nb.data.schema import DataError
+from gcl_nb.data.schema import DataError, SettingError
+from gcl_nb.workbench.notebooks.parameters import check_parameters, declared_parameters
 
 NOTEBOOKS = (
     "01_data_exploration.ipynb",
@@ -97,13 +99,8 @@ def rendered_source_hash(html_path: str | Path) -> str | None:
 
 
 def notebook_parameters(path: str | Path) -> set[str]:
-    """Names assigned in the notebook's `parameters` cell (ValueError when it has none)."""
-    import papermill  # lazy: see the module docstring
-
-    declared = papermill.inspect_notebook(str(path))
-    if not declared:
-        raise ValueError(f"{path}: no cell tagged 'parameters'; tag the cell holding the notebook's knobs")
-    return set(declared)
+    """Names assigned in the notebook's `parameters` cell (SettingError when it has none)."""
+    return set(declared_parameters(path))
 
 
 def plotly_js_file(folder: str | Path) -> str:
@@ -187,36 +184,35 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
     """Execute `notebooks` (in order) from `notebook_dir` into `out_dir` with papermill, then export HTML.
 
     Parameters given to every notebook: run_dir=out_dir, preset, ci; `params` go to the notebooks whose
-    parameters cell declares them (ValueError for a name no notebook declares). Returns the executed
-    notebook paths; each has an HTML twin beside it when `html`. `log` streams cell outputs and a
-    progress bar.
+    parameters cell declares them. Every value is checked against the declarations (gcl_nb.workbench.notebooks.
+    parameters) before the first notebook runs: SettingError for a name no notebook declares or a value of the
+    wrong type or outside the declared choices. Returns the executed notebook paths; each has an HTML twin
+    beside it when `html`. `log` streams cell outputs and a progress bar.
     """
     import papermill  # lazy: see the module docstring
 
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
     sources = [Path(notebook_dir) / name for name in notebooks]
     for src in sources:
         if not src.is_file():
-            raise ValueError(f"notebook {src} not found; expected one of {', '.join(NOTEBOOKS)}")
-    declared = {src: notebook_parameters(src) for src in sources}
-    extra = dict(params or {})
-    unknown = set(extra) - set().union(*declared.values())
-    if unknown:
-        raise ValueError(f"unknown notebook parameters {sorted(unknown)}; the notebooks declare "
-                         f"{sorted(set().union(*declared.values()))}")
+            raise SettingError(f"notebook {src} not found; expected one of {', '.join(NOTEBOOKS)}")
+    declared = {src.name: declared_parameters(src) for src in sources}
+    out_dir = Path(out_dir).resolve()
+    base = {"run_dir": str(out_dir), "preset": preset, "ci": bool(ci)}
+    values = {**{k: v for k, v in base.items() if any(k in d for d in declared.values())}, **dict(params or {})}
+    check_parameters(values, declared)
+    out_dir.mkdir(parents=True, exist_ok=True)
     executed = []
     for src in sources:
-        base = {"run_dir": str(out_dir), "preset": preset, "ci": bool(ci)}
-        chosen = {k: v for k, v in {**base, **extra}.items() if k in declared[src]}
+        chosen = {k: v for k, v in values.items() if k in declared[src.name]}
         target = out_dir / src.name
         try:
             papermill.execute_notebook(str(src), str(target), parameters=chosen, kernel_name="python3",
                                        cwd=str(out_dir), progress_bar=log, log_output=log,
                                        extra_arguments=[_KERNEL_QUIET])
         except papermill.PapermillExecutionError as err:
-            if err.ename == "DataError":
-                raise DataError(f"{err.evalue} (in {target}, cell [{err.exec_count}])") from None
+            reported = {"DataError": DataError, "SettingError": SettingError}.get(err.ename)
+            if reported is not None:
+                raise reported(f"{err.evalue} (in {target}, cell [{err.exec_count}])") from None
             raise
         if html:
             export_html(target)
