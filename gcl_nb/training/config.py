@@ -34,6 +34,8 @@ class TrainConfig:
     rhs_weights: Optional[list[float]] = _help("fusion weights of the rhs fields (None: equal; the paper's: "
                                                "0.9,0.1)", default=None)
     image_size: Optional[int] = _help("image side in pixels (None: the architecture's)", default=64)
+    field_dropout: dict[str, float] = _help("document fields dropped from a seeded share of each batch's rows, "
+                                            "e.g. title:0.3 (gcl_nb.training.field_dropout)", default_factory=dict)
     # loss
     stw: Union[str, STW] = _help("score-to-weight: constant (CLIP) | linear | reciprocal | a callable",
                                  default="linear")

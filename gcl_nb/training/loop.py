@@ -36,6 +36,7 @@ from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
 from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, save_checkpoint
 from gcl_nb.training.config import TrainConfig
+from gcl_nb.training.field_dropout import FieldDropout
 from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, SUMMARY_NAME
 
 LOGIT_SCALE_MAX = math.log(100.0)  # CLIP's clamp of the learnable temperature
@@ -164,6 +165,9 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     # --- setup: devices, seeds, run directory ---------------------------------------------------------------
     if config.same_query not in ("none", "mask", "sampler"):
         raise ValueError(f"same_query must be none, mask or sampler, got {config.same_query!r}")
+    encoder_config = config.encoder_config()
+    field_dropout = FieldDropout(config.field_dropout, [f.name for f in encoder_config.rhs],
+                                 encoder_config.rhs_weights, config.seed)
     rank, world, device = _setup_distributed(config)
     is_main = rank == 0
     run_dir = Path(config.out)
@@ -181,7 +185,6 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     # --- data -------------------------------------------------------------------------------------------------
     data = config.data_options.load(config.data, splits=[config.split], corpus="split")  # only its own rows
     pairs = data.split(config.split)
-    encoder_config = config.encoder_config()
     encoder = build_encoder(encoder_config, device=device)
     rhs_fields = [(f.name, f.kind) for f in encoder_config.rhs]
     dataset = PairDataset(pairs, data.corpus_for(config.split), rhs_fields=rhs_fields,
@@ -226,6 +229,7 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
         for step in bar:
             t0 = time.perf_counter()
             epoch, batch = next(stream)
+            batch["field_mask"] = field_dropout.apply(batch["field_mask"], step)
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr

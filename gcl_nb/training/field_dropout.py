@@ -1,0 +1,63 @@
+"""Field dropout: train the fused document embedding to work when a field is missing.
+
+    FieldDropout({"title": 0.3}, rhs=["image", "title"], rhs_weights=[0.5, 0.5], seed=0).apply(mask, step)
+
+For each field with a rate p, a seeded share p of a batch's rows lose that field: its presence mask turns False,
+so the model fuses the row over its remaining fields, renormalised exactly as evaluation fuses a product whose
+field is missing (gcl_nb.models.multifield). A field is never dropped from a row where no other field with a
+nonzero weight is present, so every row keeps an embedding. The draw depends only on (seed, step), so resumed
+runs drop the same rows.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+
+
+def parse_field_rates(text: str) -> dict[str, float]:
+    """'title:0.3,image:0.1' -> {"title": 0.3, "image": 0.1} (ValueError naming the malformed item)."""
+    rates = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, rate = item.partition(":")
+        try:
+            rates[name] = float(rate)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise ValueError(f"{item!r}: write a field and a share as NAME:SHARE, e.g. title:0.3")
+    return rates
+
+
+def check_field_rates(option: str, rates: Mapping[str, float], fields: Sequence[str]) -> dict[str, float]:
+    """`rates` as a dict if every name is one of `fields` and every share lies in [0, 1), else ValueError."""
+    for name, rate in rates.items():
+        if name not in fields:
+            raise ValueError(f"{option}: {name!r} is not a document field; the fields are {list(fields)}")
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"{option}: the share of {name!r} must be in [0, 1), got {rate}")
+    return {name: float(rate) for name, rate in rates.items()}
+
+
+class FieldDropout:
+    """Drops document fields from seeded shares of each batch's rows (see the module docstring)."""
+
+    def __init__(self, rates: Mapping[str, float], rhs: Sequence[str], rhs_weights: Sequence[float], seed: int):
+        self.rates = check_field_rates("field_dropout", rates, rhs)
+        self.columns = {name: list(rhs).index(name) for name in self.rates}
+        self.weighted = torch.tensor([float(w) > 0 for w in rhs_weights])
+        self.seed = seed
+
+    def apply(self, mask: torch.Tensor, step: int) -> torch.Tensor:
+        """A copy of the (B, F) presence mask with the step's dropped fields set False."""
+        if not self.rates:
+            return mask
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        out = mask.clone()
+        for name, rate in self.rates.items():
+            i = self.columns[name]
+            others = torch.cat([out[:, :i], out[:, i + 1:]], dim=1) & torch.cat([self.weighted[:i],
+                                                                                  self.weighted[i + 1:]])
+            drawn = torch.rand(len(out), generator=generator) < rate
+            out[:, i] &= ~(drawn & others.any(dim=1))
+        return out
