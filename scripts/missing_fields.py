@@ -20,8 +20,7 @@ from gcl_nb.data import make_synthshop
 from gcl_nb.data.options import DataOptions
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.evaluation.fusion import FUSED, missing_field_ablation
-from gcl_nb.training.field_dropout import parse_field_rates
-from gcl_nb.workbench.commands.common import parse_assignment
+from gcl_nb.workbench.commands.common import field_shares, parse_assignment
 from gcl_nb.workbench.experiment import ExperimentConfig, build_model
 
 COLUMNS = ["method", "seed", "split", "eval_fields", "ndcg@10", "err"]
@@ -81,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--set", nargs="*", default=[], type=parse_assignment, metavar="FIELD=VALUE",
                         help="TrainConfig overrides for every method")
-    parser.add_argument("--drop", type=parse_field_rates, default={"title": 0.3}, metavar="FIELD:SHARE",
+    parser.add_argument("--drop", type=field_shares, default={"title": 0.3}, metavar="FIELD:SHARE",
                         help="field removed from a share of the products at evaluation (default title:0.3)")
     parser.add_argument("--top-q", type=int, default=2000)
     parser.add_argument("--out", default="runs/missing_fields")

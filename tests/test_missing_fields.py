@@ -1,4 +1,5 @@
 """Products with a missing field: field dropout in training, a field removed from a share of products at evaluation."""
+import argparse
 import json
 
 import numpy as np
@@ -11,8 +12,9 @@ from gcl_nb.data.field_drop import drop_fields
 from gcl_nb.evaluation.fusion import missing_field_ablation
 from gcl_nb.models import EncoderConfig, build_encoder
 from gcl_nb.training import train
-from gcl_nb.training.field_dropout import FieldDropout, parse_field_rates
+from gcl_nb.training.field_dropout import FieldDropout
 from gcl_nb.workbench.cli import main as cli_main
+from gcl_nb.workbench.commands.common import field_shares
 from gcl_nb.workbench.presets import train_config
 
 
@@ -28,10 +30,10 @@ def test_field_dropout_drops_a_seeded_share_and_never_the_last_field():
 
 
 def test_field_dropout_options_are_checked():
-    assert parse_field_rates("title:0.3, image:0.1") == {"title": 0.3, "image": 0.1}
+    assert field_shares("title:0.3, image:0.1") == {"title": 0.3, "image": 0.1}
     for bad in ("title", "title:x", ":0.3"):
-        with pytest.raises(ValueError, match="NAME:SHARE"):
-            parse_field_rates(bad)
+        with pytest.raises(argparse.ArgumentTypeError, match="NAME:SHARE"):
+            field_shares(bad)
     with pytest.raises(ValueError, match="'brand' is not a document field"):
         FieldDropout({"brand": 0.3}, ["image", "title"], [0.5, 0.5], 0)
     with pytest.raises(ValueError, match=r"must be in \[0, 1\)"):

@@ -15,20 +15,6 @@ from typing import Mapping, Sequence
 import torch
 
 
-def parse_field_rates(text: str) -> dict[str, float]:
-    """'title:0.3,image:0.1' -> {"title": 0.3, "image": 0.1} (ValueError naming the malformed item)."""
-    rates = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, rate = item.partition(":")
-        try:
-            rates[name] = float(rate)
-        except ValueError:
-            sep = ""
-        if not sep or not name:
-            raise ValueError(f"{item!r}: write a field and a share as NAME:SHARE, e.g. title:0.3")
-    return rates
-
-
 def check_field_rates(option: str, rates: Mapping[str, float], fields: Sequence[str]) -> dict[str, float]:
     """`rates` as a dict if every name is one of `fields` and every share lies in [0, 1), else ValueError."""
     for name, rate in rates.items():

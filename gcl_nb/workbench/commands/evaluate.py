@@ -11,8 +11,7 @@ from gcl_nb.evaluation.split_evaluation import run_protocol, summary_table
 from gcl_nb.evaluation.trec import write_qrels, write_run
 from gcl_nb.models import load_encoder
 from gcl_nb.retrieval.bm25 import BM25Retriever
-from gcl_nb.training.field_dropout import parse_field_rates
-from gcl_nb.workbench.commands.common import add_data_options, data_options
+from gcl_nb.workbench.commands.common import add_data_options, data_options, field_shares
 
 
 def add_cli(parser) -> None:
@@ -25,7 +24,7 @@ def add_cli(parser) -> None:
     parser.add_argument("--top-q", type=int, default=2000, help="sampled queries per split (-1: all)")
     parser.add_argument("--top-k", type=int, default=1000, help="documents retrieved per query")
     parser.add_argument("--ground-truth", choices=("test", "dev"), help="use the _gt_<which>.json files")
-    parser.add_argument("--drop-field", type=parse_field_rates, default={}, metavar="FIELD:SHARE[,...]",
+    parser.add_argument("--drop-field", type=field_shares, default={}, metavar="FIELD:SHARE[,...]",
                         help="remove a document field from a seeded share of each corpus half's products, e.g. "
                              "title:0.3 (recorded in the table's drop_field column)")
     parser.add_argument("--drop-seed", type=int, default=0, help="seed of --drop-field's choice of products")
