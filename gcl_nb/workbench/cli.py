@@ -16,6 +16,7 @@ import sys
 from gcl_nb.data.schema import DataError
 
 SUBCOMMANDS = {
+    "prepare": ("gcl_nb.workbench.commands.prepare", "turn a search log and a product catalogue into a data folder"),
     "make-data": ("gcl_nb.workbench.commands.make_data", "generate the SynthShop data set in the Marqo-GS layout"),
     "train": ("gcl_nb.workbench.commands.train", "train a multi-field model with the GCL (or CLIP) loss"),
     "evaluate": ("gcl_nb.workbench.commands.evaluate", "evaluate a trained model on the Marqo-GS protocol, per split"),
