@@ -93,3 +93,17 @@ def test_missing_field_ablation_and_evaluate_option(synthshop_smoke, tmp_path):
                      "--top-q", "20", "--drop-field", "title:0.3", "--drop-seed", "2", "--out", str(out)]) == 0
     row = pd.read_csv(out).iloc[0]
     assert row["drop_field"] == "title:0.3" and row["drop_seed"] == 2 and np.isfinite(row["ndcg@10"])
+
+
+def test_a_gallery_shows_a_product_without_image_as_an_empty_box(synthshop_smoke):
+    from gcl_nb.viz.gallery import thumbnail_img
+    corpus = drop_fields(load_gs(synthshop_smoke), {"image": 1.0}).corpora[1]
+    assert "no image" in thumbnail_img(corpus.products.index[0], corpus.load_image)
+
+
+def test_a_field_alone_ranks_products_without_it_last(synthshop_smoke):
+    torch.manual_seed(0)
+    encoder = build_encoder(EncoderConfig(image_size=32)).eval()
+    without_titles = drop_fields(load_gs(synthshop_smoke), {"title": 0.5})
+    table = missing_field_ablation(encoder, without_titles, {}, splits=["in_domain"], top_q=20)
+    assert list(table["fields"]) == ["image", "title", "fused"] and table["ndcg@10"].notna().all()

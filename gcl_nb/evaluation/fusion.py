@@ -2,7 +2,8 @@
 
 A fused document embedding is a weighted sum of per-field embeddings (gcl_nb.models.multifield), so the
 towers of one trained model can be evaluated with any other weights without retraining:
-`field_ablation` gives each field alone next to the model's own fusion, `fusion_sweep` moves the weight of
+`field_ablation` gives each field alone next to the model's own fusion (a product lacking that field is then
+found by nothing: zero embedding), `fusion_sweep` moves the weight of
 one field from 0 to 1 (the rest share the remainder in their trained proportions), `missing_field_ablation`
 adds the fused model on corpora where a field is missing for a share of the products. Each corpus' products are
 encoded once, field by field (`encode_product_fields`); every weight vector only re-fuses those embeddings.
@@ -40,11 +41,21 @@ class _FieldEmbeddings:
         for split in splits:
             corpus = self.data.corpus_for(split)
             if corpus_key(corpus) not in fused:  # splits searching the same corpus share its fused documents
-                with torch.no_grad():
-                    documents.store(corpus, encoder.fuse("rhs", *self._fields(corpus)).numpy())
+                documents.store(corpus, self._fused(encoder, corpus))
                 fused.add(corpus_key(corpus))
             results.append(evaluate_split(encoder, self.data, split, top_q, top_k, doc_embeddings=documents))
         return summary_table(results)
+
+    @torch.no_grad()
+    def _fused(self, encoder: MultiFieldEncoder, corpus) -> np.ndarray:
+        """The corpus fused with `encoder`'s weights; a product without any weighted field (e.g. no image, with
+        the image alone) gets a zero embedding: similarity 0 to every query."""
+        embs, mask = self._fields(corpus)
+        usable = (mask & (encoder.rhs_weights.cpu() > 0)).any(dim=1)
+        out = torch.zeros(embs.shape[0], embs.shape[2])
+        if usable.any():
+            out[usable] = encoder.fuse("rhs", embs[usable], mask[usable])
+        return out.numpy()
 
     def _fields(self, corpus) -> tuple[torch.Tensor, torch.Tensor]:
         """(field embeddings, presence mask) of every product of `corpus`, encoded on first use."""
