@@ -184,3 +184,14 @@ def test_a_rank_column_becomes_position(shop, tmp_path):
     table = load_gs(tmp_path / "out", image_root=shop["images"]).split("in_domain")
     top = int(report["score"]["score_linear"].split(" ")[0])
     assert (table["score_linear"] == top - table["position"]).all()
+
+
+@pytest.mark.slow
+def test_the_notebooks_run_on_the_prepared_folder(shop, prepared, tmp_path):
+    """01 explores it, 02 trains on it (CI mode: a few steps), 03 and 04 analyse those runs."""
+    from gcl_nb.workbench.notebooks import run_notebooks
+    executed = run_notebooks(tmp_path / "run", preset="smoke", ci=True, params={
+        "data_path": str(prepared), "image_root": str(shop["images"]), "batch_size": 8})
+    assert [p.name for p in executed] == ["01_data_exploration.ipynb", "02_gpu_training.ipynb",
+                                          "03_ranking_analysis.ipynb", "04_embedding_maps.ipynb"]
+    assert all(p.with_suffix(".html").is_file() for p in executed)
