@@ -37,7 +37,7 @@ def model_fingerprint(model) -> str:
 def corpus_fingerprint(corpus) -> str:
     """Hash of the corpus half: product ids, every column of `corpus.products` and the products without image."""
     hashed = pd.util.hash_pandas_object(corpus.products, index=True).to_numpy()
-    without_image = "\n".join(sorted(corpus.without_image)).encode()
+    without_image = "\n".join(sorted(getattr(corpus, "without_image", ()))).encode()
     return hashlib.sha256(f"half{corpus.half}".encode() + hashed.tobytes() + without_image).hexdigest()
 
 
