@@ -21,6 +21,7 @@ METHODS: dict[str, dict] = {
     # the title dropped from 5% of each batch's rows, so the image alone finds a product without title (the rate
     # from a probe over 0.05 / 0.15 / 0.3 / 0.5: results/missing_fields_cpu.md)
     "gcl-linear-title-dropout": {"stw": "linear", "field_dropout": {"title": 0.05}},
+    "gcl-linear-title-dropout-0.1": {"stw": "linear", "field_dropout": {"title": 0.1}},
     # the image tower: the first default's vision transformer instead of the small ResNet
     "gcl-linear-vit": {"stw": "linear", "arch": "gcl-tiny"},
     # text only, pretrained MiniLM text tower (the paper's e5 table), fine-tuned at a pretrained model's lr
