@@ -195,3 +195,15 @@ def test_the_notebooks_run_on_the_prepared_folder(shop, prepared, tmp_path):
     assert [p.name for p in executed] == ["01_data_exploration.ipynb", "02_gpu_training.ipynb",
                                           "03_ranking_analysis.ipynb", "04_embedding_maps.ipynb"]
     assert all(p.with_suffix(".html").is_file() for p in executed)
+
+
+def test_relative_image_paths_stay_under_the_image_root(tmp_path):
+    from gcl_nb.data.gs.images import FolderImages, image_key
+    from gcl_nb.data.schema import DataError
+    assert image_key("/input/images/a.jpg") == "a.jpg" and image_key("lamps\\a.png") == "lamps/a.png"
+    (tmp_path / "lamps").mkdir()
+    (tmp_path / "lamps" / "a.png").write_bytes(b"x")
+    images = FolderImages(tmp_path, {"a": "lamps/a.png", "b": "lamps/../../secret.png"})
+    assert images.present() == {"lamps/a.png"} and images.path("a") == tmp_path / "lamps" / "a.png"
+    with pytest.raises(DataError, match="is not a file under"):
+        images.path("b")
