@@ -303,11 +303,10 @@ def prepare(pairs, catalogue, image_root, score_column: str, out, *, score_is: s
     half[rng.permutation(ids)[:int(round(PRODUCT_SHARE * len(ids)))]] = 1
     products = products.assign(half=products["product_id"].map(half))
     dev_queries = set(queries[rng.random(len(queries)) < 0.5])
-    titles = products.set_index("product_id")["title"]
-    rows = rows.assign(title=rows["product_id"].map(titles), image_local=rows["product_id"].map(
-                           products.set_index("product_id")["image_local"]),
-                       pair_id=[str(i) for i in range(len(rows))], query_id=derived_query_ids(rows["query"]),
-                       side=rows["query"].map(query_side), half=rows["product_id"].map(half))
+    by_id = products.set_index("product_id")
+    rows = rows.assign(title=rows["product_id"].map(by_id["title"]), image_local=rows["product_id"].map(
+        by_id["image_local"]), pair_id=[str(i) for i in range(len(rows))], query_id=derived_query_ids(rows["query"]),
+        side=rows["query"].map(query_side), half=rows["product_id"].map(half))
     splits, warnings = _split_report(rows, products, top_q, batch_size)
     if layout == "parquet" and extra:
         warnings.append(f"parquet layout: the release's columns only; the further fields {extra} are kept in the "
