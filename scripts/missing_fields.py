@@ -68,7 +68,7 @@ def targets(results: pd.DataFrame, missing: str) -> str:
         if default is not None and method != DEFAULT:
             ratios.append((f"all fields / `{DEFAULT}` (>= 0.98x)", mean[method, "all"] / default))
         for name, ratio in ratios:
-            lines.append(f"| `{method}` | {name} | " + " | ".join(f"{ratio[s]:.2f}x" for s in splits) + " |")
+            lines.append(f"| `{method}` | {name} | " + " | ".join(f"{ratio[s]:.3f}x" for s in splits) + " |")
     return "\n".join(lines)
 
 
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="data folder (default: generate SynthShop of --preset under --out/data)")
     parser.add_argument("--preset", default="cpu")
-    parser.add_argument("--methods", nargs="+", default=[DEFAULT, "gcl-linear-title-dropout", UNTRAINED])
+    parser.add_argument("--methods", nargs="+",
+                        default=[DEFAULT, "gcl-linear-title-dropout", "gcl-linear-title-dropout-0.1", UNTRAINED])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--set", nargs="*", default=[], type=parse_assignment, metavar="FIELD=VALUE",
                         help="TrainConfig overrides for every method")
