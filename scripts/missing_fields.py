@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-q", type=int, default=2000)
     parser.add_argument("--out", default="runs/missing_fields")
     parser.add_argument("--results", help="write <RESULTS>.csv and <RESULTS>.md")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     data = args.data or str(make_synthshop(Path(args.out) / "data", preset=args.preset))
     config = ExperimentConfig(data=data, data_options=DataOptions(), out=args.out, preset=args.preset,
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     text = targets(results, f"{name}_missing_{share:g}")
     print(text)
     if args.results:
-        command = "python scripts/missing_fields.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        command = "python scripts/missing_fields.py " + " ".join(shlex.quote(a) for a in argv)
         results.to_csv(f"{args.results}.csv", index=False)
         Path(f"{args.results}.md").write_text(
             f"# Missing fields ({args.preset} preset)\n\nProduced by:\n\n```bash\n{command}\n```\n\n"

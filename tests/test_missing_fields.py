@@ -107,3 +107,20 @@ def test_a_field_alone_ranks_products_without_it_last(synthshop_smoke):
     without_titles = drop_fields(load_gs(synthshop_smoke), {"title": 0.5})
     table = missing_field_ablation(encoder, without_titles, {}, splits=["in_domain"], top_q=20)
     assert list(table["fields"]) == ["image", "title", "fused"] and table["ndcg@10"].notna().all()
+
+
+def test_the_measurement_script_writes_the_targets_table(synthshop_smoke, tmp_path):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "scripts" / "missing_fields.py"
+    spec = importlib.util.spec_from_file_location("missing_fields", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    results = tmp_path / "mf"
+    assert script.main(["--data", str(synthshop_smoke), "--preset", "smoke", "--seeds", "0", "--methods",
+                        "random-init", "--top-q", "10", "--out", str(tmp_path / "out"), "--results", str(results)]) == 0
+    table = pd.read_csv(f"{results}.csv")
+    assert list(table.columns) == ["method", "seed", "split", "eval_fields", "ndcg@10", "err"]
+    assert set(table["eval_fields"]) == {"all", "image", "title", "title_missing_0.3"} and len(table) == 16
+    text = Path(f"{results}.md").read_text()
+    assert "--methods random-init" in text and "| `random-init` | title_missing_0.3 |" in text
