@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from gcl_nb.data.gs.containers import Corpus, GSData
 
