@@ -232,7 +232,8 @@ def _split_report(rows: pd.DataFrame, products: pd.DataFrame, top_q: int, batch_
         side = int(SPLIT_FILE_STEMS[split].split("_")[1])
         own = rows[(rows["side"] == side) & (rows["half"] == SPLIT_CORPUS[split])]
         n_queries = own["query"].nunique()
-        splits[split] = {"queries": int(n_queries), "rows": len(own), "products_judged": int(own["product_id"].nunique()),
+        splits[split] = {"queries": int(n_queries), "rows": len(own),
+                         "products_judged": int(own["product_id"].nunique()),
                          "corpus_products": int((products["half"] == SPLIT_CORPUS[split]).sum())}
         if n_queries == 0:
             warnings.append(f"{split}: no rows; evaluation of this split fails: a larger log is needed")

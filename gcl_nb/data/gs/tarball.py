@@ -5,8 +5,8 @@ Files: `query_{0,1}_product_id_{0,1}.csv` split tables, `corpus_1.json` / `corpu
 (`/input/images/NAME.jpg`): each image is resolved by its FILE NAME under `image_root` (default
 `<root>/images`); a relative `image_local` (as `gcl-nb prepare` writes) is a path under `image_root`. Further
 fields of a corpus entry (description, brand, ...) load as text columns of `Corpus.products`. A product without
-`image_local` has no image (a missing field, not an error). Nothing outside the image folder is opened (names like '..' and symlinks leaving it are rejected)
-and no file is rewritten. Errors name the file and the physical CSV line.
+`image_local` has no image (a missing field, not an error). Nothing outside the image folder is opened (names
+like '..' and symlinks leaving it are rejected) and no file is rewritten. Errors name the file and the physical CSV line.
 """
 from __future__ import annotations
 
