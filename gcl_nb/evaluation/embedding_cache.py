@@ -35,9 +35,10 @@ def model_fingerprint(model) -> str:
 
 
 def corpus_fingerprint(corpus) -> str:
-    """Hash of the corpus half: product ids and every column of `corpus.products`."""
+    """Hash of the corpus half: product ids, every column of `corpus.products` and the products without image."""
     hashed = pd.util.hash_pandas_object(corpus.products, index=True).to_numpy()
-    return hashlib.sha256(f"half{corpus.half}".encode() + hashed.tobytes()).hexdigest()
+    without_image = "\n".join(sorted(getattr(corpus, "without_image", ()))).encode()
+    return hashlib.sha256(f"half{corpus.half}".encode() + hashed.tobytes() + without_image).hexdigest()
 
 
 def encode_corpus(model, corpus, batch_size: int = 256, cache_dir: str | Path | None = None,

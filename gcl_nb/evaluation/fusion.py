@@ -2,8 +2,9 @@
 
 A fused document embedding is a weighted sum of per-field embeddings (gcl_nb.models.multifield), so the
 towers of one trained model can be evaluated with any other weights without retraining:
-`field_ablation` gives each field alone next to the model's own fusion, `fusion_sweep` moves the weight of
-one field from 0 to 1 (the rest share the remainder in their trained proportions). Each corpus' products are
+`field_ablation` gives each field alone next to the model's own fusion, `fusion_sweep` moves the weight of one
+field from 0 to 1 (the rest share the remainder in their trained proportions), `missing_field_ablation`
+adds the fused model on corpora where a field is missing for a share of the products. Each corpus' products are
 encoded once, field by field (`encode_product_fields`); every weight vector only re-fuses those embeddings.
 Products that a weight vector cannot embed (no present field of nonzero weight, e.g. an empty title when the
 title alone is weighted) are left out of that configuration's search and counted in `n_docs_excluded`.
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gcl_nb.data.field_drop import drop_fields
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.evaluation.embedding_cache import EmbeddingCache, corpus_key
 from gcl_nb.evaluation.encoding import encode_product_fields
@@ -107,3 +109,19 @@ def field_table(ablation: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame
     table = ablation.pivot(index="fields", columns="split", values=metric)
     order = list(dict.fromkeys(ablation["fields"]))
     return table.loc[order, [s for s in SPLITS if s in table.columns]].rename_axis(columns=metric)
+
+
+def missing_field_ablation(encoder: MultiFieldEncoder, data, shares: dict[str, float], seed: int = 0,
+                           splits: Sequence[str] = SPLITS, top_q: int | None = 2000,
+                           top_k: int = 1000) -> pd.DataFrame:
+    """`field_ablation` (each field alone, then `fused`, as `fields`) plus one `fields` value per dropped field,
+    `<field>_missing_<share>`: the fused model on the corpora with that field removed from a seeded share of
+    the products (gcl_nb.data.field_drop)."""
+    names = [f.name for f in encoder.config.rhs]
+    tables = [field_ablation(encoder, data, splits, top_q, top_k)]
+    for name, share in shares.items():
+        incomplete = drop_fields(data, {name: share}, seed=seed, fields=names)
+        tables.append(_FieldEmbeddings(encoder, incomplete).evaluate(None, splits, top_q, top_k)
+                      .assign(fields=f"{name}_missing_{share:g}"))
+    table = pd.concat(tables, ignore_index=True)
+    return table[["fields", *[c for c in table.columns if c != "fields"]]]

@@ -30,7 +30,8 @@ def exact_topk(queries, docs, k: int, query_batch: int = 1024, doc_batch: int = 
     A full top-k over every tile would cost about as much as the matrix product on a CPU, so tiles are
     pruned: only the entries above the query's current k-th score become candidates (`_candidates`), and
     they are merged into the running top k once a query has k of them pending. Measured throughput
-    against the plain matrix product: benchmarks/results.md.
+    against the plain matrix product: benchmarks/results.md. A document row of zeros is a product that has
+    none of the fields the embedding uses (gcl_nb.evaluation.fusion): it scores 0 against every query.
     Returns CPU float32 scores and int64 indices.
     """
     queries = _as_tensor(queries, "queries").to(device)
@@ -46,7 +47,7 @@ def exact_topk(queries, docs, k: int, query_batch: int = 1024, doc_batch: int = 
     buffer = torch.empty(min(query_batch, len(queries)) * min(TILE, n_docs), device=device)
     for start in range(0, n_docs, doc_batch):
         block = _as_tensor(docs[start:start + doc_batch], "documents").to(device)
-        _check_normalised(block, "documents", start)
+        _check_normalised(block, "documents", start, allow_zero=True)
         for rows, top in zip(batches, tops):
             for t0 in range(0, len(block), TILE):
                 tile = block[t0:t0 + TILE]
@@ -171,10 +172,11 @@ def _as_numpy(x) -> np.ndarray:
     return np.ascontiguousarray(_as_tensor(np.asarray(x), "embeddings").numpy())
 
 
-def _check_normalised(x: torch.Tensor, what: str, offset: int) -> None:
-    """Raise unless every row has unit L2 norm (NaN rows fail too)."""
+def _check_normalised(x: torch.Tensor, what: str, offset: int, allow_zero: bool = False) -> None:
+    """Raise unless every row has unit L2 norm (or, with allow_zero, is all zeros; NaN rows fail too)."""
     norms = torch.linalg.vector_norm(x, dim=1)
-    bad = torch.nonzero(~((norms - 1).abs() <= NORM_TOLERANCE))
+    ok = (norms - 1).abs() <= NORM_TOLERANCE
+    bad = torch.nonzero(~(ok | (norms == 0)) if allow_zero else ~ok)
     if len(bad):
         row = int(bad[0])
         raise ValueError(f"{what} row {offset + row} has L2 norm {float(norms[row]):.4g}: embeddings must be "

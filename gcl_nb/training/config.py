@@ -14,6 +14,7 @@ from gcl_nb.losses.gcl_loss import NORMALIZE, TARGETS
 from gcl_nb.losses.weights import RESCALINGS, STW, STW_FUNCTIONS
 from gcl_nb.models import EncoderConfig, FieldSpec
 from gcl_nb.models.factory import check_arch
+from gcl_nb.training.field_dropout import check_field_rates
 
 SAME_QUERY_OPTIONS = ("sampler", "none", "mask")
 #: integer fields -> their smallest valid value (a contrastive batch needs two pairs)
@@ -44,6 +45,8 @@ class TrainConfig:
     rhs_weights: Optional[list[float]] = _help("fusion weights of the rhs fields (None: equal; the paper's: "
                                                "0.9,0.1)", default=None)
     image_size: Optional[int] = _help("image side in pixels (None: the architecture's)", default=64)
+    field_dropout: dict[str, float] = _help("document fields dropped from a seeded share of each batch's rows, "
+                                            "e.g. title:0.3 (gcl_nb.training.field_dropout)", default_factory=dict)
     # loss
     stw: Union[str, STW] = _help("score-to-weight: constant (CLIP) | linear | reciprocal | a callable",
                                  default="linear")
@@ -105,6 +108,7 @@ class TrainConfig:
             if device.type == "cuda" and not torch.cuda.is_available():
                 raise SettingError(f"device={self.device!r}: CUDA is not available here; use auto or cpu")
         check_arch(self.encoder_config())
+        check_field_rates("field_dropout", self.field_dropout, [f.name for f in self.encoder_config().rhs])
 
     def encoder_config(self) -> EncoderConfig:
         return EncoderConfig(arch=self.arch, pretrained=self.pretrained, text_tower=self.text_tower,

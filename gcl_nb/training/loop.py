@@ -41,6 +41,7 @@ from gcl_nb.models import build_encoder
 from gcl_nb.models.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, read_config,
                                       save_checkpoint)
 from gcl_nb.training.config import TrainConfig
+from gcl_nb.training.field_dropout import FieldDropout
 from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, SUMMARY_NAME, resume_changes
 from gcl_nb.training.sync_batch_norm import synchronise_batch_norm
 
@@ -189,6 +190,9 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
 
     # --- setup: devices, seeds, run directory ---------------------------------------------------------------
     config.check()  # fields may have been changed after construction
+    encoder_config = config.encoder_config()
+    field_dropout = FieldDropout(config.field_dropout, [f.name for f in encoder_config.rhs],
+                                 encoder_config.rhs_weights, config.seed)
     rank, world, device = _setup_distributed(config)
     is_main = rank == 0
     run_dir = Path(config.out)
@@ -210,7 +214,6 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     pairs = data.split(config.split)
     if pairs.empty:
         raise DataError(f"training split {config.split!r} of {config.data} has no rows: nothing to train on")
-    encoder_config = config.encoder_config()
     encoder = build_encoder(encoder_config, device=device)
     if world > 1:  # BatchNorm over the global batch, as in one process
         synchronise_batch_norm(encoder, device)
@@ -260,6 +263,7 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
         for step in bar:
             t0 = time.perf_counter()
             epoch, batch = next(stream)
+            batch["field_mask"] = field_dropout.apply(batch["field_mask"], step)
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr

@@ -10,6 +10,8 @@ from typing import Callable, Iterable, Sequence
 import pandas as pd
 from PIL import Image
 
+from gcl_nb.data.schema import DataError
+
 ImageLoader = Callable[[str], Image.Image]
 
 _CELL_STYLE = "display:inline-block;vertical-align:top;margin:4px;width:{w}px;font:11px sans-serif"
@@ -25,10 +27,16 @@ def image_data_uri(image: Image.Image, size: int = 96) -> str:
 
 
 def thumbnail_img(product_id: str, load_image: ImageLoader | None, size: int = 96) -> str:
-    """`<img>` tag for one product, or an empty placeholder box when no loader is given."""
+    """`<img>` tag for one product, or an empty placeholder box when no loader is given or the product has no
+    image (the loader raises a DataError: a product of a catalogue without image, or one skipped at load)."""
+    box = f'<div style="width:{size}px;height:{size}px;background:#eee;font:10px sans-serif">{{}}</div>'
     if load_image is None:
-        return f'<div style="width:{size}px;height:{size}px;background:#eee"></div>'
-    uri = image_data_uri(load_image(str(product_id)), size)
+        return box.format("")
+    try:
+        image = load_image(str(product_id))
+    except DataError:
+        return box.format("no image")
+    uri = image_data_uri(image, size)
     pid = html.escape(str(product_id))
     return f'<img src="{uri}" width="{size}" alt="{pid}" title="product {pid}">'
 

@@ -24,6 +24,7 @@ RANK_GRACE_S = 2.0
 _ERROR_KINDS = ((DataError, "data error"), (SettingError, "invalid setting"))
 
 SUBCOMMANDS = {
+    "prepare": ("gcl_nb.workbench.commands.prepare", "turn a search log and a product catalogue into a data folder"),
     "make-data": ("gcl_nb.workbench.commands.make_data", "generate the SynthShop data set in the Marqo-GS layout"),
     "train": ("gcl_nb.workbench.commands.train", "train a multi-field model with the GCL (or CLIP) loss"),
     "evaluate": ("gcl_nb.workbench.commands.evaluate", "evaluate a trained model on the Marqo-GS protocol, per split"),

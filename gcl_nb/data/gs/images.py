@@ -18,13 +18,17 @@ from gcl_nb.data.schema import DataError
 PARQUET_ROW_GROUP_CACHE = 4
 
 
-def image_name(image_local: str) -> str:
-    """The file name of an `image_local` path (POSIX or Windows separators)."""
-    return PurePosixPath(str(image_local).replace("\\", "/")).name
+def image_key(image_local: str) -> str:
+    """Where an `image_local` path points under the image root: the file name of an absolute path (the
+    release's `/input/images/NAME.jpg`), else the relative path itself (POSIX separators)."""
+    text = str(image_local).replace("\\", "/")
+    path = PurePosixPath(text)
+    return path.name if path.is_absolute() or text[1:3] == ":/" else str(path)
 
 
 class FolderImages:
-    """Images as files directly under `root`, found by file name; never opens anything outside `root`."""
+    """Images as files under `root`, found by their key (file name or relative path, see image_key); never
+    opens anything outside `root`."""
 
     def __init__(self, root: Path, names: dict[str, str]):
         self.root, self.names = Path(root), names
@@ -32,9 +36,9 @@ class FolderImages:
 
     def path(self, product_id: str) -> Path:
         name = self.names[product_id]
-        if name in ("", ".", "..") or "/" in name or "\0" in name:
-            raise DataError(f"product {product_id!r}: image name {name!r} is not a plain file name under "
-                            f"{self.root}; fix image_local in the corpus file")
+        if name in ("", ".") or ".." in PurePosixPath(name).parts or name.startswith("/") or "\0" in name:
+            raise DataError(f"product {product_id!r}: image name {name!r} is not a file under {self.root}; fix "
+                            f"image_local in the corpus file")
         path = self.root / name
         real = path.resolve()
         if real.parent != self._real_root and self._real_root not in real.parents:
@@ -43,11 +47,21 @@ class FolderImages:
         return path
 
     def present(self) -> set[str]:
-        """File names under root (one directory listing, so millions of files are checked quickly)."""
+        """Non-empty files under root as image keys (one listing per folder, so millions of files are checked
+        quickly); subfolders are listed only when some key names one."""
         if not self.root.is_dir():
             return set()
-        with os.scandir(self.root) as it:
-            return {e.name for e in it if e.is_file() and e.stat().st_size > 0}
+        found, folders = set(), [("", self.root)]
+        nested = any("/" in name for name in self.names.values())
+        while folders:
+            prefix, folder = folders.pop()
+            with os.scandir(folder) as it:
+                for e in it:
+                    if e.is_file() and e.stat().st_size > 0:
+                        found.add(prefix + e.name)
+                    elif nested and e.is_dir():
+                        folders.append((f"{prefix}{e.name}/", e.path))
+        return found
 
     def describe(self, product_id: str) -> str:
         return str(self.root / self.names.get(product_id, "?"))

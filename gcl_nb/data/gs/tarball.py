@@ -3,8 +3,10 @@
 Files: `query_{0,1}_product_id_{0,1}.csv` split tables, `corpus_1.json` / `corpus_2.json`
 ({product_id: {"title", "image_local"}}) and an image folder. `image_local` holds the authors' absolute paths
 (`/input/images/NAME.jpg`): each image is resolved by its FILE NAME under `image_root` (default
-`<root>/images`); nothing outside that folder is opened (names like '..' and symlinks leaving it are rejected)
-and no file is rewritten. Errors name the file and the physical CSV line.
+`<root>/images`); a relative `image_local` (as `gcl-nb prepare` writes) is a path under `image_root`. Further
+fields of a corpus entry (description, brand, ...) load as text columns of `Corpus.products`. A product without
+`image_local` has no image (a missing field, not an error). Nothing outside the image folder is opened (names
+like '..' and symlinks leaving it are rejected) and no file is rewritten. Errors name the file and the physical CSV line.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from gcl_nb.data.gs.containers import Corpus
-from gcl_nb.data.gs.images import FolderImages, image_name
+from gcl_nb.data.gs.images import FolderImages, image_key
 from gcl_nb.data.gs.validation import (check_disjoint, check_in_corpus, csv_line, empty_file, finish_split,
                                         malformed_csv_record, validate_pairs)
 from gcl_nb.data.schema import PAIR_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, DataError
@@ -45,7 +47,8 @@ def _read_csv_table(path: Path, corpus: Corpus) -> tuple[pd.DataFrame, tuple[str
 
 
 def _read_corpus_json(path: Path, half: int, image_root: Path) -> Corpus:
-    """corpus_<half>.json -> Corpus (products with title and image_local; a missing title becomes "")."""
+    """corpus_<half>.json -> Corpus (products with title, image_local and any further text field of the entries;
+    a missing text becomes "")."""
     if not path.is_file():
         raise DataError(f"{path}: corpus file missing; the tarball layout needs corpus_{half}.json beside the "
                         f"split CSVs")
@@ -57,17 +60,19 @@ def _read_corpus_json(path: Path, half: int, image_root: Path) -> Corpus:
         raise DataError(f"{path}: invalid JSON at line {e.lineno} ({e.msg}); re-extract the release") from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected an object {{product_id: {{title, image_local}}}}")
-    ids, titles, images = [], [], []
+    ids, fields = [], {"title": [], "image_local": []}
     for pid, entry in data.items():
         if not isinstance(entry, dict):
             raise DataError(f"{path}, product {pid!r}: expected an object {{title, image_local}}, got "
                             f"{type(entry).__name__}; fix the entry")
-        title = entry.get("title")
+        for name in entry.keys() - fields.keys():  # a further text field (description, brand, ...)
+            fields[name] = [""] * len(ids)
+        for name, values in fields.items():
+            value = entry.get(name)
+            values.append(value if isinstance(value, str) else "" if value is None or name == "title" else str(value))
         ids.append(str(pid))
-        titles.append(title if isinstance(title, str) else "")
-        images.append(str(entry.get("image_local") or ""))
-    products = pd.DataFrame({"title": titles, "image_local": images}, index=pd.Index(ids, name="product_id"))
-    names = {pid: image_name(im) for pid, im in zip(ids, images) if im}
+    products = pd.DataFrame(fields, index=pd.Index(ids, name="product_id"))
+    names = {pid: image_key(im) for pid, im in zip(ids, products["image_local"]) if im}
     return Corpus(half, products, FolderImages(image_root, names))
 
 

@@ -47,10 +47,22 @@ def write_split(root: Path, split: str, table: pd.DataFrame, dev_queries: set[st
 
 
 def write_corpus(root: Path, half: int, products: pd.DataFrame) -> None:
+    """corpus_<half>.json from `products` (product_id, half, then the entry's fields: title, image_local and
+    any further text field; None for a missing value)."""
     own = products[products["half"] == half]
+    fields = [c for c in own.columns if c not in ("product_id", "half")]
     _dump_json(root / f"corpus_{half}.json", {
-        pid: {"title": title, "image_local": f"{AUTHOR_IMAGE_DIR}/{image_file(pid)}"}
-        for pid, title in zip(own["product_id"], own["title"])})
+        pid: dict(zip(fields, values)) for pid, *values in own[["product_id", *fields]].itertuples(index=False)})
+
+
+def write_layout(root: Path, rows: pd.DataFrame, products: pd.DataFrame, dev_queries: set[str]) -> None:
+    """The four split files and both corpus files. `rows`: SPLIT_CSV_COLUMNS plus `side` (0: the 80% of
+    queries, 1: the 20%) and `half` (the product's corpus half, 1 or 2); `products` as for write_corpus."""
+    for split in SPLITS:
+        side = int(SPLIT_FILE_STEMS[split].split("_")[1])  # query_{side}_product_id_{half - 1}
+        write_split(root, split, rows[(rows["side"] == side) & (rows["half"] == SPLIT_CORPUS[split])], dev_queries)
+    for half in (1, 2):
+        write_corpus(root, half, products)
 
 
 def write_dataset(root: Path, products: pd.DataFrame, queries: pd.DataFrame, ranked: pd.DataFrame,
@@ -69,11 +81,9 @@ def write_dataset(root: Path, products: pd.DataFrame, queries: pd.DataFrame, ran
     })
     rng = stream_rng(seed, Stream.DEV_TEST)
     dev_queries = set(queries["query"][rng.random(len(queries)) < 0.5])
-    for split in SPLITS:
-        side = int(SPLIT_FILE_STEMS[split].split("_")[1])  # query_{side}_product_id_{half - 1}
-        write_split(root, split, rows[(rows["side"] == side) & (rows["half"] == SPLIT_CORPUS[split])], dev_queries)
-    for half in (1, 2):
-        write_corpus(root, half, products)
+    entries = products[["product_id", "half", "title"]].assign(
+        image_local=[f"{AUTHOR_IMAGE_DIR}/{image_file(pid)}" for pid in products["product_id"]])
+    write_layout(root, rows, entries, dev_queries)
     products.drop(columns=["title"]).to_csv(root / "synthshop_products.csv", index=False)
     queries.to_csv(root / "synthshop_queries.csv", index=False)
     ranked_ids = pd.DataFrame({"query_id": rows["query_id"], "product_id": rows["product_id"],

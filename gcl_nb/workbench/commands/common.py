@@ -34,3 +34,17 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return name, json.loads(value)
     except json.JSONDecodeError:
         return name, value
+
+
+def field_shares(text: str) -> dict[str, float]:
+    """`title:0.3,image:0.1` -> {field: share}; argparse reports a malformed item as a usage error."""
+    shares = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, share = item.partition(":")
+        try:
+            shares[name] = float(share)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise argparse.ArgumentTypeError(f"{item!r}: write a field and a share as NAME:SHARE, e.g. title:0.3")
+    return shares

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from gcl_nb.data.field_drop import describe_shares, drop_fields
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.evaluation.split_evaluation import run_protocol, summary_table
 from gcl_nb.evaluation.trec import write_qrels, write_run
 from gcl_nb.models import load_encoder
 from gcl_nb.retrieval.bm25 import BM25Retriever
-from gcl_nb.workbench.commands.common import add_data_options, data_options
+from gcl_nb.workbench.commands.common import add_data_options, data_options, field_shares
 
 
 def add_cli(parser) -> None:
@@ -23,6 +24,10 @@ def add_cli(parser) -> None:
     parser.add_argument("--top-q", type=int, default=2000, help="sampled queries per split (-1: all)")
     parser.add_argument("--top-k", type=int, default=1000, help="documents retrieved per query")
     parser.add_argument("--ground-truth", choices=("test", "dev"), help="use the _gt_<which>.json files")
+    parser.add_argument("--drop-field", type=field_shares, default={}, metavar="FIELD:SHARE[,...]",
+                        help="remove a document field from a seeded share of each corpus half's products, e.g. "
+                             "title:0.3 (recorded in the table's drop_field column)")
+    parser.add_argument("--drop-seed", type=int, default=0, help="seed of --drop-field's choice of products")
     parser.add_argument("--out", help="write the per-split table to this CSV")
     parser.add_argument("--per-query", help="write the per-query table to this CSV")
     parser.add_argument("--trec-dir", help="write <split>.run and <split>.qrels (TREC format) here")
@@ -38,10 +43,15 @@ def run_cli(args) -> int:
     else:
         model = load_encoder(args.model, device=args.device)
     data = data_options(args).load(args.data, splits=args.splits, corpus=args.corpus)
+    if args.drop_field:
+        fields = ["title"] if args.bm25 else [f.name for f in model.config.rhs]
+        data = drop_fields(data, args.drop_field, seed=args.drop_seed, fields=fields)
     results = run_protocol(model, data, args.splits, args.top_q, args.top_k, cache_dir=args.cache_dir,
                            progress=args.progress, ground_truth=args.ground_truth, batch_size=args.batch_size,
                            search_device=args.device)
     summary = summary_table(results)
+    if args.drop_field:
+        summary = summary.assign(drop_field=describe_shares(args.drop_field), drop_seed=args.drop_seed)
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(summary.round(4).to_string(index=False))
     if args.out:

@@ -7,13 +7,16 @@ from dataclasses import fields
 from typing import Union, get_args, get_origin, get_type_hints
 
 from gcl_nb.training import TrainConfig, train
-from gcl_nb.workbench.commands.common import add_data_options, data_options
+from gcl_nb.workbench.commands.common import add_data_options, data_options, field_shares
 from gcl_nb.workbench.presets import TRAIN_PRESETS, train_config
 
 
 def _cli_type(hint):
-    """argparse type of a TrainConfig field: lists comma-separated, Optional accepts 'none'."""
+    """argparse type of a TrainConfig field: lists comma-separated, {field: share} as NAME:SHARE,...,
+    Optional accepts 'none'."""
     args = [a for a in get_args(hint) if a is not type(None)]
+    if get_origin(hint) is dict:
+        return field_shares
     if get_origin(hint) is list:
         return lambda text: [args[0](x) for x in text.split(",") if x]
     if get_origin(hint) is Union:

@@ -1,0 +1,355 @@
+"""From a shop's search log and product catalogue to a data folder in the Marqo-GS layout (`gcl-nb prepare`).
+
+    report = prepare("log.csv", "catalogue.csv", image_root="images", score_column="clicks", out="data/shop")
+
+Inputs (CSV, parquet or JSON lines, by file suffix; ids are read as text):
+- pairs: one row per (query, product) judgement: `query`, `product_id` and the score column (clicks, purchases,
+  a grade: higher is better; or a rank position: 1 is best).
+- catalogue: `product_id`, `title`, `image` (a path relative to the image root, or an absolute path inside it)
+  and any further text columns (description, brand, ...), which become document fields of the corpus.
+
+What is written is the tarball layout of the release (parquet with the images inside, on request), with the
+release's split procedure: queries 80/20 (query_0 / query_1) and the catalogue's products 50/50 (corpus 1 /
+corpus 2), seeded; the four splits are the rows of each (query side, product half); both corpus halves hold
+every usable catalogue product of their half, judged or not; ground-truth files in the official key form
+(gcl_nb.data.synthshop.writer). `image_local` holds the path relative to the image root: pass the same
+`--image-root` to train and evaluate.
+
+How the score becomes the release's columns (recorded in the report under "score"):
+- a score (higher is better): `score_linear` = the score; `position` = its rank within the query's rows, 1 for
+  the highest, ties in log order.
+- a rank (`--score-is rank`, the default for a column named position or rank): `position` = the rank;
+  `score_linear` = max rank + 1 - rank (linear in position as in the release, where it is 101 - position).
+`score_reciprocal` = 1 / position and `no_score` = 1, as in the release.
+
+Dropped and counted in the report: rows with an empty query or product id, rows whose product is not in the
+catalogue, duplicate (query, product) pairs (the best score is kept), rows of products with neither a title
+nor a readable image, and queries left with fewer than two judged products. Products with an unreadable image
+keep their other fields. Unusable input (a missing column, a non-numeric or negative score, a duplicate
+product id, an image path outside the image root or a URL: nothing is downloaded) raises a DataError naming
+the file, line and what to do, before anything is written.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from gcl_nb.data.gs.parquet_write import export_parquet
+from gcl_nb.data.gs.validation import csv_line, derived_query_ids
+from gcl_nb.data.schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError
+from gcl_nb.data.synthshop.writer import write_layout
+
+REPORT_NAME = "prepare_report.json"
+SCORE_KINDS = ("auto", "score", "rank")
+LAYOUTS = ("tarball", "parquet")
+RANK_COLUMN_NAMES = ("position", "rank")
+QUERY_SHARE, PRODUCT_SHARE = 0.8, 0.5  # the release's split: queries 80/20, products 50/50
+MIN_JUDGED = 2
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Column names of the inputs."""
+
+    query: str = "query"
+    product: str = "product_id"
+    title: str = "title"
+    image: str = "image"
+
+
+def _read_table(path: Path, role: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (the {role} table)")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read the {role} table ({type(e).__name__}: {e})") from None
+    raise DataError(f"{path}: unknown table format {suffix!r}; give the {role} as .csv, .parquet or .jsonl")
+
+
+def _where(path: Path, i: int) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return f"{path}, line {csv_line(path, i)}"
+    return f"{path}, {'line' if suffix in ('.jsonl', '.ndjson', '.json') else 'row'} {i + 1}"
+
+
+def _require_columns(table: pd.DataFrame, path: Path, needed: dict[str, str]) -> None:
+    for option, column in needed.items():
+        if column not in table.columns:
+            raise DataError(f"{path}: no column {column!r} (columns: {', '.join(map(str, table.columns))}); "
+                            f"name it with {option}")
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Values as stripped text ("" for missing); whole floats (ids read from parquet/JSON) lose their '.0'."""
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+    return values.map(one)
+
+
+def _scores(pairs: pd.DataFrame, path: Path, column: str, kind: str) -> np.ndarray:
+    raw = pairs[column]
+    numbers = pd.to_numeric(raw.where(raw.astype(str).str.strip() != "", np.nan), errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{_where(path, i)}: score column {column!r} holds {raw.iloc[i]!r}, not a number "
+                        f"({bad.sum()} rows like this); fill it in or drop those rows")
+    if kind == "score" and (numbers < 0).any():
+        i = int(np.flatnonzero(numbers < 0)[0])
+        raise DataError(f"{_where(path, i)}: score {numbers[i]:g} is negative; scores are weights (higher is "
+                        f"better, >= 0). If {column!r} is a rank, pass --score-is rank")
+    if kind == "rank" and ((numbers < 1) | (numbers % 1 != 0)).any():
+        i = int(np.flatnonzero((numbers < 1) | (numbers % 1 != 0))[0])
+        raise DataError(f"{_where(path, i)}: rank {numbers[i]:g} is not a whole number >= 1 (1 = top); if "
+                        f"{column!r} is a score (higher is better), pass --score-is score")
+    return numbers
+
+
+def _image_paths(catalogue: pd.DataFrame, path: Path, column: str, image_root: Path) -> pd.Series:
+    """Each product's image path relative to the image root ("" without one); DataError for a URL or a path
+    leaving the root."""
+    root = image_root.resolve()
+    out = []
+    for i, value in enumerate(_text(catalogue[column])):
+        if not value:
+            out.append("")
+            continue
+        if _URL.match(value):
+            raise DataError(f"{_where(path, i)}: image {value!r} is a URL; nothing is downloaded: download the "
+                            f"images under the image root and give their paths relative to it")
+        full = Path(value) if Path(value).is_absolute() else image_root / value
+        resolved = full.resolve()
+        if resolved != root and root not in resolved.parents:
+            raise DataError(f"{_where(path, i)}: image {value!r} is outside the image root {image_root}; give "
+                            f"paths inside --image-root (relative to it, or absolute under it)")
+        out.append(resolved.relative_to(root).as_posix())
+    return pd.Series(out, index=catalogue.index)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with Image.open(path) as img:
+            img.load()
+        return True
+    except Exception:  # PIL raises several types for missing or corrupt files
+        return False
+
+
+def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.DataFrame, set, list[str], dict]:
+    """(usable products: product_id, title, image_local ("" when absent or unreadable), further fields; every
+    catalogue id; the further field names; the catalogue part of the report)."""
+    raw = _read_table(path, "catalogue")
+    _require_columns(raw, path, {"--product-column": columns.product, "--title-column": columns.title,
+                                 "--image-column": columns.image})
+    ids = _text(raw[columns.product])
+    if (ids == "").any():
+        i = int(np.flatnonzero((ids == "").to_numpy())[0])
+        raise DataError(f"{_where(path, i)}: empty product id; every catalogue row needs one")
+    duplicated = ids.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        first = np.flatnonzero(duplicated)
+        twin = first[ids.iloc[first] == ids.iloc[first[0]]]
+        raise DataError(f"{_where(path, int(twin[1]))}: product id {ids.iloc[first[0]]!r} appears again (first at "
+                        f"{_where(path, int(twin[0]))}; {len(set(ids[duplicated]))} ids repeat); keep one row per "
+                        f"product")
+    images = _image_paths(raw, path, columns.image, image_root)
+    named = images != ""
+    readable = pd.Series(False, index=raw.index)
+    readable[named] = [_readable(image_root / p) for p in images[named]]
+    unreadable = named & ~readable
+    extra = [str(c) for c in raw.columns if c not in (columns.product, columns.title, columns.image)]
+    clashes = [c for c in extra if c in ("product_id", "half", "title", "image_local", "image")]
+    if clashes:
+        raise DataError(f"{path}: column {clashes[0]!r} would clash with the corpus's own fields; rename it")
+    products = pd.DataFrame({"product_id": ids, "title": _text(raw[columns.title]),
+                             "image_local": images.where(readable, "")})
+    for name in extra:
+        products[name] = _text(raw[name])
+    has_field = (products.drop(columns=["product_id"]) != "").any(axis=1)
+    report = {"products_read": len(raw), "fields": ["title", "image", *extra],
+              "images_unreadable": int(unreadable.sum()),
+              "images_unreadable_examples": [str(image_root / p) for p in images[unreadable].head(5)],
+              "without_image": int((~readable).sum()), "without_title": int((products["title"] == "").sum()),
+              "without_any_field": int((~has_field).sum())}
+    for name in extra:
+        report[f"without_{name}"] = int((products[name] == "").sum())
+    report["products_in_corpus"] = int(has_field.sum())
+    return products[has_field.to_numpy()].reset_index(drop=True), set(ids), extra, report
+
+
+def _score_kind(column: str, kind: str) -> str:
+    if kind not in SCORE_KINDS:
+        raise ValueError(f"score_is={kind!r}: choose one of {SCORE_KINDS}")
+    if kind == "auto":
+        return "rank" if column.lower() in RANK_COLUMN_NAMES else "score"
+    return kind
+
+
+def _score_columns(rows: pd.DataFrame, column: str, kind: str) -> tuple[pd.DataFrame, dict]:
+    """rows (query, product_id, score: one row per pair) -> + position, score_linear, score_reciprocal, no_score."""
+    if kind == "rank":
+        position = rows["score"].astype(np.int64)
+        max_rank = int(position.max())
+        linear = max_rank + 1 - position
+        how = {"position": f"the rank in {column!r} (1 = top)",
+               "score_linear": f"{max_rank + 1} - position (the largest rank + 1 minus the rank; the release has "
+                               f"101 - position)"}
+    else:
+        position = rows.groupby("query", sort=False)["score"].rank(method="first", ascending=False).astype(np.int64)
+        whole = bool((rows["score"] % 1 == 0).all())
+        linear = rows["score"].astype(np.int64) if whole else rows["score"]
+        how = {"position": f"rank of {column!r} within the query's rows (1 = highest; ties in log order)",
+               "score_linear": f"{column!r} itself (higher is better)"}
+    out = rows.assign(position=position, score_linear=linear, score_reciprocal=1.0 / position, no_score=1)
+    return out, {"column": column, "read_as": kind, **how, "score_reciprocal": "1 / position", "no_score": "1",
+                 "grades": "evaluation grades are score_linear min-max scaled per split to 1..100, as the official "
+                           "evaluation"}
+
+
+def _split_report(rows: pd.DataFrame, products: pd.DataFrame, top_q: int, batch_size: int) -> tuple[dict, list]:
+    splits, warnings = {}, []
+    for split in SPLITS:
+        side = int(SPLIT_FILE_STEMS[split].split("_")[1])
+        own = rows[(rows["side"] == side) & (rows["half"] == SPLIT_CORPUS[split])]
+        n_queries = own["query"].nunique()
+        splits[split] = {"queries": int(n_queries), "rows": len(own),
+                         "products_judged": int(own["product_id"].nunique()),
+                         "corpus_products": int((products["half"] == SPLIT_CORPUS[split]).sum())}
+        if n_queries == 0:
+            warnings.append(f"{split}: no rows; evaluation of this split fails: a larger log is needed")
+        elif n_queries < top_q:
+            warnings.append(f"{split}: {n_queries} queries, fewer than top_q={top_q}: the protocol evaluates all "
+                            f"{n_queries} (sampling needs more)")
+    n_train = splits["in_domain"]["queries"]
+    if n_train < batch_size:
+        warnings.append(f"in_domain: {n_train} training queries cannot fill one batch of {batch_size} distinct "
+                        f"queries (the cpu preset): train with --batch-size {max(2, n_train // 2)} or smaller")
+    return splits, warnings
+
+
+def prepare(pairs, catalogue, image_root, score_column: str, out, *, score_is: str = "auto", seed: int = 0,
+            layout: str = "tarball", columns: Columns = Columns(), top_q: int = 2000,
+            batch_size: int = 128) -> dict:
+    """Write the data folder `out` (see the module docstring) and return the report (also in
+    `out/prepare_report.json`). `top_q` / `batch_size`: the evaluation's sampled queries and the training batch
+    the report checks the splits against."""
+    pairs_path, catalogue_path, image_root, out = Path(pairs), Path(catalogue), Path(image_root), Path(out)
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout={layout!r}: choose one of {LAYOUTS}")
+    kind = _score_kind(score_column, score_is)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DataError(f"{out}: exists and is not an empty folder; choose a new --out or remove it")
+    if not image_root.is_dir():
+        raise DataError(f"{image_root}: the image root is not a folder; pass the folder the catalogue's image "
+                        f"paths are relative to (--image-root)")
+
+    log = _read_table(pairs_path, "pairs")
+    _require_columns(log, pairs_path, {"--query-column": columns.query, "--product-column": columns.product,
+                                       "--score-column": score_column})
+    scores = _scores(log, pairs_path, score_column, kind)
+    products, catalogue_ids, extra, catalogue_report = _read_catalogue(catalogue_path, columns, image_root)
+
+    rows = pd.DataFrame({"query": _text(log[columns.query]), "product_id": _text(log[columns.product]),
+                         "score": scores})
+    counts = {"rows_read": len(rows)}
+    empty = (rows["query"] == "") | (rows["product_id"] == "")
+    counts["empty_query_or_product"] = int(empty.sum())
+    rows = rows[~empty]
+    catalogued = rows["product_id"].isin(catalogue_ids)
+    counts["product_not_in_catalogue"] = int((~catalogued).sum())
+    rows = rows[catalogued]
+    usable = rows["product_id"].isin(set(products["product_id"]))
+    counts["product_without_any_field"] = int((~usable).sum())
+    rows = rows[usable]
+    best_first = rows.sort_values("score", ascending=kind == "rank", kind="stable")
+    duplicate = best_first.duplicated(["query", "product_id"])
+    counts["duplicate_pairs"] = int(duplicate.sum())
+    rows = best_first[~duplicate].sort_index()
+    judged = rows.groupby("query")["product_id"].transform("size")
+    counts["queries_with_fewer_than_2_judged"] = int(rows.loc[judged < MIN_JUDGED, "query"].nunique())
+    counts["rows_of_those_queries"] = int((judged < MIN_JUDGED).sum())
+    rows = rows[judged >= MIN_JUDGED].reset_index(drop=True)
+    counts["rows_kept"] = len(rows)
+    if rows.empty:
+        raise DataError(f"{pairs_path}: no usable (query, product) pair is left ({counts}); check that the product "
+                        f"ids of the log and the catalogue match")
+
+    rows, score_report = _score_columns(rows, score_column, kind)
+    rng = np.random.default_rng(seed)
+    queries = np.sort(rows["query"].unique())
+    query_side = pd.Series(1, index=queries)
+    query_side[rng.permutation(queries)[:int(round(QUERY_SHARE * len(queries)))]] = 0
+    ids = np.sort(products["product_id"].to_numpy(dtype=str))
+    half = pd.Series(2, index=ids)
+    half[rng.permutation(ids)[:int(round(PRODUCT_SHARE * len(ids)))]] = 1
+    products = products.assign(half=products["product_id"].map(half))
+    dev_queries = set(queries[rng.random(len(queries)) < 0.5])
+    by_id = products.set_index("product_id")
+    rows = rows.assign(title=rows["product_id"].map(by_id["title"]), image_local=rows["product_id"].map(
+        by_id["image_local"]), pair_id=[str(i) for i in range(len(rows))], query_id=derived_query_ids(rows["query"]),
+        side=rows["query"].map(query_side), half=rows["product_id"].map(half))
+    splits, warnings = _split_report(rows, products, top_q, batch_size)
+    if layout == "parquet" and extra:
+        warnings.append(f"parquet layout: the release's columns only; the further fields {extra} are kept in the "
+                        f"tarball layout (--layout tarball)")
+    if layout == "parquet" and catalogue_report["without_image"]:
+        warnings.append(f"parquet layout: {catalogue_report['without_image']} products without image have null "
+                        f"image bytes; load with --on-bad-image skip")
+    report = {"inputs": {"pairs": str(pairs_path), "catalogue": str(catalogue_path), "image_root": str(image_root),
+                         "seed": seed, "layout": layout},
+              "score": score_report, "pairs": counts, "catalogue": catalogue_report, "splits": splits,
+              "warnings": warnings}
+
+    entries = products[["product_id", "half", "title", "image_local", *extra]]
+    entries = entries.astype(object).where(entries != "", None)  # a missing field is null in the corpus file
+    if layout == "tarball":
+        out.mkdir(parents=True, exist_ok=True)
+        write_layout(out, rows, entries, dev_queries)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_layout(Path(tmp), rows, entries, dev_queries)
+            export_parquet(tmp, out, image_root=image_root)
+    (out / REPORT_NAME).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    return report
+
+
+def format_report(report: dict) -> str:
+    """The report as a few lines of text."""
+    p, c, s = report["pairs"], report["catalogue"], report["score"]
+    lines = [f"pairs: {p['rows_read']:,} rows read, {p['rows_kept']:,} kept; dropped: "
+             f"{p['product_not_in_catalogue']:,} product not in the catalogue, {p['duplicate_pairs']:,} duplicate "
+             f"pairs (best score kept), {p['empty_query_or_product']:,} empty query or product id, "
+             f"{p['product_without_any_field']:,} product with no title and no readable image, "
+             f"{p['rows_of_those_queries']:,} rows of {p['queries_with_fewer_than_2_judged']:,} queries with fewer "
+             f"than 2 judged products",
+             f"catalogue: {c['products_read']:,} products, {c['products_in_corpus']:,} in the corpus; "
+             f"{c['images_unreadable']:,} unreadable images (kept without image), {c['without_image']:,} without "
+             f"image, {c['without_title']:,} without title; document fields: {', '.join(c['fields'])}",
+             f"score: {s['column']!r} read as a {s['read_as']}: position = {s['position']}; score_linear = "
+             f"{s['score_linear']}",
+             "split            queries    rows  judged products  corpus products"]
+    for split, n in report["splits"].items():
+        lines.append(f"{split:<15} {n['queries']:>8,} {n['rows']:>7,} {n['products_judged']:>16,} "
+                     f"{n['corpus_products']:>16,}")
+    lines += [f"warning: {w}" for w in report["warnings"]]
+    return "\n".join(lines)

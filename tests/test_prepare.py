@@ -1,0 +1,209 @@
+"""`gcl-nb prepare`: a shop's own search log and catalogue (not SynthShop: other ids, titles, scores, image
+sizes, images in subfolders, a further text field) -> the Marqo-GS layout -> train -> evaluate -> experiment."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from gcl_nb.data import load_gs
+from gcl_nb.data.schema import QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
+from gcl_nb.workbench.cli import main as cli_main
+
+COLOURS = {"crimson": (200, 20, 60), "teal": (0, 128, 128), "amber": (255, 190, 0), "slate": (90, 100, 110)}
+KINDS = ["kettle", "lamp", "mug", "rug", "stool", "vase"]
+BRANDS = ["Nordhaus", "Kiku", "Atelier 9"]
+
+
+def write_shop(root: Path) -> dict:
+    """A homeware shop: 72 catalogued products (ids like 'HW-0007-b'), 48 queries judged by clicks, 40x56 PNG
+    images in per-kind subfolders, a brand column; plus the irregular rows the report must count."""
+    rng = np.random.default_rng(5)
+    images = root / "img"
+    products = []
+    for i in range(72):
+        colour, kind = list(COLOURS)[i % 4], KINDS[(i // 4) % 6]
+        pid = f"HW-{i:04d}-{'abc'[i % 3]}"
+        (images / kind).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40, 56), COLOURS[colour]).save(images / kind / f"{pid}.png")
+        products.append({"sku": pid, "name": f"{BRANDS[i % 3]} {colour} {kind} no. {i}",
+                         "picture": f"{kind}/{pid}.png", "brand": BRANDS[i % 3]})
+    products[3]["name"] = ""                                # no title: found by its image
+    products[5]["picture"] = ""                             # no image: found by its title
+    (images / "lamp" / "broken.png").write_bytes(b"not a png")
+    products[7]["picture"] = "lamp/broken.png"              # unreadable image: kept without it
+    log = []
+    for q, (colour, kind) in enumerate((c, k) for c in COLOURS for k in KINDS):
+        for extra in ("", " for my flat"):
+            query = f"{colour} {kind}{extra}"
+            for i, p in enumerate(products):
+                match = (colour in p["name"]) + (kind in p["picture"] or kind in p["name"])
+                if match and rng.random() < 0.8:
+                    log.append({"search": query, "sku": p["sku"], "clicks": int(match * 5 + rng.integers(0, 4))})
+    log.append({"search": "crimson kettle", "sku": log[0]["sku"], "clicks": 1})  # duplicate pair
+    log.append({"search": "teal rug", "sku": "HW-9999-z", "clicks": 3})          # not in the catalogue
+    log.append({"search": "a lonely query", "sku": "HW-0001-b", "clicks": 2})    # one judged product
+    pd.DataFrame(products).to_csv(root / "catalogue.csv", index=False)
+    pd.DataFrame(log).to_json(root / "log.jsonl", orient="records", lines=True)
+    return {"pairs": root / "log.jsonl", "catalogue": root / "catalogue.csv", "images": images, "n_log": len(log)}
+
+
+def prepare_args(shop: dict, out: Path, *extra: str) -> list[str]:
+    return ["prepare", "--pairs", str(shop["pairs"]), "--catalogue", str(shop["catalogue"]),
+            "--image-root", str(shop["images"]), "--score-column", "clicks", "--query-column", "search",
+            "--product-column", "sku", "--title-column", "name", "--image-column", "picture", "--out", str(out),
+            *extra]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    return write_shop(tmp_path_factory.mktemp("shop"))
+
+
+@pytest.fixture(scope="module")
+def prepared(shop, tmp_path_factory):
+    out = tmp_path_factory.mktemp("prepared") / "shop"
+    assert cli_main(prepare_args(shop, out)) == 0
+    return out
+
+
+def test_report_counts_what_was_dropped_and_why(shop, prepared, capsys):
+    report = json.loads((prepared / "prepare_report.json").read_text())
+    pairs, catalogue = report["pairs"], report["catalogue"]
+    assert pairs["rows_read"] == shop["n_log"]
+    assert pairs["duplicate_pairs"] == 1 and pairs["product_not_in_catalogue"] == 1
+    assert pairs["queries_with_fewer_than_2_judged"] == 1 and pairs["rows_of_those_queries"] == 1
+    assert pairs["rows_kept"] == shop["n_log"] - 3
+    assert catalogue["products_read"] == catalogue["products_in_corpus"] == 72
+    assert catalogue["images_unreadable"] == 1 and catalogue["without_image"] == 2
+    assert catalogue["without_title"] == 1 and catalogue["fields"] == ["title", "image", "brand"]
+    assert report["score"]["read_as"] == "score" and "clicks" in report["score"]["score_linear"]
+    assert any("fewer than top_q=2000" in w for w in report["warnings"])
+    assert sum(s["rows"] for s in report["splits"].values()) == pairs["rows_kept"]
+
+
+def test_splits_follow_the_release_procedure(shop, prepared):
+    data = load_gs(prepared, image_root=shop["images"])
+    queries = {s: set(data.split(s)["query"]) for s in SPLITS}
+    side_0 = queries["in_domain"] | queries["novel_document"]
+    side_1 = queries["novel_query"] | queries["zero_shot"]
+    assert not side_0 & side_1 and len(side_0) == round(0.8 * (len(side_0) + len(side_1)))
+    halves = {h: set(c.products.index) for h, c in data.corpora.items()}
+    assert not halves[1] & halves[2] and len(halves[1]) == 36 and len(halves[1] | halves[2]) == 72
+    for split in SPLITS:
+        assert set(data.split(split)["product_id"]) <= halves[SPLIT_CORPUS[split]]
+        gt = {**json.loads((prepared / f"{SPLIT_FILE_STEMS[split]}_gt_test.json").read_text()),
+              **json.loads((prepared / f"{SPLIT_FILE_STEMS[split]}_gt_dev.json").read_text())}
+        assert {k.removesuffix(QUERY_KEY_SUFFIX) for k in gt} == queries[split]
+        assert all(k.endswith(QUERY_KEY_SUFFIX) for k in gt)
+    products = pd.concat([c.products for c in data.corpora.values()])
+    assert products.loc["HW-0000-a", "brand"] == "Nordhaus" and products.loc["HW-0003-a", "title"] == ""
+    assert {"HW-0005-c", "HW-0007-b"} <= set(data.corpora[1].without_image | data.corpora[2].without_image)
+    rows = pd.concat([data.split(s) for s in SPLITS])  # a query's positions span both corpus halves
+    by_score = rows.sort_values(["query", "position"]).groupby("query")["score_linear"]
+    assert by_score.apply(lambda s: s.is_monotonic_decreasing).all()
+    assert (rows.groupby("query")["position"].apply(sorted).map(lambda p: p == list(range(1, len(p) + 1)))).all()
+    assert (rows["score_reciprocal"] == 1 / rows["position"]).all()
+
+
+def test_prepared_folder_trains_evaluates_and_runs_an_experiment(shop, prepared, tmp_path):
+    common = ["--data", str(prepared), "--image-root", str(shop["images"])]
+    run = tmp_path / "run"
+    assert cli_main(["train", *common, "--preset", "smoke", "--steps", "2", "--batch-size", "8",
+                     "--rhs", "image,title,brand", "--rhs-weights", "0.4,0.4,0.2", "--field-dropout", "title:0.3",
+                     "--no-progress", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["encoder"]["rhs_weights"] == [0.4, 0.4, 0.2]
+    table = tmp_path / "eval.csv"
+    assert cli_main(["evaluate", "--model", str(run), *common, "--top-q", "10", "--out", str(table)]) == 0
+    result = pd.read_csv(table)
+    assert list(result["split"]) == list(SPLITS) and result["ndcg@10"].between(0, 1).all()
+    assert (result["n_docs"] == 36).all()
+    assert cli_main(["experiment", *common, "--preset", "smoke", "--methods", "gcl-linear", "random-init",
+                     "--seeds", "0", "--steps", "2", "--set", "batch_size=8", "--top-q", "10",
+                     "--out", str(tmp_path / "exp")]) == 0
+    results = pd.read_csv(tmp_path / "exp" / "results.csv")
+    assert set(results["method"]) == {"gcl-linear", "random-init"} and len(results) == 8
+
+
+def test_parquet_layout_on_request(shop, tmp_path):
+    out = tmp_path / "pq"
+    assert cli_main(prepare_args(shop, out, "--layout", "parquet")) == 0
+    data = load_gs(out, on_bad_image="skip")  # the parquet layout has no way to say "no image" but null bytes
+    assert data.layout == "parquet" and len(data.split("in_domain")) > 0
+    pid = data.split("in_domain")["product_id"].iloc[0]
+    assert data.corpus_for("in_domain").load_image(pid).size == (40, 56)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda shop: shop["catalogue"].write_text(shop["catalogue"].read_text().replace(
+        "kettle/HW-0000-a.png", "https://cdn.example.com/HW-0000-a.png", 1)), "is a URL; nothing is downloaded"),
+    (lambda shop: shop["catalogue"].write_text(shop["catalogue"].read_text().replace(
+        "kettle/HW-0000-a.png", "../../etc/passwd", 1)), "outside the image root"),
+    (lambda shop: shop["catalogue"].write_text(shop["catalogue"].read_text().replace(
+        "HW-0001-b", "HW-0000-a", 1)), "product id 'HW-0000-a' appears again"),
+])
+def test_unusable_input_is_one_line_with_status_2_and_nothing_written(shop, tmp_path, capsys, change, message):
+    own = write_shop(tmp_path / "shop")
+    change(own)
+    out = tmp_path / "out"
+    assert cli_main(prepare_args(own, out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "catalogue.csv, line 2" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_missing_score_column_and_bad_scores(shop, tmp_path, capsys):
+    args = prepare_args(shop, tmp_path / "out")
+    args[args.index("clicks")] = "purchases"
+    assert cli_main(args) == 2
+    assert "no column 'purchases'" in capsys.readouterr().err
+    log = pd.read_json(shop["pairs"], lines=True)
+    log.loc[4, "clicks"] = -1
+    bad = tmp_path / "log.csv"
+    log.to_csv(bad, index=False)
+    args = prepare_args(shop, tmp_path / "out")
+    args[args.index(str(shop["pairs"]))] = str(bad)
+    assert cli_main(args) == 2
+    assert f"{bad}, line 6: score -1 is negative" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_rank_column_becomes_position(shop, tmp_path):
+    log = pd.read_json(shop["pairs"], lines=True)
+    log["rank"] = log.groupby("search")["clicks"].rank(method="first", ascending=False).astype(int)
+    path = tmp_path / "ranked.parquet"
+    log.drop(columns="clicks").to_parquet(path)
+    args = prepare_args(shop, tmp_path / "out")
+    args[args.index(str(shop["pairs"]))] = str(path)
+    args[args.index("clicks")] = "rank"
+    assert cli_main(args) == 0
+    report = json.loads((tmp_path / "out" / "prepare_report.json").read_text())
+    assert report["score"]["read_as"] == "rank"
+    table = load_gs(tmp_path / "out", image_root=shop["images"]).split("in_domain")
+    top = int(report["score"]["score_linear"].split(" ")[0])
+    assert (table["score_linear"] == top - table["position"]).all()
+
+
+@pytest.mark.slow
+def test_the_notebooks_run_on_the_prepared_folder(shop, prepared, tmp_path):
+    """01 explores it, 02 trains on it (CI mode: a few steps), 03 and 04 analyse those runs."""
+    from gcl_nb.workbench.notebooks import run_notebooks
+    executed = run_notebooks(tmp_path / "run", preset="smoke", ci=True, params={
+        "data_path": str(prepared), "image_root": str(shop["images"]), "batch_size": 8})
+    assert [p.name for p in executed] == ["01_data_exploration.ipynb", "02_gpu_training.ipynb",
+                                          "03_ranking_analysis.ipynb", "04_embedding_maps.ipynb"]
+    assert all(p.with_suffix(".html").is_file() for p in executed)
+
+
+def test_relative_image_paths_stay_under_the_image_root(tmp_path):
+    from gcl_nb.data.gs.images import FolderImages, image_key
+    from gcl_nb.data.schema import DataError
+    assert image_key("/input/images/a.jpg") == "a.jpg" and image_key("lamps\\a.png") == "lamps/a.png"
+    (tmp_path / "lamps").mkdir()
+    (tmp_path / "lamps" / "a.png").write_bytes(b"x")
+    images = FolderImages(tmp_path, {"a": "lamps/a.png", "b": "lamps/../../secret.png"})
+    assert images.present() == {"lamps/a.png"} and images.path("a") == tmp_path / "lamps" / "a.png"
+    with pytest.raises(DataError, match="is not a file under"):
+        images.path("b")
