@@ -3,7 +3,8 @@
 Sizes: SynthShop `smoke`, `cpu` and `cpu` x4 (16,000 products, 1,600 queries); --quick: `smoke` and
 `smoke` x2. The model is fixed, the `cpu` training preset (gcl-rn-tiny, 64 px, batch 128; `smoke` in --quick),
 random init (speed does not depend on the weights), with random batches (`same_query="none"`: the smallest size
-has fewer distinct queries than a batch; batch composition does not change the step's cost). Per size, on the in_domain split:
+has fewer distinct queries than a batch; batch composition does not change the step's cost). Per size, on the
+in_domain split:
 - train epoch = rows / pairs/s, with pairs/s the median per-step rate of gcl_nb.training.loop.train() over a few
   steps (data loading of a first epoch included: images decoded as they enter the cache);
 - evaluation (gcl_nb.evaluation.split_evaluation.evaluate_split, top_q 2000, top_k 1000) = encoding every product of the

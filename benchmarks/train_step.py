@@ -112,6 +112,7 @@ def run(report: Report, quick: bool) -> None:
     report.row("train_step", "GCL training throughput: diagonal; multi-positive", work,
                f"{config.batch_size / gcl:.0f}; {config.batch_size / multipos:.0f} pairs/s")
     text_tower_rows(report, setup)
-    report.note("train_step", "Step = gcl_nb.training.loop.train_step: forward, loss, backward, clip_grad_norm_, AdamW, "
+    report.note("train_step", "Step = gcl_nb.training.loop.train_step: forward, loss, backward, clip_grad_norm_, "
+                "AdamW, "
                 "logit-scale clamp; the losses alternate on one model and one collated batch, so only the loss "
                 f"differs. The multi-positive target is looked up in the {len(setup[3]):,}-pair training split.")

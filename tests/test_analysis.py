@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gcl_nb.workbench import synthshop_analysis as A
 from gcl_nb.evaluation.split_evaluation import SplitResult
 from gcl_nb.metrics import ndcg
+from gcl_nb.workbench import synthshop_analysis as A
 
 DISC = 1 / np.log2(np.arange(2, 12))
 

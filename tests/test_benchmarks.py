@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 
 from benchmarks import GROUPS
-from benchmarks.harness import (Report, Row, Target, format_rows, interleaved, least_squares_line,
-                                peak_rss_delta, render_markdown)
+from benchmarks.harness import (
+    Report,
+    Row,
+    Target,
+    format_rows,
+    interleaved,
+    least_squares_line,
+    peak_rss_delta,
+    render_markdown,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

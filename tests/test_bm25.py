@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.metrics import METRIC_COLUMNS
+from gcl_nb.retrieval.bm25 import BM25Retriever
 
 
 @dataclass

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
+from gcl_nb.data.schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError, SettingError, check_split
 from gcl_nb.models import EncoderConfig
 from gcl_nb.workbench import cli
 from gcl_nb.workbench.cli import SUBCOMMANDS, main
-from gcl_nb.data.schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError, SettingError, check_split
 
 
 def test_help_lists_every_subcommand():

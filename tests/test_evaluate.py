@@ -340,8 +340,8 @@ def test_cli_evaluates_bm25_and_writes_tables_and_trec_files(synthshop_smoke, tm
 
 @pytest.mark.slow  # builds and runs a (tiny) open_clip encoder
 def test_cli_evaluates_a_saved_encoder_and_reuses_its_cached_embeddings(synthshop_smoke, tmp_path, capsys):
-    from gcl_nb.workbench.cli import main
     from gcl_nb.models import build_encoder, save_checkpoint
+    from gcl_nb.workbench.cli import main
 
     save_checkpoint(build_encoder(EncoderConfig(arch="gcl-tiny")), tmp_path / "run")
     args = ["evaluate", "--model", str(tmp_path / "run"), "--data", str(synthshop_smoke), "--splits", "novel_query",

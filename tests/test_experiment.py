@@ -7,8 +7,19 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gcl_nb.workbench.experiment import (RESULT_COLUMNS, ExperimentConfig, gains, loss_report, loss_table, mean_std, report,
-                                         run_experiment, significance_table, strength_sweep, sweep_gains)
+from gcl_nb.workbench.experiment import (
+    RESULT_COLUMNS,
+    ExperimentConfig,
+    gains,
+    loss_report,
+    loss_table,
+    mean_std,
+    report,
+    run_experiment,
+    significance_table,
+    strength_sweep,
+    sweep_gains,
+)
 
 
 def test_unknown_method_is_refused():

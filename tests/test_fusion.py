@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
+from gcl_nb.data import load_gs
+from gcl_nb.data.schema import SPLITS
 from gcl_nb.evaluation import fusion
 from gcl_nb.evaluation.encoding import encode_product_fields, encode_products
 from gcl_nb.evaluation.split_evaluation import evaluate
-from gcl_nb.data import load_gs
-from gcl_nb.data.schema import SPLITS
 from gcl_nb.models import EncoderConfig, FieldSpec, MultiFieldEncoder, build_encoder
 
 

@@ -7,7 +7,17 @@ import pytest
 import pytrec_eval
 
 from gcl_nb.metrics import (
-    METRIC_COLUMNS, RankedGrades, dcg, err, mean_average_precision, metric_set, mrr, ndcg, precision, rbp, recall,
+    METRIC_COLUMNS,
+    RankedGrades,
+    dcg,
+    err,
+    mean_average_precision,
+    metric_set,
+    mrr,
+    ndcg,
+    precision,
+    rbp,
+    recall,
 )
 
 

@@ -9,11 +9,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from gcl_nb.workbench import exercises, notebooks
-from gcl_nb.workbench.notebooks import runner
+from gcl_nb.data.schema import SPLITS, SettingError
+from gcl_nb.workbench import notebooks
 from gcl_nb.workbench.commands import notebooks as notebooks_command
 from gcl_nb.workbench.experiment.outputs import log_run
-from gcl_nb.data.schema import SPLITS, SettingError
+from gcl_nb.workbench.notebooks import runner
 
 TOY_CELLS = [
     ("markdown", "# toy", []),
@@ -195,7 +195,8 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
         assert caveats == (1 if path.name[:2] in ("02", "03") else 0), path.name
     assert re.search(r'gcl-widget-text">train:\s+100%', executed[1].with_suffix(".html").read_text())
 
-    widgets = [o["data"] for o in _outputs(executed[2]) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    widget_view = "application/vnd.jupyter.widget-view+json"
+    widgets = [o["data"] for o in _outputs(executed[2]) if widget_view in o.get("data", {})]
     delta_html, explorer_html = widgets[0]["text/html"], widgets[1]["text/html"]
     assert "in_domain: most improved" in delta_html and "zero_shot: most hurt" in delta_html
     assert "ground truth" in explorer_html and "data:image/png;base64," in explorer_html

@@ -5,10 +5,11 @@ tests/test_architecture.py does."""
 import ast
 import re
 import sys
-import tomllib
 from functools import cache
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+import tomllib
 
 import gcl_nb
 

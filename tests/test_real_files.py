@@ -14,18 +14,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from gcl_nb.data import DataError, SettingError, export_parquet, load_gs
+from gcl_nb.data.schema import PAIR_COLUMNS, REQUIRED_COLUMNS, SPLIT_FILE_STEMS, SPLITS
+from gcl_nb.evaluation.split_evaluation import evaluate
+from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.training import TrainConfig
 from gcl_nb.workbench import notebooks
+from gcl_nb.workbench.cli import main
 from gcl_nb.workbench.commands import evaluate as evaluate_command
 from gcl_nb.workbench.commands import experiment as experiment_command
 from gcl_nb.workbench.commands import notebooks as notebooks_command
 from gcl_nb.workbench.commands import train as train_command
 from gcl_nb.workbench.commands.common import data_options
-from gcl_nb.retrieval.bm25 import BM25Retriever
-from gcl_nb.workbench.cli import main
-from gcl_nb.data import DataError, SettingError, export_parquet, load_gs
-from gcl_nb.data.schema import PAIR_COLUMNS, REQUIRED_COLUMNS, SPLIT_FILE_STEMS, SPLITS
-from gcl_nb.evaluation.split_evaluation import evaluate
 
 IN_DOMAIN = "query_0_product_id_0.csv"
 
@@ -134,7 +134,8 @@ def test_only_the_required_columns_are_needed(synthshop_smoke, tmp_path):
         pd.testing.assert_frame_equal(a[kept], b[kept])
         rank = a.groupby("query")["position"].rank().astype("int64")  # derived: the rank within the split's rows
         assert b["position"].tolist() == rank.tolist() and np.allclose(b["score_reciprocal"], 1 / rank)
-        assert (b.groupby("query")["query_id"].nunique() == 1).all() and b["query_id"].nunique() == a["query_id"].nunique()
+        assert (b.groupby("query")["query_id"].nunique() == 1).all()
+        assert b["query_id"].nunique() == a["query_id"].nunique()
     same = reduced.split("in_domain").drop_duplicates("query").set_index("query")["query_id"]
     other = reduced.split("novel_document").drop_duplicates("query").set_index("query")["query_id"]
     assert same.loc[other.index].equals(other)  # derived ids agree across splits

@@ -4,8 +4,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gcl_nb.evaluation.significance import (COMPARISON_COLUMNS, RUN_COMPARISON_COLUMNS, bootstrap_ci, compare, compare_runs,
-                                 run_level_test)
+from gcl_nb.evaluation.significance import (
+    COMPARISON_COLUMNS,
+    RUN_COMPARISON_COLUMNS,
+    bootstrap_ci,
+    compare,
+    compare_runs,
+    run_level_test,
+)
 
 
 def per_query(values_by_split, metric="ndcg@10"):
@@ -18,7 +24,8 @@ def test_compare_reports_means_gain_ci_and_paired_t_test():
     a = rng.uniform(0.2, 0.6, 200)
     b = np.clip(a + rng.normal(0.05, 0.05, 200), 0, 1)
     noise_a, noise_b = rng.uniform(0, 1, 50), rng.uniform(0, 1, 50)
-    table = compare(per_query({"in_domain": a, "zero_shot": noise_a}), per_query({"in_domain": b, "zero_shot": noise_b}),
+    table = compare(per_query({"in_domain": a, "zero_shot": noise_a}),
+                    per_query({"in_domain": b, "zero_shot": noise_b}),
                     metrics=["ndcg@10"], n_boot=2000, seed=1)
     assert list(table.columns) == list(COMPARISON_COLUMNS)
     row = table.set_index("split").loc["in_domain"]
@@ -54,7 +61,8 @@ def test_identical_models_have_zero_difference_and_undefined_p():
 
 def test_mismatched_tables_are_rejected():
     a = per_query({"in_domain": [0.1, 0.5, 0.3]})
-    with pytest.raises(ValueError, match="1 queries are in only one table, e.g. split 'in_domain', query 'q2' only in a"):
+    only_in_a = "1 queries are in only one table, e.g. split 'in_domain', query 'q2' only in a"
+    with pytest.raises(ValueError, match=only_in_a):
         compare(a, a.iloc[:2], metrics=["ndcg@10"])
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['err'\]"):
         compare(a, a, metrics=["ndcg@10", "err"])

@@ -10,10 +10,10 @@ import torch
 
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.evaluation.encoding import encode_queries
-from gcl_nb.workbench.cli import main as cli_main
 from gcl_nb.models import load_encoder
-from gcl_nb.workbench.presets import TRAIN_PRESETS, train_config
 from gcl_nb.training import TrainConfig, lr_at, train
+from gcl_nb.workbench.cli import main as cli_main
+from gcl_nb.workbench.presets import TRAIN_PRESETS, train_config
 
 QUERIES = ["red dress", "blue running shoes"]
 ROOT = Path(__file__).resolve().parents[1]

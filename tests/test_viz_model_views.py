@@ -9,12 +9,12 @@ import torch
 
 from gcl_nb.data.gs import load_gs
 from gcl_nb.evaluation.encoding import encode_queries
-from gcl_nb.viz.model_views import ModelViews, summary_line
 from gcl_nb.evaluation.split_evaluation import evaluate_split
 from gcl_nb.models import EncoderConfig, FieldSpec
-from gcl_nb.workbench.notebooks import synthshop_attributes
 from gcl_nb.viz import embeddings
 from gcl_nb.viz.explorer import LinkedMap, QueryExplorer
+from gcl_nb.viz.model_views import ModelViews, summary_line
+from gcl_nb.workbench.notebooks import synthshop_attributes
 
 
 def _grade(scores):

@@ -94,7 +94,8 @@ def test_gallery_inlines_images_as_data_uris():
     assert html.count('src="data:image/png;base64,') == 2
     assert "&lt;b&gt;shoe" in html and "http" not in html
     uri = gallery.image_data_uri(Image.new("RGB", (300, 150)), size=60)
-    import base64, io
+    import base64
+    import io
     thumb = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert thumb.size == (60, 30)
     with pytest.raises(ValueError, match="caption columns"):

@@ -5,8 +5,15 @@ collate_pairs), image_cache (ImageCache), pair_lookup (PairLookup), batch_sample
 """
 from gcl_nb.data.gs import Corpus, GSData, export_parquet, load_gs
 from gcl_nb.data.options import DataOptions
-from gcl_nb.data.schema import (PAIR_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError, SettingError,
-                                check_split)
+from gcl_nb.data.schema import (
+                                PAIR_COLUMNS,
+                                SPLIT_CORPUS,
+                                SPLIT_FILE_STEMS,
+                                SPLITS,
+                                DataError,
+                                SettingError,
+                                check_split,
+)
 from gcl_nb.data.synthshop import make_synthshop
 
 __all__ = ["Corpus", "GSData", "load_gs", "DataOptions", "export_parquet", "make_synthshop", "DataError",

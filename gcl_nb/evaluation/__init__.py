@@ -5,7 +5,12 @@ from gcl_nb.evaluation.embedding_cache import EmbeddingCache, encode_corpus
 from gcl_nb.evaluation.encoding import encode_products, encode_queries
 from gcl_nb.evaluation.protocol import build_qrels, grade_scores, load_ground_truth, query_ids, sample_eval_queries
 from gcl_nb.evaluation.split_evaluation import (
-    SUMMARY_COLUMNS, SplitResult, evaluate, evaluate_split, run_protocol, summary_table,
+    SUMMARY_COLUMNS,
+    SplitResult,
+    evaluate,
+    evaluate_split,
+    run_protocol,
+    summary_table,
 )
 
 __all__ = [

@@ -7,8 +7,7 @@ a `RankedGrades`, the judged hits of every query (see `ranked_grades` for rankin
 from gcl_nb.metrics.dcg import dcg
 from gcl_nb.metrics.err import err, err_values
 from gcl_nb.metrics.map import map_values, mean_average_precision
-from gcl_nb.metrics.metric_set import (HEADLINE_METRICS, METRIC_COLUMNS, OFFICIAL_METRICS, metric_set,
-                                       metric_table)
+from gcl_nb.metrics.metric_set import HEADLINE_METRICS, METRIC_COLUMNS, OFFICIAL_METRICS, metric_set, metric_table
 from gcl_nb.metrics.mrr import mrr, mrr_values
 from gcl_nb.metrics.ndcg import ndcg, ndcg_values
 from gcl_nb.metrics.precision import precision, precision_values

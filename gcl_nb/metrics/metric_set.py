@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gcl_nb.metrics.ranked_grades import Qrels, RankedGrades, Run
 from gcl_nb.metrics.err import err_values
 from gcl_nb.metrics.map import map_values
 from gcl_nb.metrics.mrr import mrr_values
 from gcl_nb.metrics.ndcg import ndcg_values
+from gcl_nb.metrics.ranked_grades import Qrels, RankedGrades, Run
 from gcl_nb.metrics.rbp import rbp_values
 from gcl_nb.metrics.recall import recall_values
 

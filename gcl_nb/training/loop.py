@@ -38,8 +38,7 @@ from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
-from gcl_nb.models.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, read_config,
-                                      save_checkpoint)
+from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, read_config, save_checkpoint
 from gcl_nb.training.config import TrainConfig
 from gcl_nb.training.field_dropout import FieldDropout
 from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, SUMMARY_NAME, resume_changes

@@ -3,7 +3,8 @@ model's top k, and rank correlation with the ground truth.
 
 Conventions (those of `gcl_nb.workbench.experiment`): a *result table* has one row per (method, split) and the
 metric columns of `evaluate()` (`ndcg@10, err, rbp@0.7, ...`); a *per-query table* has one row per
-(method, split, query_id) and metric columns; *qrels* map product_id -> grade (>= 1 judged, others 0); a *ranking* is a list of product ids,
+(method, split, query_id) and metric columns; *qrels* map product_id -> grade (>= 1 judged, others 0); a *ranking*
+is a list of product ids,
 best first.
 """
 from __future__ import annotations

@@ -12,7 +12,6 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-
 #: exercise -> True (right), False (wrong) or None (not attempted), the latest check of each
 VERDICTS: dict[str, bool | None] = {}
 

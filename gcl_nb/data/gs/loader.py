@@ -10,8 +10,16 @@ from gcl_nb.data.gs.containers import GSData
 from gcl_nb.data.gs.image_checks import check_corpus_images
 from gcl_nb.data.gs.parquet_read import load_parquet, parquet_files
 from gcl_nb.data.gs.tarball import load_tarball
-from gcl_nb.data.schema import (CHECK_IMAGES, ON_BAD_IMAGE, SPLIT_FILE_STEMS, SPLITS, DataError, check_choice,
-                                check_corpus_scope, check_split)
+from gcl_nb.data.schema import (
+    CHECK_IMAGES,
+    ON_BAD_IMAGE,
+    SPLIT_FILE_STEMS,
+    SPLITS,
+    DataError,
+    check_choice,
+    check_corpus_scope,
+    check_split,
+)
 
 
 def _detect_layout(root: Path) -> str:

@@ -6,7 +6,8 @@ Files: `query_{0,1}_product_id_{0,1}.csv` split tables, `corpus_1.json` / `corpu
 `<root>/images`); a relative `image_local` (as `gcl-nb prepare` writes) is a path under `image_root`. Further
 fields of a corpus entry (description, brand, ...) load as text columns of `Corpus.products`. A product without
 `image_local` has no image (a missing field, not an error). Nothing outside the image folder is opened (names
-like '..' and symlinks leaving it are rejected) and no file is rewritten. Errors name the file and the physical CSV line.
+like '..' and symlinks leaving it are rejected) and no file is rewritten. Errors name the file and the physical CSV
+line.
 """
 from __future__ import annotations
 
@@ -17,8 +18,15 @@ import pandas as pd
 
 from gcl_nb.data.gs.containers import Corpus
 from gcl_nb.data.gs.images import FolderImages, image_key
-from gcl_nb.data.gs.validation import (check_disjoint, check_in_corpus, csv_line, empty_file, finish_split,
-                                        malformed_csv_record, validate_pairs)
+from gcl_nb.data.gs.validation import (
+    check_disjoint,
+    check_in_corpus,
+    csv_line,
+    empty_file,
+    finish_split,
+    malformed_csv_record,
+    validate_pairs,
+)
 from gcl_nb.data.schema import PAIR_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, DataError
 
 

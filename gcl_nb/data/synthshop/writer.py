@@ -40,7 +40,8 @@ def write_split(root: Path, split: str, table: pd.DataFrame, dev_queries: set[st
     gt = {"dev": {}, "test": {}}
     for query, rows in graded.groupby("query", sort=False):
         rows = rows.sort_values("grade", ascending=False, kind="stable").head(GT_TOP_K)
-        gt["dev" if query in dev_queries else "test"][query + QUERY_KEY_SUFFIX] = dict(zip(rows["product_id"], rows["grade"].tolist()))
+        key = query + QUERY_KEY_SUFFIX
+        gt["dev" if query in dev_queries else "test"][key] = dict(zip(rows["product_id"], rows["grade"].tolist()))
     for part, qrels in gt.items():
         _dump_json(root / f"{stem}_gt_{part}.json", qrels)
     _dump_json(root / f"{stem}_queries.json", list(dict.fromkeys(table["query"])))

@@ -7,8 +7,17 @@ from pathlib import Path
 
 from gcl_nb.data import make_synthshop
 from gcl_nb.workbench.commands.common import add_data_options, data_options, parse_assignment
-from gcl_nb.workbench.experiment import (METHODS, PAPER_METHODS, UNTRAINED, ExperimentConfig, loss_report, report,
-                                         run_experiment, strength_sweep, sweep_gains)
+from gcl_nb.workbench.experiment import (
+    METHODS,
+    PAPER_METHODS,
+    UNTRAINED,
+    ExperimentConfig,
+    loss_report,
+    report,
+    run_experiment,
+    strength_sweep,
+    sweep_gains,
+)
 
 
 def add_cli(parser) -> None:

@@ -62,7 +62,8 @@ def report(results: pd.DataFrame, per_query: pd.DataFrame, baseline: str = "clip
               "(per-query values averaged over seeds), with the bootstrap 95% CI of the NDCG@10 difference: "
               "it holds the trained models fixed. p (runs) takes each training run as one observation "
               "(exact permutation test over the runs' split means; 0.1 is the smallest possible with 3 + 3 "
-              "runs; blank with a single run): it asks whether retraining with new seeds would keep the difference.", ""]
+              "runs; blank with a single run): it asks whether retraining with new seeds would keep the "
+              "difference.", ""]
     methods = list(dict.fromkeys(results["method"]))
     for split in protocol_order(results["split"], others=False):
         lines += [f"## {split}", "",

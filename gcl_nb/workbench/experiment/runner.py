@@ -22,8 +22,15 @@ from gcl_nb.models import build_encoder, load_encoder
 from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.training import TrainConfig, train
 from gcl_nb.workbench.experiment.methods import METHODS, PAPER_METHODS, UNTRAINED, UNTRAINED_ENCODERS
-from gcl_nb.workbench.experiment.outputs import (PER_QUERY_NAME, RESULT_COLUMNS, RESULTS_NAME, RUN_LOG_NAME,
-                                                 SETTINGS_NAME, log_run, read_table)
+from gcl_nb.workbench.experiment.outputs import (
+    PER_QUERY_NAME,
+    RESULT_COLUMNS,
+    RESULTS_NAME,
+    RUN_LOG_NAME,
+    SETTINGS_NAME,
+    log_run,
+    read_table,
+)
 from gcl_nb.workbench.presets import train_config
 
 
