@@ -27,6 +27,9 @@ def test_field_dropout_drops_a_seeded_share_and_never_the_last_field():
     assert abs((~out[:, 1]).float().mean().item() - 0.3) < 0.02
     assert out.equal(dropout.apply(mask, step=7)) and not out.equal(dropout.apply(mask, step=8))
     assert mask.all(dim=1)[100:].all()  # the input is not changed
+    halves = [dropout.apply(mask[rows], step=7, first_row=rows.start, batch_rows=len(mask))
+              for rows in (slice(0, 5_000), slice(5_000, 10_000))]
+    assert torch.cat(halves).equal(out), "two processes' halves of a batch drop what one process drops"
 
 
 def test_field_dropout_options_are_checked():

@@ -36,16 +36,19 @@ class FieldDropout:
         self.weighted = torch.tensor([float(w) > 0 for w in rhs_weights])
         self.seed = seed
 
-    def apply(self, mask: torch.Tensor, step: int) -> torch.Tensor:
-        """A copy of the (B, F) presence mask with the step's dropped fields set False."""
+    def apply(self, mask: torch.Tensor, step: int, first_row: int = 0, batch_rows: int | None = None) -> torch.Tensor:
+        """A copy of the (B, F) presence mask with the step's dropped fields set False. Under torchrun a process
+        holds rows `first_row` .. `first_row + B` of a global batch of `batch_rows`: the draw is made for the
+        global batch and sliced, so N processes drop the rows one process drops."""
         if not self.rates:
             return mask
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        rows = slice(first_row, first_row + len(mask))
         out = mask.clone()
         for name, rate in self.rates.items():
             i = self.columns[name]
             others = torch.cat([out[:, :i], out[:, i + 1:]], dim=1) & torch.cat([self.weighted[:i],
                                                                                   self.weighted[i + 1:]])
-            drawn = torch.rand(len(out), generator=generator) < rate
+            drawn = torch.rand(batch_rows or len(out), generator=generator)[rows] < rate
             out[:, i] &= ~(drawn & others.any(dim=1))
         return out

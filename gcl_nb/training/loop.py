@@ -262,7 +262,9 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
         for step in bar:
             t0 = time.perf_counter()
             epoch, batch = next(stream)
-            batch["field_mask"] = field_dropout.apply(batch["field_mask"], step)
+            mask = batch["field_mask"]  # this process holds rows rank * B .. (rank + 1) * B of the global batch
+            batch["field_mask"] = field_dropout.apply(mask, step, first_row=rank * len(mask),
+                                                      batch_rows=config.batch_size)
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
