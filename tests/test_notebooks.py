@@ -79,6 +79,21 @@ def test_markdown_math_becomes_mathml_outside_code_spans():
     assert "\\$5" in out and not RAW_LATEX.search(_visible_text(out))
 
 
+def test_rendered_notebooks_in_docs_match_their_sources():
+    """docs/notebooks holds the executed `cpu` run of every notebook (`make docs`); a notebook edited since its
+    page was rendered fails here: rerun `make docs` and commit the pages."""
+    for name in notebooks.NOTEBOOKS:
+        page = DOCS_NOTEBOOKS / name.replace(".ipynb", ".html")
+        assert page.is_file(), f"{page} missing: run `make docs`"
+        assert runner.rendered_source_hash(page) == runner.source_hash(notebooks.NOTEBOOK_DIR / name), \
+            f"{name} changed since {page} was rendered: run `make docs` and commit docs/notebooks"
+        html = page.read_text()
+        _assert_math_rendered(html, page.name)
+        assert "Smoke test, not a result" not in html, f"{page}: the published pages are a real cpu run"
+        (script,) = re.findall(r'<script src="([^"]+)"', html)
+        assert (DOCS_NOTEBOOKS / script).is_file(), f"{page} loads {script}, which docs/notebooks lacks"
+
+
 def test_source_hash_ignores_outputs_and_injected_parameters(tmp_path):
     src = _write_toy(tmp_path)
     executed = tmp_path / "executed.ipynb"
