@@ -22,6 +22,7 @@ METHODS: dict[str, dict] = {
     # (rates from a probe over 0.05 / 0.15 / 0.3 / 0.5: results/missing_fields_cpu.md)
     "gcl-linear-title-dropout": {"stw": "linear", "field_dropout": {"title": 0.05}},
     "gcl-linear-title-dropout-0.1": {"stw": "linear", "field_dropout": {"title": 0.1}},
+    "gcl-linear-title-dropout-0.075": {"stw": "linear", "field_dropout": {"title": 0.075}},  # between the two
     # the image tower: the first default's vision transformer instead of the small ResNet
     "gcl-linear-vit": {"stw": "linear", "arch": "gcl-tiny"},
     # text only, pretrained MiniLM text tower (the paper's e5 table), fine-tuned at a pretrained model's lr
