@@ -184,6 +184,59 @@ def test_missing_titles_in_parquet(parquet_shop, tmp_path):
     assert data.missing.loc["corpus_1", "no_title"] == 1
 
 
+def test_parquet_further_string_columns_load_as_text_fields(parquet_shop, tmp_path):
+    """A string column beyond the release's is a document text field (null -> "", "" in splits without it), as a
+    further field of a tarball corpus entry; a non-string one is not."""
+    root = shutil.copytree(parquet_shop, tmp_path / "pq")
+    path = root / "data" / "in_domain-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    pids = table.column("product_id").to_pylist()
+    brands = [None if p == pids[0] else f"brand {p[-1]}" for p in pids]
+    table = table.append_column("brand", pa.array(brands, pa.string()))
+    table = table.append_column("stock", pa.array(range(len(pids))))
+    pq.write_table(table, path, row_group_size=64)
+    products = load_gs(root).corpora[1].products
+    assert list(products.columns) == ["title", "brand"]
+    assert products.loc[pids[1], "brand"] == f"brand {pids[1][-1]}" and products.loc[pids[0], "brand"] == ""
+    only_novel_query = set(load_gs(root, splits=["novel_query"], corpus="split").split("novel_query")["product_id"])
+    assert (products.loc[list(only_novel_query - set(pids)), "brand"] == "").all()
+
+
+@pytest.mark.parametrize("check_images", ["exists", "none"])
+def test_parquet_null_image_is_no_image(parquet_shop, tmp_path, check_images):
+    """A null image names no image, as a tarball entry without image_local: a missing field, not a bad image."""
+    root = shutil.copytree(parquet_shop, tmp_path / "pq")
+    path = root / "data" / "in_domain-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    pids = table.column("product_id").to_pylist()
+    images = [None if p == pids[0] else im for p, im in zip(pids, table.column("image").to_pylist())]
+    pq.write_table(table.set_column(0, "image", pa.array(images, table.schema.field("image").type)), path,
+                   row_group_size=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = load_gs(root, check_images=check_images)
+    assert data.bad_images == () and not data.corpora[1].has_image(pids[0]) and data.corpora[1].has_image(pids[1])
+    assert data.missing.loc["corpus_1", "no_image"] == 1
+
+
+def test_export_parquet_keeps_further_fields_and_products_without_image(shop, tmp_path):
+    pid, other = list(json.loads((shop / "corpus_1.json").read_text()))[:2]
+
+    def edit(corpus):
+        for key, entry in corpus.items():
+            entry["brand"] = f"brand of {key}"
+        del corpus[pid]["image_local"]
+    _edit_corpus(shop, edit)
+    tarball = load_gs(shop)
+    out = export_parquet(shop, tmp_path / "pq")
+    assert pq.read_schema(out / "data" / "in_domain-00000-of-00001.parquet").field("brand").type == pa.string()
+    parquet = load_gs(out)
+    judged = parquet.corpora[1].products.index
+    pd.testing.assert_frame_equal(parquet.corpora[1].products.sort_index(),
+                                  tarball.corpora[1].products.loc[judged, ["title", "brand"]].sort_index())
+    assert pid in judged and not parquet.corpora[1].has_image(pid) and parquet.corpora[1].has_image(other)
+
+
 def test_missing_image_error_or_skip(shop):
     pid = _first_product(shop)
     (shop / "images" / f"{pid}.jpg").unlink()

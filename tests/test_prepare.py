@@ -127,13 +127,24 @@ def test_prepared_folder_trains_evaluates_and_runs_an_experiment(shop, prepared,
     assert set(results["method"]) == {"gcl-linear", "random-init"} and len(results) == 8
 
 
-def test_parquet_layout_on_request(shop, tmp_path):
+def test_parquet_layout_keeps_further_fields_and_trains_and_evaluates(shop, tmp_path):
     out = tmp_path / "pq"
     assert cli_main(prepare_args(shop, out, "--layout", "parquet")) == 0
-    data = load_gs(out, on_bad_image="skip")  # the parquet layout has no way to say "no image" but null bytes
-    assert data.layout == "parquet" and len(data.split("in_domain")) > 0
+    assert not any("parquet" in w for w in json.loads((out / "prepare_report.json").read_text())["warnings"])
+    data = load_gs(out)  # products without image have a null image: no image, not a bad one
+    assert data.layout == "parquet" and len(data.split("in_domain")) > 0 and data.bad_images == ()
     pid = data.split("in_domain")["product_id"].iloc[0]
     assert data.corpus_for("in_domain").load_image(pid).size == (40, 56)
+    products = pd.concat([c.products for c in data.corpora.values()])
+    assert list(products.columns) == ["title", "brand"] and products.loc["HW-0000-a", "brand"] == "Nordhaus"
+    assert {"HW-0005-c", "HW-0007-b"} <= set(data.corpora[1].without_image | data.corpora[2].without_image)
+    run, table = tmp_path / "run", tmp_path / "eval.csv"
+    assert cli_main(["train", "--data", str(out), "--preset", "smoke", "--steps", "2", "--batch-size", "8",
+                     "--rhs", "image,title,brand", "--rhs-weights", "0.4,0.4,0.2", "--no-progress",
+                     "--out", str(run)]) == 0
+    assert cli_main(["evaluate", "--model", str(run), "--data", str(out), "--top-q", "10", "--out", str(table)]) == 0
+    result = pd.read_csv(table)
+    assert list(result["split"]) == list(SPLITS) and result["ndcg@10"].between(0, 1).all()
 
 
 @pytest.mark.parametrize("change, message", [
@@ -152,6 +163,16 @@ def test_unusable_input_is_one_line_with_status_2_and_nothing_written(shop, tmp_
     err = capsys.readouterr().err.strip()
     assert message in err and "catalogue.csv, line 2" in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_catalogue_column_named_as_a_split_column_is_refused(shop, tmp_path, capsys):
+    catalogue = pd.read_csv(shop["catalogue"]).rename(columns={"brand": "position"})
+    path = tmp_path / "catalogue.csv"
+    catalogue.to_csv(path, index=False)
+    args = prepare_args(shop, tmp_path / "out")
+    args[args.index(str(shop["catalogue"]))] = str(path)
+    assert cli_main(args) == 2
+    assert "column 'position' would clash" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 def test_missing_score_column_and_bad_scores(shop, tmp_path, capsys):

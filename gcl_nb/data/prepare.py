@@ -8,12 +8,13 @@ Inputs (CSV, parquet or JSON lines, by file suffix; ids are read as text):
 - catalogue: `product_id`, `title`, `image` (a path relative to the image root, or an absolute path inside it)
   and any further text columns (description, brand, ...), which become document fields of the corpus.
 
-What is written is the tarball layout of the release (parquet with the images inside, on request), with the
-release's split procedure: queries 80/20 (query_0 / query_1) and the catalogue's products 50/50 (corpus 1 /
-corpus 2), seeded; the four splits are the rows of each (query side, product half); both corpus halves hold
-every usable catalogue product of their half, judged or not; ground-truth files in the official key form
-(gcl_nb.data.synthshop.writer). `image_local` holds the path relative to the image root: pass the same
-`--image-root` to train and evaluate.
+What is written is the tarball layout of the release (parquet with the images and further fields inside, on
+request; a product without image has a null image there), with the release's split procedure: queries 80/20
+(query_0 / query_1) and the catalogue's products 50/50 (corpus 1 / corpus 2), seeded; the four splits are the
+rows of each (query side, product half); both corpus halves hold every usable catalogue product of their half,
+judged or not (the parquet layout has no corpus files: its halves are the judged products); ground-truth files
+in the official key form (gcl_nb.data.synthshop.writer). `image_local` holds the path relative to the image
+root: pass the same `--image-root` to train and evaluate.
 
 How the score becomes the release's columns (recorded in the report under "score"):
 - a score (higher is better): `score_linear` = the score; `position` = its rank within the query's rows, 1 for
@@ -43,7 +44,7 @@ from PIL import Image
 
 from gcl_nb.data.gs.parquet_write import export_parquet
 from gcl_nb.data.gs.validation import csv_line, derived_query_ids
-from gcl_nb.data.schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError
+from gcl_nb.data.schema import PAIR_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError
 from gcl_nb.data.synthshop.writer import write_layout
 
 REPORT_NAME = "prepare_report.json"
@@ -178,9 +179,10 @@ def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.
     readable[named] = [_readable(image_root / p) for p in images[named]]
     unreadable = named & ~readable
     extra = [str(c) for c in raw.columns if c not in (columns.product, columns.title, columns.image)]
-    clashes = [c for c in extra if c in ("product_id", "half", "title", "image_local", "image")]
+    clashes = [c for c in extra if c in ("half", "image_local", "image", *PAIR_COLUMNS)]
     if clashes:
-        raise DataError(f"{path}: column {clashes[0]!r} would clash with the corpus's own fields; rename it")
+        raise DataError(f"{path}: column {clashes[0]!r} would clash with the corpus's own fields or a split "
+                        f"column; rename it")
     products = pd.DataFrame({"product_id": ids, "title": _text(raw[columns.title]),
                              "image_local": images.where(readable, "")})
     for name in extra:
@@ -309,12 +311,6 @@ def prepare(pairs, catalogue, image_root, score_column: str, out, *, score_is: s
         by_id["image_local"]), pair_id=[str(i) for i in range(len(rows))], query_id=derived_query_ids(rows["query"]),
         side=rows["query"].map(query_side), half=rows["product_id"].map(half))
     splits, warnings = _split_report(rows, products, top_q, batch_size)
-    if layout == "parquet" and extra:
-        warnings.append(f"parquet layout: the release's columns only; the further fields {extra} are kept in the "
-                        f"tarball layout (--layout tarball)")
-    if layout == "parquet" and catalogue_report["without_image"]:
-        warnings.append(f"parquet layout: {catalogue_report['without_image']} products without image have null "
-                        f"image bytes; load with --on-bad-image skip")
     report = {"inputs": {"pairs": str(pairs_path), "catalogue": str(catalogue_path), "image_root": str(image_root),
                          "seed": seed, "layout": layout},
               "score": score_report, "pairs": counts, "catalogue": catalogue_report, "splits": splits,

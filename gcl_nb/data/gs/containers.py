@@ -14,8 +14,9 @@ from gcl_nb.data.schema import SPLIT_CORPUS, DataError, check_corpus_scope, chec
 
 @dataclass
 class Corpus:
-    """The documents a split is evaluated against: `.products` (DataFrame indexed by product_id, column title)
-    and lazy images. `split` is None for a whole corpus half, else the split whose own rows it holds."""
+    """The documents a split is evaluated against: `.products` (DataFrame indexed by product_id: title and any
+    further text field) and lazy images. `split` is None for a whole corpus half, else the split whose own rows
+    it holds."""
     half: int
     products: pd.DataFrame
     images: FolderImages | ParquetImages = field(repr=False)

@@ -11,12 +11,12 @@ from gcl_nb.data.schema import DataError
 def check_corpus_images(corpora: dict[int, Corpus], mode: str, on_bad_image: str) -> tuple[str, ...]:
     """The products whose image is missing or unreadable (`mode`: none | exists | decode), recorded as each
     corpus's `without_image`; with on_bad_image="error", a DataError naming the first instead. A product whose
-    corpus entry names no image (tarball layout, no image_local) has none: it is without image, not bad."""
+    corpus entry names no image (tarball: no image_local; parquet: a null image) has none: it is without image, not
+    bad."""
     bad: dict[str, str] = {}
     for corpus in corpora.values():
         images = corpus.images
-        unnamed = {pid for pid in corpus.products.index if pid not in images.names} \
-            if isinstance(images, FolderImages) else set()
+        unnamed = {pid for pid in corpus.products.index if not images.names_image(pid)}
         if mode in ("exists", "decode"):
             if isinstance(images, FolderImages):
                 present = images.present()
@@ -24,7 +24,7 @@ def check_corpus_images(corpora: dict[int, Corpus], mode: str, on_bad_image: str
                     if pid not in unnamed and images.names[pid] not in present:
                         bad[pid] = f"missing image file {images.describe(pid)}"
             else:
-                for pid in images.empty_rows():
+                for pid in (p for p in images.empty_rows() if p not in unnamed):
                     bad[pid] = f"no image bytes in {images.describe(pid)}"
         if mode == "decode":
             for pid in corpus.products.index:

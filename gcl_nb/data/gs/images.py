@@ -63,6 +63,10 @@ class FolderImages:
                         folders.append((f"{prefix}{e.name}/", e.path))
         return found
 
+    def names_image(self, product_id: str) -> bool:
+        """False when the product's corpus entry names no image (it has none)."""
+        return product_id in self.names
+
     def describe(self, product_id: str) -> str:
         return str(self.root / self.names.get(product_id, "?"))
 
@@ -79,12 +83,16 @@ class ParquetImages:
     """Image bytes inside parquet shards, located by (file, row group, row) per product (numpy arrays, so
     millions of products cost a few bytes each); row groups are read on demand, the last few kept (LRU)."""
 
-    def __init__(self, files: list[Path], locations: pd.DataFrame):
-        self.files = files
+    def __init__(self, files: list[Path], locations: pd.DataFrame, unnamed: frozenset = frozenset()):
+        self.files, self.unnamed = files, unnamed
         self.index = locations.index
         self.file, self.group, self.row = (locations[c].to_numpy(np.int64) for c in ("file", "group", "row"))
         self._groups: OrderedDict = OrderedDict()
         self._open: dict[int, pq.ParquetFile] = {}
+
+    def names_image(self, product_id: str) -> bool:
+        """False when the product's row holds a null image (it has none; see null_image_rows)."""
+        return product_id not in self.unnamed
 
     def _where(self, product_id: str) -> tuple[int, int, int]:
         i = self.index.get_loc(product_id)
@@ -127,6 +135,14 @@ class ParquetImages:
             lengths = pc.binary_length(col).fill_null(0).to_numpy(zero_copy_only=False)
             bad.extend(self.index[members[lengths[self.row[members]] == 0]])
         return bad
+
+
+def null_image_rows(parquet: pq.ParquetFile) -> np.ndarray:
+    """Per row of the file, whether its image is null: the row names no image, so its product has none (as a
+    tarball corpus entry without image_local). Of a {bytes, path} struct only the `path` child is read."""
+    column = "image.path" if pa.types.is_struct(parquet.schema_arrow.field("image").type) else "image"
+    groups = (parquet.read_row_group(g, columns=[column]).column("image") for g in range(parquet.num_row_groups))
+    return np.concatenate([np.zeros(0, bool), *(c.is_null().to_numpy() for c in groups)])
 
 
 def decode_image(data: bytes, product_id: str, where: str) -> Image.Image:

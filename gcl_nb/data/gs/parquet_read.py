@@ -3,8 +3,11 @@
 Shards per split with an `image` column (struct {bytes, path}, or plain binary bytes), under
 `<root>/<split>/*.parquet`, `<root>/data/<split>-*.parquet` or `<root>/<split>-*.parquet` (also `default/<split>/`
 and hyphenated split names). Corpus half 1 = the products of in_domain + novel_query, half 2 = novel_document +
-zero_shot. Only the non-image columns are read up front; images are read per row group on demand
-(ParquetImages), so memory stays bounded by the pair tables. Errors name the shard and row.
+zero_shot. Further string columns (description, brand, ...) load as text columns of `Corpus.products`, as the
+further fields of a tarball corpus entry; a row whose image is null names no image (the product has none, a
+missing field, not an error). Only the non-image columns (and a struct image's `path`) are read up front; images
+are read per row group on demand (ParquetImages), so memory stays bounded by the pair tables. Errors name the
+shard and row.
 The writer of this layout is gcl_nb.data.gs.parquet_write.
 """
 from __future__ import annotations
@@ -18,8 +21,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gcl_nb.data.gs.containers import Corpus
-from gcl_nb.data.gs.images import ParquetImages
-from gcl_nb.data.gs.validation import Where, check_disjoint, empty_file, finish_split, validate_pairs
+from gcl_nb.data.gs.images import ParquetImages, null_image_rows
+from gcl_nb.data.gs.validation import (
+    CORPUS_FIELDS,
+    Where,
+    check_disjoint,
+    empty_file,
+    field_text,
+    finish_split,
+    validate_pairs,
+)
 from gcl_nb.data.schema import ID_COLUMNS, PAIR_COLUMNS, SPLIT_CORPUS, SPLITS, DataError, protocol_order
 
 
@@ -107,6 +118,13 @@ def _check_parquet_schema(path: Path, schema: pa.Schema, id_types: dict) -> None
                             f"type (string, as the release)")
 
 
+def _further_text_columns(schema: pa.Schema) -> list[str]:
+    """The string columns beyond the release's (description, brand, ...): document text fields, as the further
+    fields of a tarball corpus entry."""
+    own = {*PAIR_COLUMNS, *CORPUS_FIELDS, "image"}
+    return [f.name for f in schema if f.name not in own and _id_kind(f.type) == "string"]
+
+
 def _shard_where(paths: list[Path], lengths: list[int]) -> Where:
     starts = np.cumsum([0, *lengths])
 
@@ -136,14 +154,18 @@ def load_parquet(root: Path, wanted: tuple[str, ...], scope: str):
             if set(names) != set(columns[1]):
                 raise DataError(f"{path} has columns {sorted(names)} but {columns[0]} has {sorted(columns[1])}; "
                                 f"every shard of split {split!r} needs the same columns")
-            part = validate_pairs(pf.read(columns=names).to_pandas(), str(path))
+            raw = pf.read(columns=names).to_pandas()
+            part = validate_pairs(raw, str(path))
             starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
             first = np.flatnonzero(~part["product_id"].duplicated().to_numpy())
             group = np.searchsorted(starts, first, side="right") - 1
             titles = part["title"].to_numpy()[first] if "title" in part.columns else ""
+            further = {name: [field_text(v) for v in raw[name].to_numpy()[first]]
+                       for name in _further_text_columns(pf.schema_arrow)}
             locations[SPLIT_CORPUS[split]].append(pd.DataFrame({
-                "product_id": part["product_id"].to_numpy()[first], "title": titles,
-                "file": len(files), "group": group, "row": first - starts[group]}))
+                "product_id": part["product_id"].to_numpy()[first], "title": titles, **further,
+                "no_image": null_image_rows(pf)[first], "file": len(files), "group": group,
+                "row": first - starts[group]}))
             files.append(path)
             parts.append(part)
         if parts:
@@ -163,6 +185,9 @@ def load_parquet(root: Path, wanted: tuple[str, ...], scope: str):
     for half, parts in locations.items():
         if parts:
             loc = pd.concat(parts, ignore_index=True).drop_duplicates("product_id").set_index("product_id")
-            corpora[half] = Corpus(half, loc[["title"]], ParquetImages(files, loc[["file", "group", "row"]]))
+            where = ["file", "group", "row"]
+            texts = loc.drop(columns=[*where, "no_image"]).fillna("")  # a field only some splits have: "" elsewhere
+            images = ParquetImages(files, loc[where], frozenset(loc.index[loc["no_image"].to_numpy(bool)]))
+            corpora[half] = Corpus(half, texts, images)
     check_disjoint(corpora, lambda half, pid: corpora[half].images.describe(pid))
     return {s: t for s, t in tables.items() if s in wanted}, corpora, {s: derived[s] for s in wanted if s in derived}

@@ -19,10 +19,12 @@ import pandas as pd
 from gcl_nb.data.gs.containers import Corpus
 from gcl_nb.data.gs.images import FolderImages, image_key
 from gcl_nb.data.gs.validation import (
+    CORPUS_FIELDS,
     check_disjoint,
     check_in_corpus,
     csv_line,
     empty_file,
+    field_text,
     finish_split,
     malformed_csv_record,
     validate_pairs,
@@ -68,7 +70,7 @@ def _read_corpus_json(path: Path, half: int, image_root: Path) -> Corpus:
         raise DataError(f"{path}: invalid JSON at line {e.lineno} ({e.msg}); re-extract the release") from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected an object {{product_id: {{title, image_local}}}}")
-    ids, fields = [], {"title": [], "image_local": []}
+    ids, fields = [], {name: [] for name in CORPUS_FIELDS}
     for pid, entry in data.items():
         if not isinstance(entry, dict):
             raise DataError(f"{path}, product {pid!r}: expected an object {{title, image_local}}, got "
@@ -77,7 +79,7 @@ def _read_corpus_json(path: Path, half: int, image_root: Path) -> Corpus:
             fields[name] = [""] * len(ids)
         for name, values in fields.items():
             value = entry.get(name)
-            values.append(value if isinstance(value, str) else "" if value is None or name == "title" else str(value))
+            values.append("" if name == "title" and not isinstance(value, str) else field_text(value))
         ids.append(str(pid))
     products = pd.DataFrame(fields, index=pd.Index(ids, name="product_id"))
     names = {pid: image_key(im) for pid, im in zip(ids, products["image_local"]) if im}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -21,6 +22,17 @@ from gcl_nb.data.gs.containers import Corpus
 from gcl_nb.data.schema import ID_COLUMNS, PAIR_COLUMNS, REQUIRED_COLUMNS, SCORE_COLUMNS, DataError
 
 Where = Callable[[int], str]
+
+#: a corpus's own fields; every further field of a corpus entry (tarball) or further string column of the split
+#: files (parquet) loads as a document text field of `Corpus.products` (description, brand, ...)
+CORPUS_FIELDS = ("title", "image_local")
+
+
+def field_text(value) -> str:
+    """A text field's value as loaded: a string as is, a missing value (None, NaN) "", anything else str(value)."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def _first(mask: np.ndarray) -> int:
