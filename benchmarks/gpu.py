@@ -52,7 +52,7 @@ def run(report: Report, quick: bool) -> None:
     batch = _batch(encoder, table_batch(table, lookup, config.batch_size, seed=0), config.image_size, device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16)
     steps = {name: make_step(encoder, optimizer, loss, batch, config, autocast)
-             for name, loss in make_losses(config, lookup).items()}
+             for name, loss in make_losses(config, table).items()}
     torch.cuda.reset_peak_memory_stats()
     t = interleaved(steps, budget_s=1.0 if quick else 30.0, warmup=3)
     gcl, multipos, clip = t["gcl"].median, t["multipos"].median, t["clip"].median

@@ -9,30 +9,23 @@ its targets up in that training split's pair table. Data loading is not in the s
 from __future__ import annotations
 
 from contextlib import nullcontext
-from functools import partial
+from dataclasses import replace
 
 import torch
 from open_clip.loss import ClipLoss
 
 from benchmarks.harness import Report, Target, fmt_time, interleaved, synthshop
-from gcl_nb.data import load_gs
-from gcl_nb.data.datasets import PairDataset, collate_pairs
-from gcl_nb.data.pair_lookup import PairLookup
-from gcl_nb.losses.gcl_loss import GCLLoss
-from gcl_nb.models import build_encoder
 from gcl_nb.models.trimmed_text import encode_text, used_length
-from gcl_nb.training import TrainConfig, epoch_batches, make_optimizer, train_step
+from gcl_nb.training import TrainConfig, build_training, epoch_batches, make_loss, train_step
 from gcl_nb.workbench.presets import train_config
 
 
-def make_losses(config: TrainConfig, lookup: PairLookup) -> dict:
-    """{"gcl", "multipos", "clip"}: GCLLoss as gcl_nb.training.loop configures it (diagonal / multi-positive target) and
-    ClipLoss, each called as train_step calls its loss."""
-    options = dict(stw_options={"rescale": config.stw_rescale}, symmetric=config.symmetric,
-                   normalize=config.normalize)
+def make_losses(config: TrainConfig, pairs) -> dict:
+    """{"gcl", "multipos", "clip"}: the loss training builds for `config` (gcl_nb.training.make_loss) with the diagonal
+    and the multi-positive target, and ClipLoss, each called as train_step calls its loss."""
     clip = ClipLoss()
-    return {"gcl": GCLLoss(config.stw, **options),
-            "multipos": GCLLoss(config.stw, target="multipos", lookup=lookup, **options),
+    return {"gcl": make_loss(replace(config, target="diagonal"), pairs),
+            "multipos": make_loss(replace(config, target="multipos"), pairs),
             "clip": lambda q, d, scale, *codes_and_scores: clip(d, q, scale)}
 
 
@@ -50,16 +43,12 @@ def preset_name(quick: bool) -> str:
 
 
 def cpu_setup(quick: bool) -> tuple:
-    """(config, encoder, optimizer, dataset, collate) of the preset on its SynthShop data."""
+    """(config, encoder, optimizer, dataset, collate) of the preset on its SynthShop data, built as training builds
+    them (gcl_nb.training.build_training)."""
     name = preset_name(quick)
     config = train_config(name, data=str(synthshop(name)))
-    data = load_gs(config.data)
-    encoder = build_encoder(config.encoder_config())
-    rhs_fields = [(f.name, f.kind) for f in config.encoder_config().rhs]
-    dataset = PairDataset(data.split(config.split), data.corpus_for(config.split), rhs_fields=rhs_fields,
-                          preprocess=encoder.transform_train, score_column=config.score_column)
-    collate = partial(collate_pairs, tokenize=encoder.tokenize)
-    return config, encoder, make_optimizer(encoder, config), dataset, collate
+    setup = build_training(config)
+    return config, setup.encoder, setup.optimizer, setup.dataset, setup.collate
 
 
 def first_batch(setup: tuple) -> dict:
@@ -73,7 +62,7 @@ def cpu_step_time(setup: tuple, budget_s: float) -> dict:
     config, encoder, optimizer, dataset, _ = setup
     batch = first_batch(setup)
     encoder.train()
-    losses = make_losses(config, PairLookup(dataset.pairs, config.score_column))
+    losses = make_losses(config, dataset.pairs)
     steps = {name: make_step(encoder, optimizer, loss, batch, config) for name, loss in losses.items()}
     return interleaved(steps, budget_s=budget_s, warmup=2)
 

@@ -20,11 +20,13 @@ import os
 import random
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -181,6 +183,51 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+@dataclass
+class TrainingSetup:
+    """What a training step needs, built from a TrainConfig (`build_training`)."""
+
+    encoder: torch.nn.Module
+    dataset: PairDataset
+    collate: Callable[[list], dict]
+    loss_fn: GCLLoss
+    optimizer: torch.optim.Optimizer
+    field_dropout: FieldDropout
+    pairs: pd.DataFrame
+
+
+def make_loss(config: TrainConfig, pairs: pd.DataFrame) -> GCLLoss:
+    """The GCL loss of `config` over the training table `pairs` (the table is the multi-positive lookup)."""
+    return GCLLoss(config.stw, stw_options={"rescale": config.stw_rescale}, target=config.target,
+                   lookup=PairLookup(pairs, config.score_column) if config.target == "multipos" else None,
+                   symmetric=config.symmetric, normalize=config.normalize,
+                   same_query="mask" if config.same_query == "mask" else "none")
+
+
+def build_training(config: TrainConfig, device: torch.device | None = None, world: int = 1) -> TrainingSetup:
+    """The training split's dataset, the encoder (BatchNorm over the global batch when `world` > 1), the loss,
+    the optimiser and the field dropout of `config`: what `train` runs and the step benchmark times."""
+    encoder_config = config.encoder_config()
+    data = config.data_options.load(config.data, splits=[config.split], corpus="split")  # only its own rows
+    pairs = data.split(config.split)
+    if pairs.empty:
+        raise DataError(f"training split {config.split!r} of {config.data} has no rows: nothing to train on")
+    encoder = build_encoder(encoder_config, device=device)
+    if world > 1:  # BatchNorm over the global batch, as in one process
+        synchronise_batch_norm(encoder, device)
+    rhs_fields = [(f.name, f.kind) for f in encoder_config.rhs]
+    dataset = PairDataset(pairs, data.corpus_for(config.split), rhs_fields=rhs_fields,
+                          preprocess=encoder.transform_train, score_column=config.score_column,
+                          image_cache=ImageCache("uint8") if config.image_cache else None, augment_seed=config.seed)
+    if not epoch_batches(dataset, config, 0):
+        raise SettingError(_unfilled_batch(dataset, config))
+    return TrainingSetup(encoder=encoder, dataset=dataset, collate=partial(collate_pairs, tokenize=encoder.tokenize),
+                         loss_fn=make_loss(config, pairs), optimizer=make_optimizer(encoder, config),
+                         field_dropout=FieldDropout(config.field_dropout, [f.name for f in encoder_config.rhs],
+                                                    encoder_config.rhs_weights, config.seed),
+                         pairs=pairs)
+
+
 def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Module], None]] = None) -> Path:
     """Run training and return the run directory.
 
@@ -189,9 +236,6 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
 
     # --- setup: devices, seeds, run directory ---------------------------------------------------------------
     config.check()  # fields may have been changed after construction
-    encoder_config = config.encoder_config()
-    field_dropout = FieldDropout(config.field_dropout, [f.name for f in encoder_config.rhs],
-                                 encoder_config.rhs_weights, config.seed)
     rank, world, device = _setup_distributed(config)
     is_main = rank == 0
     run_dir = Path(config.out)
@@ -208,28 +252,10 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
         torch.backends.cudnn.allow_tf32 = True
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
-    # --- data -------------------------------------------------------------------------------------------------
-    data = config.data_options.load(config.data, splits=[config.split], corpus="split")  # only its own rows
-    pairs = data.split(config.split)
-    if pairs.empty:
-        raise DataError(f"training split {config.split!r} of {config.data} has no rows: nothing to train on")
-    encoder = build_encoder(encoder_config, device=device)
-    if world > 1:  # BatchNorm over the global batch, as in one process
-        synchronise_batch_norm(encoder, device)
-    rhs_fields = [(f.name, f.kind) for f in encoder_config.rhs]
-    dataset = PairDataset(pairs, data.corpus_for(config.split), rhs_fields=rhs_fields,
-                          preprocess=encoder.transform_train, score_column=config.score_column,
-                          image_cache=ImageCache("uint8") if config.image_cache else None, augment_seed=config.seed)
-    collate = partial(collate_pairs, tokenize=encoder.tokenize)
-
-    # --- model, loss, optimiser (optionally resumed) ----------------------------------------------------------
-    loss_fn = GCLLoss(config.stw, stw_options={"rescale": config.stw_rescale}, target=config.target,
-                      lookup=PairLookup(pairs, config.score_column) if config.target == "multipos" else None,
-                      symmetric=config.symmetric, normalize=config.normalize,
-                      same_query="mask" if config.same_query == "mask" else "none")
-    if not epoch_batches(dataset, config, 0):
-        raise SettingError(_unfilled_batch(dataset, config))
-    optimizer = make_optimizer(encoder, config)
+    # --- data, model, loss, optimiser (optionally resumed) ---------------------------------------------------
+    setup = build_training(config, device, world)
+    encoder, dataset, collate, loss_fn, optimizer = (setup.encoder, setup.dataset, setup.collate, setup.loss_fn,
+                                                     setup.optimizer)
     start_step = 0
     if state is not None:
         encoder.clip.load_state_dict(_load_saved(run_dir / CHECKPOINT_NAME, "resume=True needs the checkpoint"))
@@ -263,7 +289,7 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
             t0 = time.perf_counter()
             epoch, batch = next(stream)
             mask = batch["field_mask"]  # this process holds rows rank * B .. (rank + 1) * B of the global batch
-            batch["field_mask"] = field_dropout.apply(mask, step, first_row=rank * len(mask),
+            batch["field_mask"] = setup.field_dropout.apply(mask, step, first_row=rank * len(mask),
                                                       batch_rows=config.batch_size)
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
