@@ -40,10 +40,10 @@ from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
-from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_json, read_config, save_checkpoint
+from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, read_config, save_checkpoint
 from gcl_nb.training.config import TrainConfig
 from gcl_nb.training.field_dropout import FieldDropout
-from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, SUMMARY_NAME, resume_changes
+from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, resume_changes, start_history, write_summary
 from gcl_nb.training.sync_batch_norm import synchronise_batch_norm
 
 LOGIT_SCALE_MAX = math.log(100.0)  # CLIP's clamp of the learnable temperature
@@ -268,9 +268,7 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     history_file = run_dir / HISTORY_NAME
     if is_main:  # keep the history of the steps the weights have seen, drop the rest
         run_dir.mkdir(parents=True, exist_ok=True)
-        kept = [line for line in history_file.read_text().splitlines() if json.loads(line)["step"] < start_step] \
-            if config.resume and history_file.is_file() else []
-        history_file.write_text("".join(line + "\n" for line in kept))
+        start_history(run_dir, start_step if config.resume else None)
 
     def save(step: int) -> None:
         if is_main:
@@ -317,16 +315,9 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     # --- final checkpoint and summary -------------------------------------------------------------------------
     save(config.steps)
     if is_main:
-        records = [json.loads(line) for line in history_file.read_text().splitlines()]
-        tail = records[-max(1, len(records) // 10):]
-        summary = {"steps": config.steps, "device": str(device), "world_size": world,
-                   "wall_s": time.perf_counter() - t_start,
-                   "pairs_per_s": float(np.median([r["pairs_per_s"] for r in records])) if records else None,
-                   "first_loss": records[0]["loss"] if records else None,
-                   "final_loss_mean_last_10pct": float(np.mean([r["loss"] for r in tail])) if records else None,
-                   "logit_scale": encoder.logit_scale.exp().item(),
-                   "n_params": sum(p.numel() for p in encoder.parameters()), "n_pairs": len(dataset)}
-        atomic_write_json(summary, run_dir / SUMMARY_NAME)
+        summary = write_summary(run_dir, steps=config.steps, device=str(device), world_size=world,
+                                wall_s=time.perf_counter() - t_start, logit_scale=encoder.logit_scale.exp().item(),
+                                n_params=sum(p.numel() for p in encoder.parameters()), n_pairs=len(dataset))
         if config.progress:
             print(f"trained {config.steps} steps in {summary['wall_s']:.0f} s "
                   f"({summary['pairs_per_s']:.0f} pairs/s): loss {summary['first_loss']:.3f} -> "

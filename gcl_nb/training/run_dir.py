@@ -1,4 +1,4 @@
-"""The run directory `train()` writes: its file names and readers.
+"""The run directory `train()` writes: its file names, the history and summary writers, and the readers.
 
 `checkpoint.pt` and `config.json` are the checkpoint's (gcl_nb.models.checkpoint: CHECKPOINT_NAME, CONFIG_NAME,
 read_config); training adds `train_state.pt` (resume), `history.jsonl` (one record per step) and `summary.json`.
@@ -8,12 +8,36 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gcl_nb.data.schema import DataError, SettingError
-from gcl_nb.models.checkpoint import CONFIG_NAME, read_config
+from gcl_nb.models.checkpoint import CONFIG_NAME, atomic_write_json, read_config
 
 STATE_NAME, HISTORY_NAME, SUMMARY_NAME = "train_state.pt", "history.jsonl", "summary.json"
+
+
+def start_history(run_dir: str | Path, keep_before: int | None = None) -> Path:
+    """`<run_dir>/history.jsonl` holding only the records of steps below `keep_before` (a resumed run keeps the
+    history of the steps its weights have seen; None: a fresh, empty history); returns its path."""
+    path = Path(run_dir) / HISTORY_NAME
+    kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] < keep_before] \
+        if keep_before is not None and path.is_file() else []
+    path.write_text("".join(line + "\n" for line in kept))
+    return path
+
+
+def write_summary(run_dir: str | Path, **facts) -> dict:
+    """`<run_dir>/summary.json`: `facts` (steps, device, wall_s, ...) plus what the history says (median pairs/s,
+    first loss, mean loss of the last 10% of steps); returns it."""
+    records = [json.loads(line) for line in (Path(run_dir) / HISTORY_NAME).read_text().splitlines()]
+    tail = records[-max(1, len(records) // 10):]
+    summary = {**facts,
+               "pairs_per_s": float(np.median([r["pairs_per_s"] for r in records])) if records else None,
+               "first_loss": records[0]["loss"] if records else None,
+               "final_loss_mean_last_10pct": float(np.mean([r["loss"] for r in tail])) if records else None}
+    atomic_write_json(summary, Path(run_dir) / SUMMARY_NAME)
+    return summary
 
 
 def read_history(run_dir: str | Path) -> pd.DataFrame:
