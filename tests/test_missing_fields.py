@@ -96,6 +96,10 @@ def test_missing_field_ablation_and_evaluate_option(synthshop_smoke, tmp_path):
                      "--top-q", "20", "--drop-field", "title:0.3", "--drop-seed", "2", "--out", str(out)]) == 0
     row = pd.read_csv(out).iloc[0]
     assert row["drop_field"] == "title:0.3" and row["drop_seed"] == 2 and np.isfinite(row["ndcg@10"])
+    unknown = tmp_path / "unknown.csv"
+    assert cli_main(["evaluate", "--model", str(run), "--data", str(synthshop_smoke), "--splits", "zero_shot",
+                     "--drop-field", "colour:0.3", "--out", str(unknown)]) == 2, "one line, exit 2"
+    assert not unknown.exists(), "nothing written"
 
 
 def test_a_gallery_shows_a_product_without_image_as_an_empty_box(synthshop_smoke):

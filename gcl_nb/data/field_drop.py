@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from gcl_nb.data.gs.containers import Corpus, GSData
+from gcl_nb.data.schema import SettingError
 
 
 def _present(corpus: Corpus, name: str) -> np.ndarray:
@@ -31,17 +32,17 @@ def _corpus_fields(corpus: Corpus) -> list[str]:
 def drop_fields(data: GSData, shares: Mapping[str, float], seed: int = 0,
                 fields: Sequence[str] | None = None) -> GSData:
     """A copy of `data` whose corpora lack each field of `shares` for that share of their products (seeded per
-    corpus half and field; see the module docstring). ValueError for an unknown field or a share outside [0, 1]."""
+    corpus half and field; see the module docstring). SettingError for an unknown field or a share outside [0, 1]."""
     corpora = {}
     for half, corpus in data.corpora.items():
         names = list(fields) if fields is not None else _corpus_fields(corpus)
         products, without_image = corpus.products.copy(), set(corpus.without_image)
         for k, (name, share) in enumerate(shares.items()):
             if name not in names or (name != "image" and name not in products.columns):
-                raise ValueError(f"drop field {name!r}: not a document field of corpus half {half} "
+                raise SettingError(f"drop field {name!r}: not a document field of corpus half {half} "
                                  f"(fields: {names})")
             if not 0.0 <= float(share) <= 1.0:
-                raise ValueError(f"drop field {name!r}: the share must be in [0, 1], got {share}")
+                raise SettingError(f"drop field {name!r}: the share must be in [0, 1], got {share}")
             current = replace(corpus, products=products, without_image=frozenset(without_image))
             has_it = _present(current, name)
             keeps_other = np.zeros(len(products), dtype=bool)
