@@ -18,6 +18,7 @@ import tempfile
 
 from benchmarks.harness import Report, fmt_time, interleaved, least_squares_line, synthshop
 from gcl_nb.data import load_gs
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.embedding_cache import EmbeddingCache, encode_corpus
 from gcl_nb.evaluation.split_evaluation import evaluate_split
 from gcl_nb.models import build_encoder
@@ -55,10 +56,11 @@ def run(report: Report, quick: bool) -> None:
         encoder = build_encoder(config.encoder_config())
         memo = EmbeddingCache(encoder)
         memo.documents(corpus)
+        protocol = EvalConfig(top_q=TOP_Q)
         t = interleaved({"encode": lambda: encode_corpus(encoder, corpus),
-                         "rest": lambda: evaluate_split(encoder, data, SPLIT, top_q=TOP_Q, doc_embeddings=memo)},
+                         "rest": lambda: evaluate_split(encoder, data, SPLIT, protocol, doc_embeddings=memo)},
                         budget_s=0.5 if quick else 10.0, warmup=0)
-        n_queries = evaluate_split(encoder, data, SPLIT, top_q=TOP_Q, doc_embeddings=memo).per_query.shape[0]
+        n_queries = evaluate_split(encoder, data, SPLIT, protocol, doc_embeddings=memo).per_query.shape[0]
         point = {"rows": rows, "products": len(corpus.products), "queries": n_queries,
                  "epoch": rows / pairs_per_s, "encode": t["encode"].median, "rest": t["rest"].median}
         points.append(point)

@@ -19,6 +19,7 @@ import pandas as pd
 from gcl_nb.data import make_synthshop
 from gcl_nb.data.options import DataOptions
 from gcl_nb.data.schema import SPLITS
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.fusion import FUSED, missing_field_ablation
 from gcl_nb.workbench.commands.common import field_shares, parse_assignment
 from gcl_nb.workbench.experiment import ExperimentConfig, train_or_build_model
@@ -29,15 +30,14 @@ DEFAULT, UNTRAINED = "gcl-linear", "random-init"
 
 def measure(config: ExperimentConfig, shares: dict[str, float], table_path: Path) -> pd.DataFrame:
     """Rows of COLUMNS for every (method, seed) of `config`, appended to `table_path` as each run finishes."""
-    data = config.data_options.load(config.data, splits=config.splits, corpus=config.corpus)
+    data = config.data_options.load(config.data, splits=config.evaluation.splits, corpus=config.corpus)
     done = pd.read_csv(table_path) if table_path.exists() else pd.DataFrame(columns=COLUMNS)
     for method in config.methods:
         for seed in config.seeds:
             if ((done["method"] == method) & (done["seed"] == seed)).any():
                 continue
             model, _ = train_or_build_model(config, method, seed)
-            table = missing_field_ablation(model, data, shares, seed=seed, splits=config.splits,
-                                           top_q=config.top_q, top_k=config.top_k)
+            table = missing_field_ablation(model, data, shares, seed=seed, config=config.evaluation)
             rows = table.assign(method=method, seed=seed,
                                 eval_fields=table["fields"].replace({FUSED: "all"}))[COLUMNS]
             rows.to_csv(table_path, mode="a", header=not table_path.exists(), index=False)
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = args.data or str(make_synthshop(Path(args.out) / "data", preset=args.preset))
     config = ExperimentConfig(data=data, data_options=DataOptions(), out=args.out, preset=args.preset,
-                              methods=args.methods, seeds=args.seeds, overrides=dict(args.set), top_q=args.top_q)
+                              methods=args.methods, seeds=args.seeds, overrides=dict(args.set),
+                              evaluation=EvalConfig(top_q=args.top_q))
     Path(args.out).mkdir(parents=True, exist_ok=True)
     results = measure(config, args.drop, Path(args.out) / "missing_fields.csv")
     results = results[results["method"].isin(args.methods) & results["seed"].isin(args.seeds)]

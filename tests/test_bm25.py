@@ -67,9 +67,9 @@ def test_index_is_built_once_per_corpus_and_k_is_capped():
 
 def test_bm25_through_the_protocol_on_synthshop(synthshop_smoke):
     from gcl_nb.data.gs import load_gs
+    from gcl_nb.evaluation.config import EvalConfig
     from gcl_nb.evaluation.split_evaluation import evaluate
-
-    table = evaluate(BM25Retriever(), load_gs(synthshop_smoke), top_q=30, top_k=100)
+    table = evaluate(BM25Retriever(), load_gs(synthshop_smoke), EvalConfig(top_q=30, top_k=100))
     assert table["split"].tolist() == list(SPLITS)
     values = table[list(METRIC_COLUMNS)]
     assert ((values >= 0) & (values <= 1)).all().all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,11 +14,18 @@ import pytest
 import pytrec_eval
 import torch
 
-from gcl_nb.data.schema import PAIR_COLUMNS, QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLITS, DataError
+from gcl_nb.data.schema import PAIR_COLUMNS, QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLITS, DataError, SettingError
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.embedding_cache import encode_corpus, model_fingerprint
 from gcl_nb.evaluation.encoding import encode_products, encode_queries
 from gcl_nb.evaluation.protocol import build_qrels, grade_scores, load_ground_truth, sample_eval_queries
-from gcl_nb.evaluation.split_evaluation import SUMMARY_COLUMNS, evaluate, run_protocol
+from gcl_nb.evaluation.split_evaluation import (
+    SUMMARY_COLUMNS,
+    evaluate,
+    per_query_table,
+    run_protocol,
+    summary_table,
+)
 from gcl_nb.evaluation.trec import read_qrels, read_run, write_qrels, write_run
 from gcl_nb.metrics import METRIC_COLUMNS, metric_set
 from gcl_nb.models import EncoderConfig, FieldSpec
@@ -183,7 +191,9 @@ def brute_force_run(model, data, split, texts, qids, k):
 
 def test_evaluate_matches_a_direct_computation_of_the_protocol():
     data, model = make_fake_data(), HashedBagOfWords()
-    summary, per_query = evaluate(model, data, top_q=10, top_k=50, return_per_query=True)
+    results = run_protocol(model, data, EvalConfig(top_q=10, top_k=50))
+    summary, per_query = summary_table(results), per_query_table(results)
+    pd.testing.assert_frame_equal(summary, evaluate(model, data, EvalConfig(top_q=10, top_k=50)))
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
     assert summary["split"].tolist() == list(SPLITS)
     assert summary["n_queries"].tolist() == [10] * 4
@@ -207,13 +217,13 @@ def test_evaluate_matches_a_direct_computation_of_the_protocol():
 
 def test_corpus_embeddings_are_encoded_once_per_half_and_cached(tmp_path):
     data, model = make_fake_data(), HashedBagOfWords()
-    first = evaluate(model, data, top_q=5, top_k=20, cache_dir=tmp_path)
+    first = evaluate(model, data, EvalConfig(top_q=5, top_k=20, cache_dir=tmp_path))
     assert model.products_encoded == 240  # two halves of 120, each once for its two splits
-    again = evaluate(model, data, top_q=5, top_k=20, cache_dir=tmp_path)
+    again = evaluate(model, data, EvalConfig(top_q=5, top_k=20, cache_dir=tmp_path))
     assert model.products_encoded == 240
     pd.testing.assert_frame_equal(first, again)
     other = HashedBagOfWords(fingerprint="other-weights")
-    evaluate(other, data, splits=["zero_shot"], top_q=5, top_k=20, cache_dir=tmp_path)
+    evaluate(other, data, EvalConfig(["zero_shot"], top_q=5, top_k=20, cache_dir=tmp_path))
     assert other.products_encoded == 120
     cached = encode_corpus(model, data.corpus_for("in_domain"), cache_dir=tmp_path)
     assert isinstance(cached, np.memmap) and cached.shape == (120, 32)
@@ -238,13 +248,13 @@ def test_bad_input_is_named():
     data, model = make_fake_data(), HashedBagOfWords()
     data.tables["zero_shot"] = data.tables["zero_shot"].iloc[:0]
     with pytest.raises(DataError, match="split 'zero_shot' has no rows"):
-        evaluate(model, data, splits=["zero_shot"])
-    with pytest.raises(DataError, match="unknown split 'test'"):
-        evaluate(model, data, splits=["test"])
+        evaluate(model, data, EvalConfig(["zero_shot"]))
+    with pytest.raises(SettingError, match=r"splits=\['test'\]"):
+        EvalConfig(["test"])
     with pytest.raises(DataError, match="no ground-truth file for split 'in_domain'"):
-        evaluate(model, data, splits=["in_domain"], ground_truth="test")
-    with pytest.raises(ValueError, match="ground_truth='train'"):
-        evaluate(model, data, splits=["in_domain"], ground_truth="train")
+        evaluate(model, data, EvalConfig(["in_domain"], ground_truth="test"))
+    with pytest.raises(SettingError, match="ground_truth='train'"):
+        EvalConfig(["in_domain"], ground_truth="train")
 
 
 class ListRetriever:
@@ -264,19 +274,19 @@ def test_retriever_results_may_be_ragged_and_must_name_corpus_products():
     texts = sample_eval_queries(table["query"], grade_scores(table["score_linear"]), 3)
     best = table[table["query"] == texts[0]].sort_values("position")["product_id"].tolist()
     retriever = ListRetriever({texts[0]: (best, list(range(len(best), 0, -1)))})
-    result = run_protocol(retriever, data, splits=["in_domain"], top_q=3, top_k=100)[0]
+    result = run_protocol(retriever, data, EvalConfig(["in_domain"], top_q=3, top_k=100))[0]
     assert result.per_query["ndcg@10"].tolist() == [1.0, 0.0, 0.0]
     bad = ListRetriever({texts[0]: (["nope"], [1.0])})
     with pytest.raises(ValueError, match="product 'nope' .* not in corpus half 1"):
-        run_protocol(bad, data, splits=["in_domain"], top_q=3)
+        run_protocol(bad, data, EvalConfig(["in_domain"], top_q=3))
 
 
 def test_synthshop_tables_with_sampling_and_with_ground_truth_files(synthshop_smoke):
     from gcl_nb.data.gs import load_gs
 
     data, model = load_gs(synthshop_smoke), HashedBagOfWords()
-    sampled = evaluate(model, data, top_q=20, top_k=100)
-    given = evaluate(model, data, ground_truth="test", top_k=100)
+    sampled = evaluate(model, data, EvalConfig(top_q=20, top_k=100))
+    given = evaluate(model, data, EvalConfig(ground_truth="test", top_k=100))
     for table in (sampled, given):
         assert table["split"].tolist() == list(SPLITS)
         assert ((table[list(METRIC_COLUMNS)] >= 0) & (table[list(METRIC_COLUMNS)] <= 1)).all().all()
@@ -355,3 +365,43 @@ def test_cli_evaluates_a_saved_encoder_and_reuses_its_cached_embeddings(synthsho
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv"), first)
     assert first["n_queries"].tolist() == [8]
     assert "novel_query" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("changes, named", [({"top_k": 0}, "top_k=0"), ({"top_q": 2.5}, "top_q=2.5"),
+                                            ({"batch_size": True}, "batch_size=True"), ({"splits": []}, "splits=[]"),
+                                            ({"splits": ["in_domain", "in_domain"]}, "splits=")])
+def test_eval_config_names_a_bad_setting(changes, named):
+    with pytest.raises(SettingError, match=re.escape(named)):
+        EvalConfig(**changes)
+    assert EvalConfig(top_q=None).top_q is None and EvalConfig(top_q=-1).top_q == -1
+    assert EvalConfig(splits=["zero_shot"]).splits == ("zero_shot",)
+
+
+def test_cli_refuses_a_bad_evaluation_setting_in_one_line_before_any_work(synthshop_smoke, tmp_path, capsys):
+    from gcl_nb.workbench.cli import main
+
+    out = tmp_path / "table.csv"
+    assert main(["evaluate", "--bm25", "--data", str(synthshop_smoke), "--top-k", "0", "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "top_k=0" in error and len(error.splitlines()) == 1 and not out.exists()
+
+
+
+def test_encoding_and_search_run_in_full_float32_and_restore_the_setting():
+    seen = []
+
+    class Recorder(HashedBagOfWords):
+        def encode_fields(self, side, fields, mask=None):
+            seen.append((torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32))
+            return super().encode_fields(side, fields, mask)
+
+    saved = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    try:
+        torch.set_float32_matmul_precision("high")  # what training sets on a GPU (TF32)
+        torch.backends.cudnn.allow_tf32 = True
+        encode_queries(Recorder(), ["red shirt", "blue mug"])
+        assert seen == [("highest", False)]
+        assert (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32) == ("high", True)
+    finally:
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cudnn.allow_tf32 = saved[1]

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.workbench.experiment import (
     RESULT_COLUMNS,
     ExperimentConfig,
@@ -31,7 +32,7 @@ def test_unknown_method_is_refused():
 def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
     config = ExperimentConfig(data=str(synthshop_smoke), out=str(tmp_path / "exp"), preset="smoke",
                               methods=["clip", "gcl-linear", "bm25", "random-init"], seeds=[0], overrides={"steps": 3},
-                              top_q=20, top_k=50)
+                              evaluation=EvalConfig(top_q=20, top_k=50))
     results, per_query = run_experiment(config)
     assert list(results.columns) == list(RESULT_COLUMNS)
     assert len(results) == 4 * 4 and set(results["split"]) == {"in_domain", "novel_query", "novel_document",
@@ -51,7 +52,8 @@ def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
     losses = loss_report(tmp_path / "exp")
     assert "## Training loss" in losses and "| clip-s0 " in losses and "| gcl-linear-s0 " in losses
     # other protocol settings make a different experiment: its old results are not reused
-    changed = ExperimentConfig(**{**config.__dict__, "methods": ["bm25"], "top_q": 10})
+    changed = ExperimentConfig(**{**config.__dict__, "methods": ["bm25"],
+                                  "evaluation": config.evaluation.replace(top_q=10)})
     fresh, _ = run_experiment(changed)
     assert set(fresh["method"]) == {"bm25"} and (fresh["n_queries"] <= 10).all()
     text = report(results, per_query)
@@ -106,7 +108,7 @@ def test_sweep_gains_is_relative_to_the_baseline_per_strength():
 @pytest.mark.slow
 def test_strength_sweep_regenerates_data_with_the_varied_parameter(tmp_path):
     sweep = strength_sweep(tmp_path, [0.0], preset="smoke", methods=["clip", "bm25"], vary=["noise_strength"],
-                           overrides={"steps": 2}, top_q=10, top_k=20)
+                           overrides={"steps": 2}, evaluation=EvalConfig(top_q=10, top_k=20))
     params = json.loads((tmp_path / "strength-0" / "data" / "synthshop.json").read_text())["parameters"]
     assert params["noise_strength"] == 0.0 and params["popularity_strength"] == 1.0
     assert set(sweep["strength"]) == {0.0} and set(sweep["method"]) == {"clip", "bm25"}

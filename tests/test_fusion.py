@@ -10,6 +10,7 @@ import torch
 from gcl_nb.data import load_gs
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.evaluation import fusion
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.encoding import encode_product_fields, encode_products
 from gcl_nb.evaluation.split_evaluation import evaluate
 from gcl_nb.models import EncoderConfig, FieldSpec, MultiFieldEncoder, build_encoder
@@ -47,11 +48,11 @@ def test_a_field_alone_equals_a_model_of_that_field_only(encoder, data):
 
 
 def test_field_ablation_and_sweep_agree(encoder, data):
-    ablation = fusion.field_ablation(encoder, data, top_q=12)
+    ablation = fusion.field_ablation(encoder, data, EvalConfig(top_q=12))
     assert list(dict.fromkeys(ablation["fields"])) == ["image", "title", fusion.FUSED]
     table = fusion.field_table(ablation)
     assert list(table.columns) == list(SPLITS) and list(table.index) == ["image", "title", "fused"]
-    sweep = fusion.fusion_sweep(encoder, data, weights=[0.0, 0.5, 1.0], top_q=12)
+    sweep = fusion.fusion_sweep(encoder, data, weights=[0.0, 0.5, 1.0], config=EvalConfig(top_q=12))
     by_weight = sweep.set_index(["image_weight", "split"])["ndcg@10"]
     for weight, fields in ((1.0, "image"), (0.0, "title"), (0.5, fusion.FUSED)):
         expected = ablation[ablation["fields"] == fields].set_index("split")["ndcg@10"]
@@ -75,12 +76,12 @@ def test_ablation_encodes_each_corpus_once_and_matches_full_evaluations(encoder,
     calls = []
     real = fusion.encode_product_fields
     monkeypatch.setattr(fusion, "encode_product_fields", lambda *a, **k: calls.append(a[1].name) or real(*a, **k))
-    ablation = fusion.field_ablation(encoder, data, top_q=12)
+    ablation = fusion.field_ablation(encoder, data, EvalConfig(top_q=12))
     corpora = {data.corpus_for(split).name for split in SPLITS}
     assert sorted(calls) == sorted(corpora)  # one encoding per corpus, for all three weight vectors
     for fields, weights in (("image", [1, 0]), ("title", [0, 1]), (fusion.FUSED, None)):
         model = encoder if weights is None else encoder.with_rhs_weights(weights)
-        full = evaluate(model, data, top_q=12).set_index("split")
+        full = evaluate(model, data, EvalConfig(top_q=12)).set_index("split")
         rows = ablation[ablation["fields"] == fields].set_index("split")
         pd.testing.assert_frame_equal(rows[full.columns], full, check_exact=False, atol=1e-6)
 
@@ -99,7 +100,7 @@ def test_products_without_the_weighted_field_are_left_out_and_counted(encoder, s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the loader warns with the counts of missing titles
         data = load_gs(shop)
-    ablation = fusion.field_ablation(encoder, data, top_q=12).set_index(["fields", "split"])
+    ablation = fusion.field_ablation(encoder, data, EvalConfig(top_q=12)).set_index(["fields", "split"])
     for split in SPLITS:
         corpus = data.corpus_for(split)
         n_untitled = len(untitled[int(corpus.half)])
@@ -108,7 +109,7 @@ def test_products_without_the_weighted_field_are_left_out_and_counted(encoder, s
         for fields in ("image", fusion.FUSED):
             assert ablation.loc[(fields, split), "n_docs_excluded"] == 0
             assert ablation.loc[(fields, split), "n_docs"] == len(corpus)
-    sweep = fusion.fusion_sweep(encoder, data, weights=[0.0, 1.0], top_q=12)
+    sweep = fusion.fusion_sweep(encoder, data, weights=[0.0, 1.0], config=EvalConfig(top_q=12))
     assert set(sweep.loc[sweep["image_weight"] == 0.0, "n_docs_excluded"]) == {n for n in map(len, untitled.values())}
     assert (sweep.loc[sweep["image_weight"] == 1.0, "n_docs_excluded"] == 0).all()
     in_domain = data.corpus_for("in_domain")

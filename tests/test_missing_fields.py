@@ -9,6 +9,7 @@ import torch
 
 from gcl_nb.data import load_gs
 from gcl_nb.data.field_drop import drop_fields
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.fusion import missing_field_ablation
 from gcl_nb.models import EncoderConfig, build_encoder
 from gcl_nb.training import train
@@ -88,7 +89,8 @@ def test_a_product_keeps_its_last_field(synthshop_smoke):
 def test_missing_field_ablation_and_evaluate_option(synthshop_smoke, tmp_path):
     torch.manual_seed(0)
     encoder = build_encoder(EncoderConfig(image_size=32)).eval()
-    table = missing_field_ablation(encoder, load_gs(synthshop_smoke), {"title": 0.3}, splits=["zero_shot"], top_q=20)
+    table = missing_field_ablation(encoder, load_gs(synthshop_smoke), {"title": 0.3},
+                                   config=EvalConfig(["zero_shot"], top_q=20))
     assert list(table["fields"]) == ["image", "title", "fused", "title_missing_0.3"]
     run = train(train_config("smoke", data=str(synthshop_smoke), out=str(tmp_path / "run"), progress=False, steps=1))
     out = tmp_path / "eval.csv"
@@ -112,7 +114,7 @@ def test_a_field_alone_ranks_products_without_it_last(synthshop_smoke):
     torch.manual_seed(0)
     encoder = build_encoder(EncoderConfig(image_size=32)).eval()
     without_titles = drop_fields(load_gs(synthshop_smoke), {"title": 0.5})
-    table = missing_field_ablation(encoder, without_titles, {}, splits=["in_domain"], top_q=20)
+    table = missing_field_ablation(encoder, without_titles, {}, config=EvalConfig(["in_domain"], top_q=20))
     assert list(table["fields"]) == ["image", "title", "fused"] and table["ndcg@10"].notna().all()
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from gcl_nb.data import DataError, SettingError, export_parquet, load_gs
 from gcl_nb.data.schema import PAIR_COLUMNS, REQUIRED_COLUMNS, SPLIT_FILE_STEMS, SPLITS
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.split_evaluation import evaluate
 from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.training import TrainConfig
@@ -63,7 +64,7 @@ def _parquet_copy(parquet_shop, dst, splits=SPLITS):
 
 
 def _bm25_table(data, splits=SPLITS):
-    return evaluate(BM25Retriever(), data, splits, top_q=20, top_k=50)
+    return evaluate(BM25Retriever(), data, EvalConfig(splits, top_q=20, top_k=50))
 
 
 # ------------------------------------------------------------------------------------ end to end

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gcl_nb.data.gs import load_gs
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.encoding import encode_queries
 from gcl_nb.evaluation.split_evaluation import evaluate_split
 from gcl_nb.models import EncoderConfig, FieldSpec
@@ -15,11 +16,6 @@ from gcl_nb.viz import embeddings
 from gcl_nb.viz.explorer import LinkedMap, QueryExplorer
 from gcl_nb.viz.model_views import ModelViews, summary_line
 from gcl_nb.workbench.notebooks import synthshop_attributes
-
-
-def _grade(scores):
-    lo, hi = scores.min(), scores.max()
-    return ((scores - lo) / (hi - lo) * 99 + 1).astype(int)
 
 
 class WordModel(torch.nn.Module):
@@ -49,7 +45,7 @@ class WordModel(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def views(synthshop_smoke):
-    return ModelViews({"a": WordModel(), "b": WordModel(salt=1)}, load_gs(synthshop_smoke), grade=_grade)
+    return ModelViews({"a": WordModel(), "b": WordModel(salt=1)}, load_gs(synthshop_smoke))
 
 
 def test_ranking_is_exact_cosine_top_k(views):
@@ -100,7 +96,7 @@ def test_render_and_explorer_show_ground_truth_and_models(views):
 
 
 def test_query_summary_matches_the_evaluation_and_heads_the_render(views):
-    evaluated = evaluate_split(WordModel(), views.data, "novel_query", top_q=5).per_query
+    evaluated = evaluate_split(WordModel(), views.data, "novel_query", EvalConfig(top_q=5)).per_query
     evaluated = evaluated.set_index("query_id")
     for qid in evaluated.index:
         summary = views.query_summary("novel_query", qid, ["a"])

@@ -2,7 +2,8 @@
 
 The model takes tensors (`tokenize`, `preprocess`, `encode_fields`); the batching lives here: queries in
 chunks of `batch_size` texts (each LHS field receives the query text), products through a DataLoader over
-gcl_nb.data.datasets.CorpusDataset. Both return CPU float32 (n, d) L2-normalised embeddings.
+gcl_nb.data.datasets.CorpusDataset. Both return CPU float32 (n, d) L2-normalised embeddings, computed in full
+float32 on any device (gcl_nb.retrieval.dense.full_float32: no TF32), whatever training left switched on.
 
 Any model with the attributes used here (`config.lhs` / `config.rhs` field lists, `tokenize`,
 `transform_eval`, `encode_fields`, `embed_dim`, torch's `training` / `eval` / `train`) can be encoded.
@@ -18,6 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from gcl_nb.data.datasets import CorpusDataset, collate_pairs
+from gcl_nb.retrieval.dense import full_float32
 
 
 def encode_queries(model, texts: Sequence[str], batch_size: int = 256, progress: bool = False) -> Tensor:
@@ -73,11 +75,13 @@ def _encode_side(model, side: str, batches: Iterable, total: int, progress: bool
 
 @torch.no_grad()
 def _in_eval_mode(model, encode: Callable, batches: Iterable, total: int, progress: bool, desc: str) -> list:
-    """[encode(fields, mask) for each batch], with the model in eval mode and no gradients (its train/eval
-    mode is restored after)."""
+    """[encode(fields, mask) for each batch], with the model in eval mode, no gradients and full float32 (its
+    train/eval mode is restored after)."""
     was_training = model.training
     model.eval()
     try:
-        return [encode(fields, mask) for fields, mask in tqdm(batches, total=total, desc=desc, disable=not progress)]
+        with full_float32():
+            return [encode(fields, mask)
+                    for fields, mask in tqdm(batches, total=total, desc=desc, disable=not progress)]
     finally:
         model.train(was_training)

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from gcl_nb.data.gs import load_gs
-from gcl_nb.data.schema import SPLIT_FILE_STEMS, SPLITS, DataError, check_split
+from gcl_nb.data.schema import SPLIT_FILE_STEMS, DataError, check_split
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.embedding_cache import EmbeddingCache
 from gcl_nb.evaluation.encoding import encode_queries
 from gcl_nb.evaluation.protocol import build_qrels, grade_scores, load_ground_truth, query_ids, sample_eval_queries
@@ -36,6 +37,7 @@ class SplitResult:
     """Everything one split's evaluation produced: the queries, qrels, the run and the per-query metrics.
 
     doc_index / scores (n_queries, k): positions into `doc_ids` (-1 = no document), row i for query i.
+    ranked: the judged hits of every query, as every metric reads them (gcl_nb.metrics.RankedGrades).
     corpus: "half" (doc_ids = the split's corpus half) or "split" (the products of the split's own rows).
     """
 
@@ -47,6 +49,7 @@ class SplitResult:
     doc_index: np.ndarray
     scores: np.ndarray
     per_query: pd.DataFrame
+    ranked: RankedGrades
     corpus: str = "half"
 
     def summary(self) -> dict:
@@ -61,19 +64,24 @@ class SplitResult:
                 for q, idx, sc in zip(self.query_ids, self.doc_index, self.scores)}
 
 
-def evaluate_split(model, data, split: str, top_q: int | None = 2000, top_k: int = 1000, *,
-                   ground_truth: str | Path | None = None, batch_size: int = 256, cache_dir=None,
-                   progress: bool = False, search_device: str = "cpu",
+def evaluate_split(model, data, split: str, config: EvalConfig = EvalConfig(), *,
                    doc_embeddings: EmbeddingCache | None = None, corpus=None) -> SplitResult:
-    """Evaluate one split (see the module docstring) against `corpus` (default `data.corpus_for(split)`; e.g.
-    the part of it a fusion can embed, gcl_nb.evaluation.fusion).
+    """Evaluate one split (see the module docstring).
 
-    doc_embeddings: the model's corpus embeddings, shared across calls (default: a new
-    EmbeddingCache(model, cache_dir, batch_size, progress)).
+    Args:
+        model: an encoder (a MultiFieldEncoder, searched on its own device) or a retriever with `retrieve`.
+        data: a GSData holding the split.
+        split: the split evaluated (`config.splits` is not used here).
+        config: top_q, top_k, ground_truth, batch_size, cache_dir, progress (gcl_nb.evaluation.config).
+        doc_embeddings: the model's corpus embeddings, shared across calls (default: a new
+            EmbeddingCache(model, config.cache_dir, config.batch_size, config.progress)).
+        corpus: the documents searched (default `data.corpus_for(split)`; e.g. the part of it a fusion can
+            embed, gcl_nb.evaluation.fusion).
     """
     table = data.split(check_split(split))
     if table.empty:
         raise DataError(f"split {split!r} has no rows: nothing to evaluate")
+    ground_truth = _ground_truth_path(data, split, config.ground_truth)
     if ground_truth is not None:
         qrels = load_ground_truth(ground_truth, table)
         texts_by_id = {v: k for k, v in query_ids(table).items()}
@@ -81,27 +89,45 @@ def evaluate_split(model, data, split: str, top_q: int | None = 2000, top_k: int
         texts = [texts_by_id[q] for q in qids]
     else:
         grades = grade_scores(table["score_linear"])
-        texts = sample_eval_queries(table["query"], grades, top_q)
-        qrels = build_qrels(table, grades, texts, top_k)
+        texts = sample_eval_queries(table["query"], grades, config.top_q)
+        qrels = build_qrels(table, grades, texts, config.top_k)
         qids = list(qrels)
     corpus = data.corpus_for(split) if corpus is None else corpus
+    return rank_queries(model, split, qids, texts, qrels, corpus, config, doc_embeddings=doc_embeddings)
+
+
+def rank_queries(model, split: str, query_ids: Sequence[str], queries: Sequence[str], qrels: Mapping[str, Mapping],
+                 corpus, config: EvalConfig = EvalConfig(), *,
+                 doc_embeddings: EmbeddingCache | None = None) -> SplitResult:
+    """The search and scoring half of `evaluate_split`, for any queries: the top `config.top_k` documents of
+    `corpus` for each query, and each query's metrics against `qrels`.
+
+    Args:
+        model, config, doc_embeddings: as in `evaluate_split` (top_k, batch_size, cache_dir, progress are used).
+        split: the split named in the result.
+        query_ids, queries: the queries' ids (the keys of `qrels`) and texts, in the same order.
+        qrels: {query_id: {product_id: grade}} (gcl_nb.evaluation.protocol.build_qrels).
+        corpus: the documents searched (a gcl_nb.data Corpus).
+    """
+    qids, texts = [str(q) for q in query_ids], list(queries)
     doc_ids = pd.Index(corpus.products.index.astype(str))
     if len(doc_ids) == 0:
         raise DataError(f"{corpus.name} (split {split!r}) is empty: nothing to search")
     if hasattr(model, "retrieve"):
-        index, scores = _retrieved(model, texts, corpus, doc_ids, top_k)
+        index, scores = _retrieved(model, texts, corpus, doc_ids, config.top_k)
     else:
         if doc_embeddings is None:
-            doc_embeddings = EmbeddingCache(model, cache_dir, batch_size, progress)
+            doc_embeddings = EmbeddingCache(model, config.cache_dir, config.batch_size, config.progress)
         elif doc_embeddings.model is not model:
             raise ValueError("doc_embeddings holds the embeddings of another model")
-        q_emb = encode_queries(model, texts, batch_size=batch_size, progress=progress)
-        scores, index = exact_topk(q_emb, doc_embeddings.documents(corpus), top_k, device=search_device)
+        q_emb = encode_queries(model, texts, batch_size=config.batch_size, progress=config.progress)
+        scores, index = exact_topk(q_emb, doc_embeddings.documents(corpus), config.top_k,
+                                   device=getattr(model, "device", "cpu"))
         index, scores = index.numpy(), scores.numpy()
-    table_pq = metric_table(RankedGrades.from_topk(qrels, qids, index, scores, doc_ids))
+    ranked = RankedGrades.from_topk(qrels, qids, index, scores, doc_ids)
     per_query = pd.DataFrame({"split": split, "query_id": qids, "query": texts})
-    per_query = pd.concat([per_query, table_pq.reset_index(drop=True)], axis=1)
-    return SplitResult(split, qids, texts, qrels, doc_ids, index, scores, per_query,
+    per_query = pd.concat([per_query, metric_table(ranked).reset_index(drop=True)], axis=1)
+    return SplitResult(split, qids, texts, dict(qrels), doc_ids, index, scores, per_query, ranked,
                        "half" if corpus.split is None else "split")
 
 
@@ -133,32 +159,26 @@ def _retrieved(retriever, texts: list[str], corpus, doc_ids: pd.Index, top_k: in
 
 
 # ------------------------------------------------------------------------------------ all splits
-def run_protocol(model, data, splits: Sequence[str] = SPLITS, top_q: int | None = 2000, top_k: int = 1000, *,
-                 cache_dir=None, progress: bool = False, ground_truth: str | Mapping | None = None,
-                 batch_size: int = 256, search_device: str = "cpu") -> list[SplitResult]:
-    """`evaluate_split` for each split, encoding each corpus once.
+def run_protocol(model, data, config: EvalConfig = EvalConfig()) -> list[SplitResult]:
+    """`evaluate_split` for each of `config.splits`, encoding each corpus once.
 
-    data: a GSData or a folder for gcl_nb.data.load_gs (default options). ground_truth: None (sample as the official
-    script does), "test" / "dev" (the tarball's `<split stem>_gt_<which>.json` files) or {split: path}.
+    data: a GSData or a folder for gcl_nb.data.load_gs (default options).
     """
     if isinstance(data, (str, Path)):
         data = load_gs(data)
-    doc_embeddings = None if hasattr(model, "retrieve") else EmbeddingCache(model, cache_dir, batch_size, progress)
-    return [evaluate_split(model, data, split, top_q, top_k,
-                           ground_truth=_ground_truth_path(data, split, ground_truth), batch_size=batch_size,
-                           progress=progress, search_device=search_device, doc_embeddings=doc_embeddings)
-            for split in splits]
+    doc_embeddings = (None if hasattr(model, "retrieve") else
+                      EmbeddingCache(model, config.cache_dir, config.batch_size, config.progress))
+    return [evaluate_split(model, data, split, config, doc_embeddings=doc_embeddings) for split in config.splits]
 
 
 def _ground_truth_path(data, split: str, ground_truth) -> Path | None:
+    """The ground-truth file of `split` named by EvalConfig.ground_truth (None: sample queries)."""
     if ground_truth is None:
         return None
     if isinstance(ground_truth, Mapping):
         if split not in ground_truth:
             raise DataError(f"no ground-truth file given for split {split!r} (given: {', '.join(ground_truth)})")
         return Path(ground_truth[split])
-    if ground_truth not in ("test", "dev"):
-        raise ValueError(f"ground_truth={ground_truth!r}: use None, 'test', 'dev' or {{split: path}}")
     path = Path(data.root) / f"{SPLIT_FILE_STEMS[split]}_gt_{ground_truth}.json"
     if not path.is_file():
         raise DataError(f"{path}: no ground-truth file for split {split!r} (the parquet release has none); "
@@ -171,17 +191,15 @@ def summary_table(results: Sequence[SplitResult]) -> pd.DataFrame:
     return pd.DataFrame([r.summary() for r in results], columns=list(SUMMARY_COLUMNS))
 
 
-def evaluate(model, data, splits: Sequence[str] = SPLITS, top_q: int | None = 2000, top_k: int = 1000, *,
-             cache_dir=None, progress: bool = False, return_per_query: bool = False,
-             ground_truth: str | Mapping | None = None, batch_size: int = 256,
-             search_device: str = "cpu") -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-    """The `summary_table` of `run_protocol` (arguments as there).
+def per_query_table(results: Sequence[SplitResult]) -> pd.DataFrame:
+    """The split results' per-query tables stacked: split, query_id, query and each metric column."""
+    return pd.concat([r.per_query for r in results], ignore_index=True)
 
-    With `return_per_query`, also the per-query table (split, query_id, query, each metric).
+
+def evaluate(model, data, config: EvalConfig = EvalConfig()) -> pd.DataFrame:
+    """The `summary_table` of `run_protocol(model, data, config)`: one row per split.
+
+    For the per-query values too, call `run_protocol` and pass its results to `summary_table` and
+    `per_query_table`.
     """
-    results = run_protocol(model, data, splits, top_q, top_k, cache_dir=cache_dir, progress=progress,
-                           ground_truth=ground_truth, batch_size=batch_size, search_device=search_device)
-    summary = summary_table(results)
-    if return_per_query:
-        return summary, pd.concat([r.per_query for r in results], ignore_index=True)
-    return summary
+    return summary_table(run_protocol(model, data, config))

@@ -8,7 +8,7 @@ from gcl_nb.metrics.dcg import dcg
 from gcl_nb.metrics.err import err, err_values
 from gcl_nb.metrics.map import map_values, mean_average_precision
 from gcl_nb.metrics.metric_set import HEADLINE_METRICS, METRIC_COLUMNS, OFFICIAL_METRICS, metric_set, metric_table
-from gcl_nb.metrics.mrr import mrr, mrr_values
+from gcl_nb.metrics.mrr import first_relevant_ranks, mrr, mrr_values
 from gcl_nb.metrics.ndcg import ndcg, ndcg_values
 from gcl_nb.metrics.precision import precision, precision_values
 from gcl_nb.metrics.ranked_grades import RankedGrades
@@ -17,6 +17,7 @@ from gcl_nb.metrics.recall import recall, recall_values
 
 __all__ = [
     "HEADLINE_METRICS", "METRIC_COLUMNS", "OFFICIAL_METRICS", "RankedGrades", "dcg", "err", "err_values",
-    "map_values", "mean_average_precision", "metric_set", "metric_table", "mrr", "mrr_values", "ndcg",
-    "ndcg_values", "precision", "precision_values", "rbp", "rbp_values", "recall", "recall_values",
+    "first_relevant_ranks", "map_values", "mean_average_precision", "metric_set", "metric_table", "mrr",
+    "mrr_values", "ndcg", "ndcg_values", "precision", "precision_values", "rbp", "rbp_values", "recall",
+    "recall_values",
 ]

@@ -17,9 +17,15 @@ import numpy as np
 from gcl_nb.metrics.ranked_grades import NO_RANK, Qrels, RankedGrades, Run
 
 
+def first_relevant_ranks(ranked: RankedGrades) -> np.ndarray:
+    """Per-query 1-based rank of the first retrieved document with grade > 0 (NO_RANK when none is retrieved);
+    every hit of a RankedGrades has grade > 0, so it is the first hit."""
+    return ranked.hit_ranks[:, 0] if ranked.hit_ranks.shape[1] else np.full(len(ranked.query_ids), NO_RANK)
+
+
 def mrr_values(ranked: RankedGrades, k: int) -> np.ndarray:
-    """Per-query reciprocal rank at k (every hit has grade > 0: the first hit is the first relevant)."""
-    first = ranked.hit_ranks[:, 0] if ranked.hit_ranks.shape[1] else np.full(len(ranked.query_ids), NO_RANK)
+    """Per-query reciprocal rank at k."""
+    first = first_relevant_ranks(ranked)
     return np.where(first <= k, 1.0 / first, 0.0)
 
 

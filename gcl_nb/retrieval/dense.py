@@ -8,6 +8,8 @@ document id (see gcl_nb.metrics.ranked_grades).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -32,8 +34,29 @@ def exact_topk(queries, docs, k: int, query_batch: int = 1024, doc_batch: int = 
     they are merged into the running top k once a query has k of them pending. Measured throughput
     against the plain matrix product: benchmarks/results.md. A document row of zeros is a product that has
     none of the fields the embedding uses (gcl_nb.evaluation.fusion): it scores 0 against every query.
-    Returns CPU float32 scores and int64 indices.
+    Products run in full float32 on every device (`full_float32`). Returns CPU float32 scores and int64 indices.
     """
+    with full_float32():
+        return _exact_topk(queries, docs, k, query_batch, doc_batch, device)
+
+
+@contextmanager
+def full_float32():
+    """float32 matrix products and convolutions in full precision within the block, whatever the process set
+    (training turns TF32 on for CUDA; cuDNN convolutions use it by default); the settings are restored after.
+    Measured on an H100 with TF32 left on: 4% of queries changed their top 10 against the CPU
+    (scripts/gpu_eval_devices.py)."""
+    saved = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cudnn.allow_tf32 = saved[1]
+
+
+def _exact_topk(queries, docs, k: int, query_batch: int, doc_batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     queries = _as_tensor(queries, "queries").to(device)
     n_docs, dim = docs.shape
     if queries.shape[1] != dim:

@@ -1,39 +1,40 @@
 """What the analysis notebooks look at, per trained model, over one data set: each model's ranking for a
 query, the query's graded ground truth (gcl_nb.evaluation.protocol.build_qrels), and samples of query +
-document embeddings for maps. Embeddings are computed on demand and cached (documents per (model, corpus) in an
-EmbeddingCache, queries per (model, split, query)).
+document embeddings for maps. Rankings and per-query metrics come from the evaluation's own search and scoring
+(gcl_nb.evaluation.split_evaluation.rank_queries), so a query's numbers here are its numbers in the evaluation.
+Embeddings are computed on demand and cached (documents per (model, corpus) in an EmbeddingCache, queries per
+(model, split, query)).
 
 A *model* is an encoder for gcl_nb.evaluation.encoding (a MultiFieldEncoder); *data* is a `GSData`.
 """
 from __future__ import annotations
 
 import html
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from gcl_nb.data.grades import grade_scores
 from gcl_nb.data.schema import check_split
+from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.embedding_cache import EmbeddingCache
 from gcl_nb.evaluation.encoding import encode_queries
 from gcl_nb.evaluation.protocol import build_qrels
-from gcl_nb.metrics import RankedGrades, metric_table
-from gcl_nb.retrieval.dense import exact_topk
+from gcl_nb.evaluation.split_evaluation import SplitResult, rank_queries
+from gcl_nb.metrics import METRIC_COLUMNS
+from gcl_nb.metrics.mrr import first_relevant_ranks
 from gcl_nb.viz.ranking import rank_correlation_table, side_by_side_view
-
-Grader = Callable[[pd.Series], np.ndarray]  #: score column -> integer grades, row by row
 
 
 class ModelViews:
-    """Rankings, ground truth and embeddings of several models on one data set.
+    """Rankings, ground truth and embeddings of several models on one data set, graded as the evaluation
+    grades (gcl_nb.data.grades.grade_scores of score_linear)."""
 
-    `grade` maps a split's score column to integer grades (the evaluation protocol's min-max grades);
-    `score_column` is the column graded (score_linear, as in the official protocol)."""
-
-    def __init__(self, models: Mapping[str, Any], data, grade: Grader, score_column: str = "score_linear"):
+    def __init__(self, models: Mapping[str, Any], data):
         if not models:
             raise ValueError("ModelViews: give at least one model")
-        self.models, self.data, self.grade, self.score_column = dict(models), data, grade, score_column
+        self.models, self.data = dict(models), data
         self._docs = {name: EmbeddingCache(model) for name, model in self.models.items()}
         self._queries: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self._graded: dict[str, pd.DataFrame] = {}
@@ -47,7 +48,7 @@ class ModelViews:
         """The split's pair table with a `grade` column."""
         if split not in self._graded:
             table = self.data.split(check_split(split)).copy()
-            table["grade"] = self.grade(table[self.score_column]).astype(int)
+            table["grade"] = grade_scores(table["score_linear"])
             self._graded[split] = table
         return self._graded[split]
 
@@ -55,13 +56,14 @@ class ModelViews:
         """Unique (query_id, query) of a split, in first-seen order."""
         return self.graded(split)[["query_id", "query"]].drop_duplicates("query_id").reset_index(drop=True)
 
-    def qrels(self, split: str, query_id: str) -> dict[str, int]:
-        """{product_id: grade} of all the query's rows in the split, best first (`build_qrels`)."""
+    def qrels(self, split: str, query_id: str, depth: int | None = None) -> dict[str, int]:
+        """{product_id: grade} of the query's rows in the split, best first, the first `depth` of them (None:
+        all; the evaluation keeps its top_k) (`build_qrels`)."""
         rows = self.graded(split)
         rows = rows[rows["query_id"] == str(query_id)]
         if rows.empty:
             raise ValueError(f"query_id {query_id!r} has no rows in split {split!r}")
-        return build_qrels(rows, rows["grade"].to_numpy(), [rows["query"].iloc[0]], len(rows))[str(query_id)]
+        return build_qrels(rows, rows["grade"].to_numpy(), [rows["query"].iloc[0]], depth or len(rows))[str(query_id)]
 
     def load_image(self, product_id: str):
         """A product's image from whichever corpus half holds it."""
@@ -94,22 +96,27 @@ class ModelViews:
             cache.update(zip(todo, emb))
         return np.stack([cache[q] for q in qids]) if qids else np.zeros((0, 0), dtype=np.float32)
 
-    def _search(self, model: str, split: str, query_ids: list[str], k: int):
-        """(scores, index into doc ids, doc ids) of the model's exact top `k` over the split's corpus half."""
-        q_emb = self.query_embeddings(model, split, query_ids)
-        doc_ids, docs = self.doc_embeddings(model, split)
-        scores, top = exact_topk(q_emb, docs, min(k, len(doc_ids)))
-        return np.asarray(scores), np.asarray(top), doc_ids
+    def ranked(self, model: str, split: str, query_ids: Sequence[str], k: int) -> SplitResult:
+        """The evaluation's search and scoring (`rank_queries`) of the given queries with `model`: its top `k`
+        over the split's corpus half, and each query's metrics against its `k` best-graded products."""
+        qids = list(dict.fromkeys(str(q) for q in query_ids))
+        text = self.queries(split).set_index("query_id")["query"]
+        unknown = [q for q in qids if q not in text.index]
+        if unknown:
+            raise ValueError(f"query ids {unknown[:3]} are not in split {split!r}")
+        qrels = {q: self.qrels(split, q, k) for q in qids}
+        return rank_queries(self._model(model), split, qids, text.loc[qids].tolist(), qrels,
+                            self.data.corpus_for(split), EvalConfig(top_k=k), doc_embeddings=self._docs[model])
 
     def rankings(self, split: str, query_ids: Sequence[str], k: int = 100,
                  models: Sequence[str] | None = None) -> dict[str, dict[str, list[str]]]:
         """rankings[model][query_id] = the model's top-`k` product ids over the split's corpus half
-        (exact cosine search, `gcl_nb.retrieval.dense.exact_topk`), for `models` (default all)."""
-        qids = [str(q) for q in query_ids]
+        (the evaluation's exact cosine search, `ranked`), for `models` (default all)."""
         out = {}
         for model in models or list(self.models):
-            _, top, doc_ids = self._search(model, split, qids, k)
-            out[model] = {q: [doc_ids[i] for i in row] for q, row in zip(qids, top.tolist())}
+            result = self.ranked(model, split, query_ids, k)
+            out[model] = {q: [result.doc_ids[i] for i in row if i >= 0]
+                          for q, row in zip(result.query_ids, result.doc_index.tolist())}
         return out
 
     def ranking(self, model: str, split: str, query_id: str, k: int = 10) -> list[str]:
@@ -119,17 +126,15 @@ class ModelViews:
 
     def query_summary(self, split: str, query_id: str, models: Sequence[str] | None = None,
                       depth: int = 1000) -> pd.DataFrame:
-        """One row per model (index): the query's metrics as the evaluation computes them (its top `depth`
-        over the corpus half, `gcl_nb.metrics.metric_table`) and `first_relevant`, the rank of its first
-        product with grade > 0 as MRR ranks it (exact score ties ordered as trec_eval does; NaN when none is
-        in the top `depth`)."""
-        qid, qrels = str(query_id), self.qrels(split, query_id)
+        """One row per model (index): the query's metrics as the evaluation computes them with top_k `depth`
+        (`ranked`) and `first_relevant`, the rank of its first product with grade > 0 as MRR ranks it (exact
+        score ties ordered as trec_eval does; NaN when none is in the top `depth`)."""
         rows = {}
         for model in models or list(self.models):
-            scores, top, doc_ids = self._search(model, split, [qid], depth)
-            table = metric_table(RankedGrades.from_topk({qid: qrels}, [qid], top, scores, pd.Index(doc_ids)))
-            mrr = table["mrr@1000"].iloc[0]
-            rows[model] = {**table.iloc[0].to_dict(), "first_relevant": round(1 / mrr) if mrr > 0 else np.nan}
+            result = self.ranked(model, split, [query_id], depth)
+            first = first_relevant_ranks(result.ranked)[0]
+            rows[model] = {**result.per_query[list(METRIC_COLUMNS)].iloc[0].to_dict(),
+                           "first_relevant": float(first) if first <= depth else np.nan}
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def rank_correlations(self, split: str, query_ids: Sequence[str], k: int = 100) -> pd.DataFrame:

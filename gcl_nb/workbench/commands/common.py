@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from gcl_nb.data.options import HELP, DataOptions
-from gcl_nb.data.schema import CHECK_IMAGES, CORPUS_SCOPES, ON_BAD_IMAGE
+from gcl_nb.data.schema import CHECK_IMAGES, CORPUS_SCOPES, ON_BAD_IMAGE, SPLITS
+from gcl_nb.evaluation.config import GROUND_TRUTH_FILES, EvalConfig
 
 
 def add_data_options(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
@@ -22,6 +23,25 @@ def add_data_options(parser: argparse.ArgumentParser, corpus: bool = False) -> N
 def data_options(args: argparse.Namespace) -> DataOptions:
     """The DataOptions given by the flags of add_data_options."""
     return DataOptions(args.image_root, args.on_bad_image, args.check_images)
+
+
+def add_eval_options(parser: argparse.ArgumentParser) -> None:
+    """Add the EvalConfig flags: --splits, --top-q, --top-k, --ground-truth, --batch-size, --cache-dir."""
+    default = EvalConfig()
+    group = parser.add_argument_group("evaluation (gcl_nb.evaluation.EvalConfig)")
+    group.add_argument("--splits", nargs="+", default=list(default.splits), choices=SPLITS)
+    group.add_argument("--top-q", type=int, default=default.top_q, help="sampled queries per split (-1: all)")
+    group.add_argument("--top-k", type=int, default=default.top_k, help="documents retrieved per query")
+    group.add_argument("--ground-truth", choices=GROUND_TRUTH_FILES,
+                       help="use the tarball's <split>_gt_<which>.json files instead of sampling queries")
+    group.add_argument("--batch-size", type=int, default=default.batch_size, help="texts / products per forward pass")
+    group.add_argument("--cache-dir", help="cache document embeddings here")
+
+
+def eval_config(args: argparse.Namespace) -> EvalConfig:
+    """The EvalConfig given by the flags of add_eval_options (and --progress)."""
+    return EvalConfig(splits=tuple(args.splits), top_q=args.top_q, top_k=args.top_k, ground_truth=args.ground_truth,
+                      batch_size=args.batch_size, cache_dir=args.cache_dir, progress=args.progress)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

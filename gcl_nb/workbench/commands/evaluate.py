@@ -6,12 +6,11 @@ from pathlib import Path
 import pandas as pd
 
 from gcl_nb.data.field_drop import describe_shares, drop_fields
-from gcl_nb.data.schema import SPLITS
-from gcl_nb.evaluation.split_evaluation import run_protocol, summary_table
+from gcl_nb.evaluation.split_evaluation import per_query_table, run_protocol, summary_table
 from gcl_nb.evaluation.trec import write_qrels, write_run
 from gcl_nb.models import load_encoder
 from gcl_nb.retrieval.bm25 import BM25Retriever
-from gcl_nb.workbench.commands.common import add_data_options, data_options, field_shares
+from gcl_nb.workbench.commands.common import add_data_options, add_eval_options, data_options, eval_config, field_shares
 
 
 def add_cli(parser) -> None:
@@ -20,10 +19,7 @@ def add_cli(parser) -> None:
     source.add_argument("--bm25", action="store_true", help="evaluate the BM25 title baseline instead")
     parser.add_argument("--data", required=True, help="Marqo-GS subset or SynthShop folder")
     add_data_options(parser, corpus=True)
-    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
-    parser.add_argument("--top-q", type=int, default=2000, help="sampled queries per split (-1: all)")
-    parser.add_argument("--top-k", type=int, default=1000, help="documents retrieved per query")
-    parser.add_argument("--ground-truth", choices=("test", "dev"), help="use the _gt_<which>.json files")
+    add_eval_options(parser)
     parser.add_argument("--drop-field", type=field_shares, default={}, metavar="FIELD:SHARE[,...]",
                         help="remove a document field from a seeded share of each corpus half's products, e.g. "
                              "title:0.3 (recorded in the table's drop_field column)")
@@ -31,24 +27,21 @@ def add_cli(parser) -> None:
     parser.add_argument("--out", help="write the per-split table to this CSV")
     parser.add_argument("--per-query", help="write the per-query table to this CSV")
     parser.add_argument("--trec-dir", help="write <split>.run and <split>.qrels (TREC format) here")
-    parser.add_argument("--cache-dir", help="cache document embeddings here")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="cpu", help="torch device for the model and the search")
+    parser.add_argument("--device", default="cpu", help="torch device the model is loaded on; the search runs there")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
 
 
 def run_cli(args) -> int:
+    config = eval_config(args)  # checked before any work
     if args.bm25:
         model = BM25Retriever()
     else:
         model = load_encoder(args.model, device=args.device)
-    data = data_options(args).load(args.data, splits=args.splits, corpus=args.corpus)
+    data = data_options(args).load(args.data, splits=config.splits, corpus=args.corpus)
     if args.drop_field:
         fields = ["title"] if args.bm25 else [f.name for f in model.config.rhs]
         data = drop_fields(data, args.drop_field, seed=args.drop_seed, fields=fields)
-    results = run_protocol(model, data, args.splits, args.top_q, args.top_k, cache_dir=args.cache_dir,
-                           progress=args.progress, ground_truth=args.ground_truth, batch_size=args.batch_size,
-                           search_device=args.device)
+    results = run_protocol(model, data, config)
     summary = summary_table(results)
     if args.drop_field:
         summary = summary.assign(drop_field=describe_shares(args.drop_field), drop_seed=args.drop_seed)
@@ -57,7 +50,7 @@ def run_cli(args) -> int:
     if args.out:
         summary.to_csv(args.out, index=False)
     if args.per_query:
-        pd.concat([r.per_query for r in results], ignore_index=True).to_csv(args.per_query, index=False)
+        per_query_table(results).to_csv(args.per_query, index=False)
     if args.trec_dir:
         out = Path(args.trec_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,13 @@ import sys
 from pathlib import Path
 
 from gcl_nb.data import make_synthshop
-from gcl_nb.workbench.commands.common import add_data_options, data_options, parse_assignment
+from gcl_nb.workbench.commands.common import (
+    add_data_options,
+    add_eval_options,
+    data_options,
+    eval_config,
+    parse_assignment,
+)
 from gcl_nb.workbench.experiment import (
     METHODS,
     PAPER_METHODS,
@@ -30,9 +36,8 @@ def add_cli(parser) -> None:
     parser.add_argument("--steps", type=int, help="override the preset's training steps")
     parser.add_argument("--set", nargs="*", default=[], type=parse_assignment, metavar="FIELD=VALUE",
                         help="TrainConfig overrides for every method (JSON values, e.g. batch_size=128)")
-    parser.add_argument("--top-q", type=int, default=2000)
-    parser.add_argument("--top-k", type=int, default=1000)
-    parser.add_argument("--device", default="auto")
+    add_eval_options(parser)
+    parser.add_argument("--device", default="auto", help="trains and evaluates every model (auto: CUDA when present)")
     parser.add_argument("--out", default="runs/experiment", help="run directories and raw tables")
     parser.add_argument("--results", help="also write <RESULTS>.csv (tidy table) and <RESULTS>.md (report)")
     parser.add_argument("--sweep", nargs="*", type=float, metavar="STRENGTH",
@@ -47,7 +52,7 @@ def run_cli(args) -> int:
     if args.steps:
         overrides["steps"] = args.steps
     command = "gcl-nb " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    options = dict(top_q=args.top_q, top_k=args.top_k, device=args.device, progress=args.progress,
+    options = dict(evaluation=eval_config(args), device=args.device, progress=args.progress,
                    overrides=overrides, data_options=data_options(args), corpus=args.corpus)
     if args.sweep is not None:
         sweep = strength_sweep(args.out, args.sweep or [0.0, 1.0, 4.0], preset=args.preset,

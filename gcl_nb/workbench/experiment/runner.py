@@ -16,8 +16,9 @@ import pandas as pd
 import torch
 
 from gcl_nb.data.options import DataOptions
-from gcl_nb.data.schema import SPLITS, SettingError, check_corpus_scope
-from gcl_nb.evaluation.split_evaluation import evaluate
+from gcl_nb.data.schema import SettingError, check_corpus_scope
+from gcl_nb.evaluation.config import EvalConfig
+from gcl_nb.evaluation.split_evaluation import per_query_table, run_protocol, summary_table
 from gcl_nb.models import build_encoder, load_encoder
 from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.training import TrainConfig, train
@@ -36,10 +37,12 @@ from gcl_nb.workbench.presets import train_config
 
 @dataclass
 class ExperimentConfig:
-    """What to compare: methods x seeds on one data set, each trained from `preset` with `overrides`.
+    """What to compare: methods x seeds on one data set, each trained from `preset` with `overrides` and
+    evaluated with `evaluation` (its splits are the splits loaded).
 
     `data_options` says how to read `data` (image folder, image checks); `corpus` is the evaluation's corpus
-    scope ("half" or "split", see gcl_nb.data.load_gs)."""
+    scope ("half" or "split", see gcl_nb.data.load_gs). `device` ("auto": CUDA when present) trains every model
+    and evaluates it: the model is loaded there and the search runs there."""
 
     data: str
     data_options: DataOptions = field(default_factory=DataOptions)
@@ -48,15 +51,15 @@ class ExperimentConfig:
     preset: str = "cpu"
     methods: list[str] = field(default_factory=lambda: list(PAPER_METHODS))
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    splits: list[str] = field(default_factory=lambda: list(SPLITS))
     overrides: dict = field(default_factory=dict)  # TrainConfig fields applied to every trained method
-    top_q: int = 2000
-    top_k: int = 1000
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
     device: str = "auto"
-    progress: bool = False
+    progress: bool = False  # training's progress bars (the evaluation's are evaluation.progress)
 
     def __post_init__(self):
         self.data_options = DataOptions.coerce(self.data_options)
+        if isinstance(self.evaluation, dict):  # as read back from settings.json
+            self.evaluation = EvalConfig(**self.evaluation)
         check_corpus_scope(self.corpus)
         unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
         if unknown:
@@ -75,16 +78,25 @@ def method_train_config(config: ExperimentConfig, method: str, seed: int) -> Tra
         "out": str(Path(config.out) / f"{method}-s{seed}"), "progress": config.progress})
 
 
+def experiment_device(config: ExperimentConfig) -> torch.device:
+    """The device the experiment trains and evaluates on ("auto": CUDA when present, else the CPU)."""
+    if config.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(config.device)
+
+
 def train_or_build_model(config: ExperimentConfig, method: str, seed: int):
-    """Train (or, for untrained methods, build) the model of one run; returns (model, run_dir or None)."""
+    """Train (or, for untrained methods, build) the model of one run, in eval mode on the experiment's device;
+    returns (model, run_dir or None)."""
     if method == "bm25":
         return BM25Retriever(), None
+    device = experiment_device(config)
     if method in UNTRAINED_ENCODERS:
         torch.manual_seed(seed)
         encoder_config = method_train_config(config, UNTRAINED_ENCODERS[method], seed).encoder_config()
-        return build_encoder(encoder_config).eval(), None
+        return build_encoder(encoder_config).to(device).eval(), None
     run_dir = train(method_train_config(config, method, seed))
-    return load_encoder(run_dir).eval(), run_dir
+    return load_encoder(run_dir, device=device).eval(), run_dir
 
 
 def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.DataFrame], None]] = None
@@ -98,19 +110,18 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
     results_path, per_query_path = out / RESULTS_NAME, out / PER_QUERY_NAME
     _start_afresh_if_changed(out, config, (results_path, per_query_path, out / RUN_LOG_NAME))
     results = read_table(results_path)
-    data = config.data_options.load(config.data, splits=config.splits, corpus=config.corpus)
+    data = config.data_options.load(config.data, splits=config.evaluation.splits, corpus=config.corpus)
     for method in config.methods:
         for seed in config.seeds[:1] if method == "bm25" else config.seeds:  # BM25 has no seed
             if ((results["method"] == method) & (results["seed"] == seed)).any():
                 continue
             start = time.perf_counter()
             model, run_dir = train_or_build_model(config, method, seed)
-            summary, pq = evaluate(model, data, config.splits, config.top_q, config.top_k,
-                                   return_per_query=True, search_device="cpu")
-            rows = summary.assign(method=method, seed=seed)[list(RESULT_COLUMNS)]
+            evaluated = run_protocol(model, data, config.evaluation)
+            rows = summary_table(evaluated).assign(method=method, seed=seed)[list(RESULT_COLUMNS)]
             rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
-            pq.assign(method=method, seed=seed).to_csv(per_query_path, mode="a",
-                                                       header=not per_query_path.exists(), index=False)
+            per_query_table(evaluated).assign(method=method, seed=seed).to_csv(
+                per_query_path, mode="a", header=not per_query_path.exists(), index=False)
             results = read_table(results_path)
             log_run(out, method, seed, run_dir, time.perf_counter() - start)
             if on_result is not None:
@@ -119,19 +130,29 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
 
 
 #: ExperimentConfig fields that change what a (method, seed) run produces; the others only choose which runs.
-_IDENTITY = ("data", "data_options", "corpus", "preset", "splits", "overrides", "top_q", "top_k")
+_IDENTITY = ("data", "data_options", "corpus", "preset", "overrides", "evaluation")
+#: EvalConfig fields that only change how the evaluation runs, not its results.
+_EVALUATION_MECHANICS = ("batch_size", "cache_dir", "progress")
 
 
 def _start_afresh_if_changed(out: Path, config: ExperimentConfig, files: Sequence[Path]) -> None:
     """Resume only runs of the same experiment: if `out` holds results made with other data, preset,
     overrides or protocol settings, remove those result files (run directories are overwritten by train)."""
     saved_path = out / SETTINGS_NAME
-    current = json.loads(json.dumps(asdict(config)))
-    current["data"] = str(Path(current["data"]).resolve())  # one folder, however it is written
+    current = json.loads(json.dumps(asdict(config), default=str))
     if saved_path.is_file():
         saved = json.loads(saved_path.read_text())
-        saved["data"] = str(Path(saved.get("data", "")).resolve())
-        if any(saved.get(k) != current[k] for k in _IDENTITY):
+        if any(_identity(saved, k) != _identity(current, k) for k in _IDENTITY):
             for path in files:
                 path.unlink(missing_ok=True)
     saved_path.write_text(json.dumps(current, indent=2))
+
+
+def _identity(settings: dict, key: str):
+    """The part of a settings.json entry that decides what the runs produce."""
+    value = settings.get(key)
+    if key == "data":
+        return str(Path(value or "").resolve())  # one folder, however it is written
+    if key == "evaluation" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in _EVALUATION_MECHANICS}
+    return value

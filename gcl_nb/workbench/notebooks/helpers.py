@@ -77,7 +77,7 @@ def load_views(run_dir: str | Path, data, methods: Sequence[str] | None = (BASEL
     """ModelViews over `data` of the methods trained into `run_dir` (`trained_runs`; None: all of them),
     graded as the evaluation protocol does."""
     encoders = {m: load_encoder(path).eval() for m, path in trained_runs(run_dir, methods, seed).items()}
-    return ModelViews(encoders, data, grade=grade_scores)
+    return ModelViews(encoders, data)
 
 
 def committed_result(name: str) -> Path | None:
