@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from gcl_nb.workbench.notebooks import NOTEBOOK_DIR
+from gcl_nb.workbench.notebooks import find_notebook_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -61,7 +61,7 @@ def lab(smoke_notebooks, tmp_path_factory):
     run_dir = smoke_notebooks[0].parent
     root = tmp_path_factory.mktemp("lab")
     for name in ("02_gpu_training.ipynb", "03_ranking_analysis.ipynb", "04_embedding_maps.ipynb"):
-        papermill.execute_notebook(str(NOTEBOOK_DIR / name), str(root / name), prepare_only=True,
+        papermill.execute_notebook(str(find_notebook_dir() / name), str(root / name), prepare_only=True,
                                    parameters={"run_dir": str(run_dir), "preset": "smoke", "ci": True})
     home = root / ".home"
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"

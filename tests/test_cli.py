@@ -119,6 +119,13 @@ def test_notebook_parameters_are_checked_before_any_notebook_runs(tmp_path, caps
     assert not out.exists()
 
 
+def test_a_missing_notebook_folder_is_one_line_and_writes_nothing(tmp_path, capsys):
+    out, folder = tmp_path / "run", (tmp_path / "nowhere").resolve()
+    _one_line_error(capsys, ["notebooks", "--out", str(out), "--notebook-dir", str(folder)], "invalid setting",
+                    f"no notebook folder at {folder} (the folder given): pass --notebook-dir")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("flags, expected", [
     (["--preset", "bogus"], "preset='bogus': choose one of smoke, cpu, gpu"),
     (["--set", "nope=1"], "unknown training setting(s) ['nope']"),

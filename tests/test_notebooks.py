@@ -1,6 +1,6 @@
-"""gcl_nb.workbench.notebooks: papermill runner + offline HTML export (fast, on a toy notebook), and the four
-workbench notebooks end to end in CI mode, chained through one run directory (slow; the session's
-`smoke_notebooks` run, which the browser test reuses)."""
+"""gcl_nb.workbench.notebooks: papermill runner and the folder it reads, offline HTML export (fast, on a toy
+notebook), and the four workbench notebooks end to end in CI mode, chained through one run directory (slow; the
+session's `smoke_notebooks` run, which the browser test reuses)."""
 import json
 import re
 from pathlib import Path
@@ -9,12 +9,15 @@ import nbformat
 import pandas as pd
 import pytest
 
+import gcl_nb
 from gcl_nb.data.schema import SPLITS, SettingError
-from gcl_nb.workbench import notebooks
+from gcl_nb.workbench import checkout, notebooks
 from gcl_nb.workbench.commands import notebooks as notebooks_command
 from gcl_nb.workbench.experiment.outputs import log_run
-from gcl_nb.workbench.notebooks import runner
+from gcl_nb.workbench.notebooks import html_export
 
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
 TOY_CELLS = [
     ("markdown", "# toy", []),
     ("code", "run_dir = ''\npreset = 'smoke'\nci = False\ntitle = 'bars'", ["parameters"]),
@@ -55,7 +58,7 @@ def _assert_offline_html(html_path: Path) -> str:
 
 #: LaTeX that must not survive into a page as text (it would show as raw markup)
 RAW_LATEX = re.compile(r"\$\$|\\(frac|sum|mathrm|mathbf|log|left|right|lVert|tfrac|operatorname)\b")
-DOCS_NOTEBOOKS = notebooks.NOTEBOOK_DIR.parent / "docs" / "notebooks"
+DOCS_NOTEBOOKS = ROOT / "docs" / "notebooks"
 
 
 def _visible_text(html: str) -> str:
@@ -73,7 +76,7 @@ def _assert_math_rendered(html: str, name: str) -> None:
 
 def test_markdown_math_becomes_mathml_outside_code_spans():
     text = "Loss $z_{ij} = t$ and `code $x$`:\n\n$$\\mathcal{L} = \\frac{1}{N}\n\\sum_i w_i$$\n\nA \\$5 price."
-    out = runner.markdown_math_to_mathml(text)
+    out = html_export.markdown_math_to_mathml(text)
     assert out.count("<math ") == 2 and 'display="block"' in out and "<mfrac>" in out
     assert "`code $x$`" in out, "code spans keep their dollars"
     assert "\\$5" in out and not RAW_LATEX.search(_visible_text(out))
@@ -85,7 +88,7 @@ def test_rendered_notebooks_in_docs_match_their_sources():
     for name in notebooks.NOTEBOOKS:
         page = DOCS_NOTEBOOKS / name.replace(".ipynb", ".html")
         assert page.is_file(), f"{page} missing: run `make docs`"
-        assert runner.rendered_source_hash(page) == runner.source_hash(notebooks.NOTEBOOK_DIR / name), \
+        assert html_export.rendered_source_hash(page) == html_export.source_hash(NOTEBOOK_DIR / name), \
             f"{name} changed since {page} was rendered: run `make docs` and commit docs/notebooks"
         html = page.read_text()
         _assert_math_rendered(html, page.name)
@@ -101,10 +104,10 @@ def test_source_hash_ignores_outputs_and_injected_parameters(tmp_path):
     nb.cells.insert(2, nbformat.v4.new_code_cell("title = 'x'", metadata={"tags": ["injected-parameters"]}))
     nb.cells[3].outputs = [nbformat.v4.new_output("stream", text="out")]
     nbformat.write(nb, executed)
-    assert runner.source_hash(executed) == runner.source_hash(src)
+    assert html_export.source_hash(executed) == html_export.source_hash(src)
     nb.cells[0].source = "# changed"
     nbformat.write(nb, executed)
-    assert runner.source_hash(executed) != runner.source_hash(src)
+    assert html_export.source_hash(executed) != html_export.source_hash(src)
 
 
 def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, capfd):
@@ -121,7 +124,7 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, ca
     assert str(out.resolve()) in injected.source
     html = _assert_offline_html(executed.with_suffix(".html"))
     assert len(html) < 1_000_000 and "Plotly.newPlot" in html and "hello" in html
-    assert runner.rendered_source_hash(executed.with_suffix(".html")) == runner.source_hash(src)
+    assert html_export.rendered_source_hash(executed.with_suffix(".html")) == html_export.source_hash(src)
     assert '<p class="static">in_domain q1 4</p>' in html, "static explorer view"
     assert re.search(r'<pre class="gcl-widget-text">toy\s+steps:\s+100%\s*\|█+\|\s*3/3', html), "progress as text"
     with pytest.raises(SettingError, match="notebook parameter 'nope' is not declared by any notebook"):
@@ -136,8 +139,32 @@ def test_cli_arguments():
     args = parser.parse_args(["--ci", "--out", "runs/x", "-p", "steps=5", "-p", "data_path=/data/gs", "-p", "x=null"])
     assert args.ci and args.preset == "cpu" and args.out == "runs/x"
     assert dict(args.param) == {"steps": 5, "data_path": "/data/gs", "x": None}
+    assert args.notebook_dir is None and parser.parse_args(["--notebook-dir", "nb"]).notebook_dir == "nb"
     with pytest.raises(SystemExit):
         parser.parse_args(["-p", "novalue"])
+
+
+def test_notebooks_and_committed_results_come_from_the_source_checkout_the_package_runs_from(tmp_path, monkeypatch):
+    assert checkout.source_checkout() == ROOT
+    assert notebooks.find_notebook_dir() == NOTEBOOK_DIR
+    assert notebooks.committed_result("synthshop_cpu.csv") == ROOT / "results" / "synthshop_cpu.csv"
+    assert notebooks.committed_result("nothing.csv") is None
+
+    # installed (site-packages): no checkout, no committed results, the notebooks from ./notebooks
+    monkeypatch.setattr(gcl_nb, "__file__", str(tmp_path / "site-packages" / "gcl_nb" / "__init__.py"))
+    monkeypatch.chdir(tmp_path)
+    assert checkout.source_checkout() is None and notebooks.committed_result("synthshop_cpu.csv") is None
+    default = (tmp_path / "notebooks").resolve()
+    with pytest.raises(SettingError, match=re.escape(f"no notebook folder at {default} (the default: gcl_nb runs "
+                                                     "from no source checkout, so ./notebooks): pass --notebook-dir")):
+        notebooks.find_notebook_dir()
+    default.mkdir()
+    assert notebooks.find_notebook_dir() == default
+    assert notebooks.find_notebook_dir("notebooks") == default
+    with pytest.raises(SettingError, match=re.escape(f"no notebook folder at {tmp_path.resolve() / 'elsewhere'} "
+                                                     "(the folder given): pass --notebook-dir")):
+        notebooks.run_notebooks(tmp_path / "run", notebook_dir=tmp_path / "elsewhere")
+    assert not (tmp_path / "run").exists()
 
 
 def test_trained_runs_reads_the_latest_trained_run_per_method_from_the_run_log(tmp_path):
@@ -154,15 +181,15 @@ def test_trained_runs_reads_the_latest_trained_run_per_method_from_the_run_log(t
 
 def test_committed_notebooks_are_clean_and_parameterised():
     for name in (*notebooks.NOTEBOOKS, "solutions.ipynb"):
-        nb = nbformat.read(notebooks.NOTEBOOK_DIR / name, as_version=4)
+        nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
         assert nb.metadata["kernelspec"]["name"] == "python3", name
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{name}: exactly one parameters cell"
-        assert {"run_dir", "preset", "ci"} <= notebooks.notebook_parameters(notebooks.NOTEBOOK_DIR / name)
+        assert {"run_dir", "preset", "ci"} <= notebooks.notebook_parameters(NOTEBOOK_DIR / name)
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, f"{name}: strip outputs"
-        raw_cells = json.loads((notebooks.NOTEBOOK_DIR / name).read_text())["cells"]
+        raw_cells = json.loads((NOTEBOOK_DIR / name).read_text())["cells"]
         assert all("id" in cell for cell in raw_cells), f"{name}: every cell needs an id (nbformat 4.5)"
 
 
@@ -204,8 +231,8 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
         assert html.count("Plotly.newPlot") >= expected_figures[path.name[:2]]
         assert len(_html_without_images(path.with_suffix(".html"))) < 800_000, f"{path.name}: HTML too large"
         _assert_math_rendered(html, path.name)
-        assert runner.rendered_source_hash(path.with_suffix(".html")) == runner.source_hash(
-            notebooks.NOTEBOOK_DIR / path.name), f"{path.name}: the page records its source notebook's hash"
+        assert html_export.rendered_source_hash(path.with_suffix(".html")) == html_export.source_hash(
+            NOTEBOOK_DIR / path.name), f"{path.name}: the page records its source notebook's hash"
         caveats = sum("Smoke test, not a result" in o.get("data", {}).get("text/html", "") for o in outputs)
         assert caveats == (1 if path.name[:2] in ("02", "03") else 0), path.name
     assert re.search(r'gcl-widget-text">train:\s+100%', executed[1].with_suffix(".html").read_text())
@@ -232,7 +259,7 @@ def test_solutions_notebook_passes_every_check(smoke_notebooks, tmp_path):
 
     run_dir = smoke_notebooks[0].parent
     out = tmp_path / "solutions.ipynb"
-    papermill.execute_notebook(str(notebooks.NOTEBOOK_DIR / "solutions.ipynb"), str(out), kernel_name="python3",
+    papermill.execute_notebook(str(NOTEBOOK_DIR / "solutions.ipynb"), str(out), kernel_name="python3",
                                parameters={"run_dir": str(run_dir), "preset": "smoke", "ci": True}, cwd=str(tmp_path))
     text = "".join(o.get("text", "") for o in _outputs(out))
     assert "✗" not in text and re.search(r"(\d+) of \1 checks passed", text), text[-2000:]
@@ -241,7 +268,7 @@ def test_solutions_notebook_passes_every_check(smoke_notebooks, tmp_path):
 
 def test_every_lesson_has_exercises_with_expected_outcomes():
     for name in notebooks.NOTEBOOKS:
-        nb = nbformat.read(notebooks.NOTEBOOK_DIR / name, as_version=4)
+        nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
         markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
         statements = re.findall(r"\*\*Exercise (\d\.\d)", markdown)
         assert len(statements) >= 3, f"{name}: at least three exercises"

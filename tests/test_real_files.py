@@ -105,7 +105,7 @@ def test_every_data_command_takes_the_data_options(module, evaluates):
 
 def test_every_notebook_declares_the_data_options():
     for name in notebooks.NOTEBOOKS:
-        declared = notebooks.notebook_parameters(notebooks.NOTEBOOK_DIR / name)
+        declared = notebooks.notebook_parameters(notebooks.find_notebook_dir() / name)
         assert {"data_path", "image_root", "on_bad_image", "check_images", "corpus"} <= declared, name
 
 

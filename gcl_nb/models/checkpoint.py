@@ -1,46 +1,23 @@
 """Checkpoints in open_clip's format: `checkpoint.pt` (a plain open_clip state_dict) + `config.json` beside it.
 
 `config.json` = {"encoder": EncoderConfig as a dict, ...extra (e.g. the training config)}. Files are
-written atomically (temporary file + rename), loaded with `torch.load(weights_only=True)`.
+written atomically (gcl_nb.data.atomic_files: temporary file + rename), loaded with `torch.load(weights_only=True)`.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 
+from gcl_nb.data.atomic_files import atomic_torch_save, atomic_write_json
 from gcl_nb.data.schema import DataError
 from gcl_nb.models.factory import build_encoder
 from gcl_nb.models.multifield import EncoderConfig, MultiFieldEncoder
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CONFIG_NAME = "config.json"
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save to `path` through a temporary file and a rename (never a half-written file)."""
-    _atomic_write(Path(path), lambda f: torch.save(obj, f))
-
-
-def atomic_write_json(obj: Any, path: Path) -> None:
-    """json.dump (indented) to `path` through a temporary file and a rename."""
-    _atomic_write(Path(path), lambda f: f.write(json.dumps(obj, indent=2, default=str).encode()))
 
 
 def checkpoint_file(path: str | Path) -> Path:

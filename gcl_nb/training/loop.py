@@ -33,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from gcl_nb.data.atomic_files import atomic_torch_save
 from gcl_nb.data.batch_sampler import UniqueQueryBatchSampler
 from gcl_nb.data.datasets import PairDataset, collate_pairs
 from gcl_nb.data.image_cache import ImageCache
@@ -40,7 +41,7 @@ from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
-from gcl_nb.models.checkpoint import CHECKPOINT_NAME, atomic_torch_save, read_config, save_checkpoint
+from gcl_nb.models.checkpoint import CHECKPOINT_NAME, read_config, save_checkpoint
 from gcl_nb.training.config import TrainConfig
 from gcl_nb.training.field_dropout import FieldDropout
 from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, resume_changes, start_history, write_summary

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gcl_nb.data.atomic_files import atomic_write_json
 from gcl_nb.data.schema import DataError, SettingError
-from gcl_nb.models.checkpoint import CONFIG_NAME, atomic_write_json, read_config
+from gcl_nb.models.checkpoint import CONFIG_NAME, read_config
 
 STATE_NAME, HISTORY_NAME, SUMMARY_NAME = "train_state.pt", "history.jsonl", "summary.json"
 

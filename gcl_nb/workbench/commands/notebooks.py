@@ -19,6 +19,9 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--param", action="append", default=[], type=parse_assignment, metavar="NAME=VALUE",
                         help="extra notebook parameter (repeatable), e.g. -p data_path=/data/marqo-gs-10m")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    parser.add_argument("--notebook-dir", default=None, metavar="DIR",
+                        help="folder holding the four notebooks (default: notebooks/ of the source checkout gcl_nb "
+                             "runs from, else ./notebooks)")
     add_data_options(parser, corpus=True)
 
 
@@ -27,7 +30,7 @@ def run_cli(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     params = {**asdict(data_options(args)), "corpus": args.corpus, **dict(args.param)}
     executed = run_notebooks(args.out, preset=args.preset, ci=args.ci, params=params,
-                             html=not args.no_html, log=True)
+                             notebook_dir=args.notebook_dir, html=not args.no_html, log=True)
     print(f"executed {len(executed)} notebooks in {time.perf_counter() - start:.0f} s; results in "
           f"{Path(args.out).resolve()}:", file=sys.stderr)
     for path in executed:

@@ -15,6 +15,7 @@ from typing import Callable, Optional, Sequence
 import pandas as pd
 import torch
 
+from gcl_nb.data.atomic_files import atomic_write_json
 from gcl_nb.data.options import DataOptions
 from gcl_nb.data.schema import SettingError, check_corpus_scope
 from gcl_nb.evaluation.config import EvalConfig
@@ -145,7 +146,7 @@ def _start_afresh_if_changed(out: Path, config: ExperimentConfig, files: Sequenc
         if any(_identity(saved, k) != _identity(current, k) for k in _IDENTITY):
             for path in files:
                 path.unlink(missing_ok=True)
-    saved_path.write_text(json.dumps(current, indent=2))
+    atomic_write_json(current, saved_path)  # read back by the next run: never half-written
 
 
 def _identity(settings: dict, key: str):

@@ -1,12 +1,13 @@
-"""The workbench notebooks: `runner` executes them with papermill and exports offline HTML (`gcl-nb notebooks`);
-`helpers` are the data helpers the notebooks call (data folder, experiment tables, trained models)."""
+"""The workbench notebooks: `runner` executes them with papermill (`gcl-nb notebooks`; the notebooks folder:
+`find_notebook_dir`), `html_export` turns each executed notebook into an offline HTML page; `helpers` are the data
+helpers the notebooks call (data folder, experiment tables, trained models, committed results)."""
 from gcl_nb.workbench.notebooks.helpers import (BASELINE, CANDIDATE, NOTEBOOK_METHODS, committed_result, load_results,
                                                 load_views, synthshop_attributes, trained_runs, workbench_data)
-from gcl_nb.workbench.notebooks.runner import (NOTEBOOK_DIR, NOTEBOOKS, export_html, notebook_parameters,
-                                               plotly_js_file, run_notebooks)
+from gcl_nb.workbench.notebooks.html_export import export_html, plotly_js_file
+from gcl_nb.workbench.notebooks.runner import NOTEBOOKS, find_notebook_dir, notebook_parameters, run_notebooks
 
 __all__ = [
     "BASELINE", "CANDIDATE", "NOTEBOOK_METHODS", "workbench_data", "load_results", "trained_runs", "load_views",
     "committed_result", "synthshop_attributes",
-    "NOTEBOOKS", "NOTEBOOK_DIR", "run_notebooks", "notebook_parameters", "export_html", "plotly_js_file",
+    "NOTEBOOKS", "find_notebook_dir", "run_notebooks", "notebook_parameters", "export_html", "plotly_js_file",
 ]

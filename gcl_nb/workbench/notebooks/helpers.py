@@ -13,8 +13,8 @@ from gcl_nb.data.synthshop import make_synthshop
 from gcl_nb.evaluation.protocol import grade_scores
 from gcl_nb.models import load_encoder
 from gcl_nb.viz.model_views import ModelViews
+from gcl_nb.workbench.checkout import source_checkout
 from gcl_nb.workbench.experiment.outputs import PER_QUERY_NAME, RESULTS_NAME, RUN_LOG_NAME, read_run_log, read_table
-from gcl_nb.workbench.notebooks.runner import NOTEBOOK_DIR
 from gcl_nb.workbench.presets import effective_preset
 
 
@@ -81,10 +81,11 @@ def load_views(run_dir: str | Path, data, methods: Sequence[str] | None = (BASEL
 
 
 def committed_result(name: str) -> Path | None:
-    """`results/<name>` of the source checkout (the committed experiment tables), or None where the
-    package is installed without it."""
-    path = NOTEBOOK_DIR.parent / "results" / name
-    return path if path.is_file() else None
+    """`results/<name>` of the source checkout the package runs from (the committed experiment tables), or None
+    where the package runs from no checkout (installed) or the checkout lacks the file."""
+    checkout = source_checkout()
+    path = checkout / "results" / name if checkout is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 def synthshop_attributes(data_root: str | Path, columns: Sequence[str] = ("category", "colour")):
