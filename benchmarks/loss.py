@@ -23,7 +23,8 @@ from gcl_nb.losses.gcl_loss import GCLLoss
 
 DIM = 512
 ROWS_PER_QUERY = 4
-STW = ("linear", {"rescale": "mean"})
+# the linear STW rescaled to batch mean 1, as training does by default
+LOSS_OPTIONS = dict(stw="linear", rescale="mean")
 
 
 def pair_table(n_queries: int, per_query: int, n_products: int, seed: int) -> pd.DataFrame:
@@ -64,12 +65,12 @@ def _fwd_bwd(x: dict, loss_of):
 
 
 def _multipos(lookup: PairLookup) -> GCLLoss:
-    return GCLLoss(STW[0], stw_options=STW[1], target="multipos", lookup=lookup)
+    return GCLLoss(**LOSS_OPTIONS, target="multipos", lookup=lookup)
 
 
 def run(report: Report, quick: bool) -> None:
     sizes, budget = ((32, 64), 0.2) if quick else ((256, 1024, 4096), 8.0)
-    clip, gcl = ClipLoss(), GCLLoss(STW[0], stw_options=STW[1])
+    clip, gcl = ClipLoss(), GCLLoss(**LOSS_OPTIONS)
     for n in sizes:
         x = _embeddings(n, seed=n)
         n_queries = n // ROWS_PER_QUERY

@@ -14,7 +14,7 @@ from open_clip.loss import ClipLoss
 from gcl_nb.data.datasets import pair_codes
 from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.losses.gcl_loss import GCLLoss, gcl_loss
-from gcl_nb.losses.weights import get_stw
+from gcl_nb.losses.weights import get_rescaling, get_stw
 
 
 def unit_rows(n, d, seed):
@@ -30,6 +30,28 @@ def test_constant_weights_equal_open_clip_cliploss():
     gcl = GCLLoss("constant")(q, d, scale, scores=torch.rand(16) * 100)
     assert torch.allclose(gcl, expected, atol=1e-6)
 
+
+
+@pytest.mark.parametrize("stw, stw_params, rescale, w_min", [("linear", None, "mean", 0.1), ("linear", None, None, 0.1),
+                                                         ("reciprocal", {"top": 120.0}, "range", 0.4)])
+def test_diagonal_weights_are_the_stw_then_the_batch_rescaling(stw, stw_params, rescale, w_min):
+    q, d = unit_rows(10, 16, 8), unit_rows(10, 16, 9)
+    scores = torch.arange(1.0, 101.0, 10.0)
+    weights = get_rescaling(rescale, w_min)(get_stw(stw, **(stw_params or {}))(scores))
+    got = GCLLoss(stw, stw_params=stw_params, rescale=rescale, w_min=w_min)(q, d, 10.0, scores)
+    assert torch.equal(got, gcl_loss(q, d, weights, 10.0))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(rescale="max"), ValueError, "unknown STW rescaling"),
+    (dict(rescale="range", w_min=1.5), ValueError, "w_min"),
+    (dict(stw="linear", stw_params={"rescale": "mean"}), ValueError, "no parameter rescale"),
+    (dict(stw=abs, stw_params={"scale": 2.0}), ValueError, "only apply to the named presets"),
+    (dict(stw_options={"rescale": "mean"}), TypeError, "stw_options"),
+])
+def test_loss_options_are_checked_when_the_loss_is_built(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        GCLLoss(**kwargs)
 
 # Hand example: d = identity, q rows below, t = 2, so z = 2 q:
 #   z = [[2, 0, 0], [1.2, 1.6, 0], [0, 1.2, 1.6]], w = (3, 2, 1).
@@ -113,7 +135,7 @@ def lookup_and_codes(table, batch):
 def test_gcl_loss_module_builds_multipos_targets_from_the_lookup():
     batch = [("a", "x"), ("a", "y"), ("b", "z")]
     lookup, codes = lookup_and_codes({("a", "x"): 90, ("a", "y"): 45, ("b", "z"): 30}, batch)
-    loss = GCLLoss("linear", stw_options={"rescale": "range", "w_min": 0.5}, target="multipos", lookup=lookup)
+    loss = GCLLoss("linear", rescale="range", w_min=0.5, target="multipos", lookup=lookup)
     target = loss.target_matrix(*codes)
     # the table pairs' raw scores (90, 45, 45, 30) rescaled into [0.5, 1]; other entries stay zero
     expected = torch.tensor([[1.0, 0.625, 0.0], [1.0, 0.625, 0.0], [0.0, 0.0, 0.5]])
@@ -159,13 +181,16 @@ def test_lookup_matches_a_brute_force_table_lookup(seed):
 
 
 @pytest.mark.parametrize("stw, options", [("linear", {"rescale": "mean"}), ("reciprocal", {"rescale": "range"}),
-                                          ("constant", {}), (lambda s: s ** 2, {"rescale": "mean"})])
+                                          ("constant", {}), (lambda s: s ** 2, {"rescale": "mean"}),
+                                          ("linear", {"stw_params": {"scale": 2.0}, "rescale": "range", "w_min": 0.3})])
 def test_target_matrix_is_the_stw_of_the_batch_table_pairs(stw, options):
     pairs, query_codes, doc_codes = random_table_and_batch(7, n_rows=300, n_batch=48)
     raw, present = brute_force_scores(pairs, query_codes, doc_codes)
     expected = torch.zeros_like(raw)
-    expected[present] = get_stw(stw, **options)(raw[present])  # the STW, then the rescaling over the table pairs
-    got = GCLLoss(stw, stw_options=options, target="multipos", lookup=PairLookup(pairs)).target_matrix(
+    rescaling = get_rescaling(options.get("rescale"), options.get("w_min", 0.1))
+    pair_weight = get_stw(stw, **options.get("stw_params", {}))
+    expected[present] = rescaling(pair_weight(raw[present]))  # the STW, then the rescaling over the table pairs
+    got = GCLLoss(stw, **options, target="multipos", lookup=PairLookup(pairs)).target_matrix(
         query_codes, doc_codes)
     assert torch.allclose(got, expected, rtol=1e-6)
 
@@ -225,9 +250,9 @@ def _worker(rank, world_size, init_file, out_dir, option_sets):
 
 
 def test_two_process_gloo_matches_one_process_without_warnings(tmp_path):
-    option_sets = [{}, {"stw_options": {"rescale": "mean"}},
+    option_sets = [{}, {"rescale": "mean"},
                    {"target": "multipos", "same_query": "mask", "normalize": "sum_w"},
-                   {"target": "multipos", "stw_options": {"rescale": "range"}}]
+                   {"target": "multipos", "rescale": "range"}]
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path), option_sets), nprocs=2)
     for i, options in enumerate(option_sets):
         model, batch = batch_and_model()

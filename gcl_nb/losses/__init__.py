@@ -1,5 +1,5 @@
-"""Losses: score-to-weight functions (`weights`) and the GCL loss (`gcl_loss`)."""
+"""Losses: score-to-weight functions and batch rescalings (`weights`) and the GCL loss (`gcl_loss`)."""
 from gcl_nb.losses.gcl_loss import GCLLoss, gcl_loss
-from gcl_nb.losses.weights import STW_FUNCTIONS, get_stw
+from gcl_nb.losses.weights import RESCALINGS, STW_FUNCTIONS, get_rescaling, get_stw
 
-__all__ = ["GCLLoss", "gcl_loss", "get_stw", "STW_FUNCTIONS"]
+__all__ = ["GCLLoss", "gcl_loss", "get_stw", "get_rescaling", "STW_FUNCTIONS", "RESCALINGS"]

@@ -29,14 +29,14 @@ References:
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gcl_nb.losses.weights import STW, get_rescaling, get_stw
+from gcl_nb.losses.weights import STW, Rescaling, get_rescaling, get_stw
 
 NORMALIZE = ("n", "sum_w")
 SAME_QUERY = ("none", "mask")
@@ -126,24 +126,41 @@ def _gather(tensor: Tensor) -> Tensor:
 
 
 class GCLLoss(nn.Module):
-    """GCL loss of a training batch: scores -> STW weights (or a multi-positive target matrix) -> gcl_loss.
+    """GCL loss of a training batch: scores -> STW weights (or a multi-positive target matrix) -> batch
+    rescaling -> gcl_loss.
 
-    `stw`: preset name or callable (see gcl_nb.losses.weights), `stw_options`: get_stw keywords (rescale, w_min, ...).
     `target="diagonal"` (the paper) weights each pair by STW(score); `"multipos"` builds T from `lookup`
     (a gcl_nb.data.pair_lookup.PairLookup of the training table): T_ij = STW(score of (query_i, doc_j)) where
     that pair is in the table, else 0. The STW is applied once to every score of the table (so it must work
     elementwise); the rescaling runs per batch, over the batch's pairs or T's table pairs. The target is built
     on the embeddings' device without waiting for it. Under torch.distributed (world size > 1) embeddings,
     scores and codes are gathered from every rank, so every rank's loss is the loss of the global batch (like
-    open_clip's gather_with_grad without local_loss); DDP's gradient average then equals the single-process
-    gradient on the concatenated batch.
+    open_clip's gather_with_grad without local_loss), rescaled over the global batch; DDP's gradient average
+    then equals the single-process gradient on the concatenated batch.
+
+    Args:
+        stw: score-to-weight function, a preset name ("constant", "linear", "reciprocal") or an elementwise
+            callable scores -> weights (gcl_nb.losses.weights.get_stw).
+        stw_params: the preset's parameters, e.g. {"scale": 2.0} for linear or {"top": 5} for reciprocal
+            (None: its defaults; not with a callable).
+        rescale: batch rescaling of the weights: None (raw weights), "range" (into [w_min, 1]) or "mean"
+            (batch mean 1) (gcl_nb.losses.weights.get_rescaling).
+        w_min: lower end of the "range" rescaling, in [0, 1].
+        target: "diagonal" (one weight per pair) or "multipos" (target matrix T from `lookup`).
+        lookup: PairLookup of the training table; required by target="multipos".
+        symmetric: average the query->doc and doc->query terms (False: query->doc only).
+        normalize: "n" (divide by the batch size) or "sum_w" (by the sum of the weights).
+        same_query: "none" (a batch's other rows of the same query are negatives) or "mask" (out of the
+            softmax denominators; needs the query codes).
     """
 
     def __init__(
         self,
         stw: Union[str, STW] = "constant",
         *,
-        stw_options: Optional[dict] = None,
+        stw_params: Optional[dict[str, float]] = None,
+        rescale: Optional[str] = None,
+        w_min: float = 0.1,
         target: str = "diagonal",
         lookup=None,
         symmetric: bool = True,
@@ -157,9 +174,8 @@ class GCLLoss(nn.Module):
             raise ValueError("target='multipos' needs lookup= (a gcl_nb.data.pair_lookup.PairLookup)")
         if normalize not in NORMALIZE or same_query not in SAME_QUERY:
             raise ValueError(f"normalize must be one of {NORMALIZE} and same_query one of {SAME_QUERY}")
-        options = dict(stw_options or {})
-        self.rescale = get_rescaling(**{k: options.pop(k) for k in ("rescale", "w_min") if k in options})
-        self.pair_weight: Callable[[Tensor], Tensor] = get_stw(stw, **options)
+        self.pair_weight: STW = get_stw(stw, **(stw_params or {}))  # elementwise: score -> weight
+        self.rescaling: Rescaling = get_rescaling(rescale, w_min)  # per batch: weights -> weights
         self.target, self.lookup = target, lookup
         # the STW of every pair of the training table, in the lookup's table order
         self._table_weights = self.pair_weight(lookup.scores).float() if target == "multipos" else None
@@ -171,7 +187,7 @@ class GCLLoss(nn.Module):
         if self._table_weights.device != query_codes.device:
             self._table_weights = self._table_weights.to(query_codes.device)
         weights, present = self.lookup.find(query_codes, doc_codes, values=self._table_weights)
-        return self.rescale(weights, mask=present)
+        return self.rescaling(weights, mask=present)
 
     def forward(
         self,
@@ -197,5 +213,5 @@ class GCLLoss(nn.Module):
         if self.target == "multipos":
             weights = self.target_matrix(query_codes, doc_codes)
         else:
-            weights = self.rescale(weights)
+            weights = self.rescaling(weights)
         return gcl_loss(query_emb, doc_emb, weights, logit_scale, query_ids=query_codes, **self.options)

@@ -8,9 +8,13 @@ functions"):
 - `reciprocal`: w = 1 / (top + 1 - s)       (1 / position for a linear score s = top + 1 - position;
                                              top = 100 as in Marqo-GS score_linear)
 
-Any elementwise callable `Tensor -> Tensor` works too. An optional rescaling runs on the weights of one
-batch (the batch's pairs, or the entries of its target matrix that are pairs of the training table, `mask`):
+Any elementwise callable `Tensor -> Tensor` works too; `get_stw` resolves either and checks w >= 0.
 
+The STW is elementwise (one pair at a time). Rescaling is a separate, per-batch step, `get_rescaling`: it runs
+on the weights of one batch (the batch's pairs, or the entries of its target matrix that are pairs of the
+training table, `mask`), and GCLLoss applies it after the STW (its `rescale=`, `w_min=`):
+
+- None:      w' = w                                                      (no rescaling)
 - `"range"`: w' = w_min + (1 - w_min) * (w - min w) / (max w - min w)   (into [w_min, 1]; all 1 if constant)
 - `"mean"`:  w' = w / mean(w)                                            (batch mean 1)
 
@@ -23,6 +27,7 @@ References:
 """
 from __future__ import annotations
 
+import inspect
 import math
 from functools import partial
 from typing import Callable, Union
@@ -31,6 +36,8 @@ import torch
 from torch import Tensor
 
 STW = Callable[[Tensor], Tensor]
+# a batch rescaling: f(weights, *, mask=None) -> weights (see get_rescaling)
+Rescaling = Callable[..., Tensor]
 
 
 def constant(scores: Tensor) -> Tensor:
@@ -85,8 +92,10 @@ STW_FUNCTIONS: dict[str, Callable[..., Tensor]] = {
 RESCALINGS = (None, "range", "mean")
 
 
-def get_rescaling(rescale: str | None = None, w_min: float = 0.1) -> Callable[..., Tensor]:
-    """The batch rescaling `f(weights, *, mask=None) -> weights` named by `rescale` (None: none; 0 off the mask)."""
+def get_rescaling(rescale: str | None = None, w_min: float = 0.1) -> Rescaling:
+    """The batch rescaling named by `rescale` (None, "range" or "mean"; module docstring), as
+    `f(weights, *, mask=None) -> weights`: over the entries where the boolean `mask` is True (all without one),
+    the others coming back 0. `w_min` is the lower end of "range" (in [0, 1]; ignored by the others)."""
     if rescale not in RESCALINGS:
         raise ValueError(f"unknown STW rescaling {rescale!r}: choose one of {RESCALINGS}")
     if rescale == "range":
@@ -98,30 +107,31 @@ def get_rescaling(rescale: str | None = None, w_min: float = 0.1) -> Callable[..
     return keep_weights
 
 
-def get_stw(
-    stw: Union[str, STW] = "constant",
-    rescale: str | None = None,
-    w_min: float = 0.1,
-    **params: float,
-) -> STW:
-    """Resolve an STW preset name (with its `params`, e.g. scale/offset/top) or a callable, plus rescaling.
+def get_stw(stw: Union[str, STW] = "constant", **params: float) -> STW:
+    """The elementwise STW named by a preset `stw` (with its `params`, e.g. scale/offset/top) or a callable.
 
-    The returned function maps a float tensor of scores to non-negative weights of the same shape.
+    The returned function maps a float tensor of scores to weights of the same shape, one per score, and raises
+    ValueError on a negative weight. It does not rescale: a batch's weights go through `get_rescaling`.
     """
     if callable(stw):
         if params:
             raise ValueError(f"STW parameters {sorted(params)} only apply to the named presets")
         base = stw
     elif stw in STW_FUNCTIONS:
+        accepted = list(inspect.signature(STW_FUNCTIONS[stw]).parameters)[1:]  # after the scores
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise ValueError(f"STW {stw!r} has no parameter {', '.join(unknown)} (its parameters: "
+                             f"{', '.join(accepted) or 'none'}); a batch's rescaling is get_rescaling's, "
+                             "GCLLoss(rescale=, w_min=)")
         base = partial(STW_FUNCTIONS[stw], **params)
     else:
         raise ValueError(f"unknown STW {stw!r}: choose one of {', '.join(STW_FUNCTIONS)} or pass a callable")
-    rescaling = get_rescaling(rescale, w_min)
 
     def weights_of(scores: Tensor) -> Tensor:
         weights = base(scores)
         if weights.numel() and weights.min() < 0:
             raise ValueError(f"STW {stw!r} gave a negative weight ({weights.min().item():g}); weights must be >= 0")
-        return rescaling(weights)
+        return weights
 
     return weights_of

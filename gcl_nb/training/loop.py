@@ -199,7 +199,7 @@ class TrainingSetup:
 
 def make_loss(config: TrainConfig, pairs: pd.DataFrame) -> GCLLoss:
     """The GCL loss of `config` over the training table `pairs` (the table is the multi-positive lookup)."""
-    return GCLLoss(config.stw, stw_options={"rescale": config.stw_rescale}, target=config.target,
+    return GCLLoss(config.stw, rescale=config.stw_rescale, target=config.target,
                    lookup=PairLookup(pairs, config.score_column) if config.target == "multipos" else None,
                    symmetric=config.symmetric, normalize=config.normalize,
                    same_query="mask" if config.same_query == "mask" else "none")

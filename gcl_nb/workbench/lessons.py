@@ -37,9 +37,9 @@ def batch_targets(rows: pd.DataFrame, pairs: pd.DataFrame, stw: str = "linear", 
     query_codes = torch.from_numpy(queries.get_indexer(rows["query"]))
     doc_codes = torch.from_numpy(products.get_indexer(rows["product_id"]))
     lookup = PairLookup(pairs, score_column)
-    diag_loss = GCLLoss(stw, stw_options={"rescale": rescale})
-    multipos_loss = GCLLoss(stw, stw_options={"rescale": rescale}, target="multipos", lookup=lookup)
-    weights = diag_loss.rescale(diag_loss.pair_weight(scores))
+    diag_loss = GCLLoss(stw, rescale=rescale)
+    multipos_loss = GCLLoss(stw, rescale=rescale, target="multipos", lookup=lookup)
+    weights = diag_loss.rescaling(diag_loss.pair_weight(scores))  # the STW, then the batch rescaling
     return {"CLIP: identity": np.eye(len(rows)),
             "GCL: diag(w)": np.diag(weights.numpy()),
             "GCL multi-positive: T": multipos_loss.target_matrix(query_codes, doc_codes).numpy()}
