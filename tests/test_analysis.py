@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gcl_nb.evaluation.split_evaluation import SplitResult
-from gcl_nb.metrics import ndcg
+from gcl_nb.metrics import RankedGrades, ndcg
 from gcl_nb.workbench import synthshop_analysis as A
 
 DISC = 1 / np.log2(np.arange(2, 12))
@@ -83,7 +83,8 @@ def _result(doc_index: list[list[int]]) -> SplitResult:
     per_query = pd.DataFrame({"split": "s", "query_id": ["q"], "query": ["x"],
                               "ndcg@10": [ndcg(qrels, run, 10)]})
     scores = np.tile(np.arange(index.shape[1], 0, -1, dtype=float), (len(index), 1))
-    return SplitResult("s", ["q"], ["x"], qrels, doc_ids, index, scores, per_query)
+    ranked = RankedGrades.from_topk(qrels, ["q"], index, scores, doc_ids)
+    return SplitResult("s", ["q"], ["x"], qrels, doc_ids, index, scores, per_query, ranked)
 
 
 def test_level_decomposition_separates_level_choice_from_within_level_choice():

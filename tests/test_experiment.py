@@ -112,3 +112,20 @@ def test_strength_sweep_regenerates_data_with_the_varied_parameter(tmp_path):
     params = json.loads((tmp_path / "strength-0" / "data" / "synthshop.json").read_text())["parameters"]
     assert params["noise_strength"] == 0.0 and params["popularity_strength"] == 1.0
     assert set(sweep["strength"]) == {0.0} and set(sweep["method"]) == {"clip", "bm25"}
+
+
+def test_results_written_before_eval_config_are_kept_when_the_protocol_is_the_same(tmp_path):
+    from gcl_nb.workbench.experiment.outputs import SETTINGS_NAME
+    from gcl_nb.workbench.experiment.runner import _start_afresh_if_changed
+
+    config = ExperimentConfig(data=str(tmp_path), out=str(tmp_path), methods=["bm25"], seeds=[0])
+    old = {"data": str(tmp_path), "data_options": {"image_root": None, "on_bad_image": "error",
+                                                     "check_images": "exists"},
+           "corpus": "half", "preset": "cpu", "overrides": {}, "splits": list(config.evaluation.splits),
+           "top_q": 2000, "top_k": 1000}
+    results = tmp_path / "results.csv"
+    for top_q, kept in ((2000, True), (500, False)):
+        (tmp_path / SETTINGS_NAME).write_text(json.dumps({**old, "top_q": top_q}))
+        results.write_text("method,seed\nbm25,0\n")
+        _start_afresh_if_changed(tmp_path, config, [results])
+        assert results.exists() == kept, top_q

@@ -34,7 +34,7 @@ BOOT_CHUNK = 500  # bootstrap resamples drawn at once (bounds memory at BOOT_CHU
 
 def compare(per_query_a: pd.DataFrame, per_query_b: pd.DataFrame, metrics: Sequence[str] = METRIC_COLUMNS,
             n_boot: int = 10000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """COMPARISON_COLUMNS per (split, metric) from two per-query tables (evaluate(return_per_query=True)).
+    """COMPARISON_COLUMNS per (split, metric) from two per-query tables (split_evaluation.per_query_table).
 
     Queries are paired on (split, query_id); both tables must hold the same queries.
     """

@@ -154,6 +154,9 @@ def _identity(settings: dict, key: str):
     value = settings.get(key)
     if key == "data":
         return str(Path(value or "").resolve())  # one folder, however it is written
+    if key == "evaluation" and value is None and "top_q" in settings:  # written before EvalConfig: same protocol
+        value = {"splits": settings.get("splits"), "top_q": settings["top_q"], "top_k": settings.get("top_k"),
+                 "ground_truth": None}
     if key == "evaluation" and isinstance(value, dict):
         return {k: v for k, v in value.items() if k not in _EVALUATION_MECHANICS}
     return value
