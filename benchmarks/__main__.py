@@ -4,6 +4,7 @@ Runs the benchmark groups in one process, prints each table row as it is measure
 and writes it with the machine description to benchmarks/results.md (a --quick run writes only with --out:
 its tiny sizes say nothing about speed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,22 @@ RESULTS = Path(__file__).parent / "results.md"
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds (for the tests)")
-    parser.add_argument("--only", action="append", choices=GROUPS, metavar="NAME",
-                        help=f"run only this group (repeatable): {', '.join(GROUPS)}")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's own choice)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="results file (default benchmarks/results.md; a --quick run writes none unless given)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=GROUPS,
+        metavar="NAME",
+        help=f"run only this group (repeatable): {', '.join(GROUPS)}",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's own choice)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results file (default benchmarks/results.md; a --quick run writes none unless given)",
+    )
     return parser.parse_args(argv)
 
 

@@ -7,6 +7,7 @@ GPU (data loading excluded; scores and codes stay on the CPU, as the loader give
 step gcl_nb.training.loop.train_step, TF32 matmuls allowed. The batch's rows and the multi-positive targets come from
 the synthetic training table of the loss group (4 rows per query, 50 products per query).
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,19 +26,25 @@ def _batch(encoder, table_rows: dict, image_size: int, device) -> dict:
     gen = torch.Generator().manual_seed(0)
     words = ["red", "shirt", "cotton", "blue", "shoe", "leather", "lamp", "oak", "mug", "large"]
     texts = [" ".join(words[i] for i in torch.randint(len(words), (5,), generator=gen).tolist()) for _ in range(n)]
-    inputs = {"query": encoder.tokenize(texts),
-              "fields": {"image": torch.randn(n, 3, image_size, image_size, generator=gen),
-                         "title": encoder.tokenize(texts[::-1])},
-              "field_mask": torch.ones(n, 2, dtype=torch.bool)}
-    on_device = {k: ({f: t.to(device) for f, t in v.items()} if isinstance(v, dict) else v.to(device))
-                 for k, v in inputs.items()}
+    inputs = {
+        "query": encoder.tokenize(texts),
+        "fields": {
+            "image": torch.randn(n, 3, image_size, image_size, generator=gen),
+            "title": encoder.tokenize(texts[::-1]),
+        },
+        "field_mask": torch.ones(n, 2, dtype=torch.bool),
+    }
+    on_device = {
+        k: ({f: t.to(device) for f, t in v.items()} if isinstance(v, dict) else v.to(device)) for k, v in inputs.items()
+    }
     return {**on_device, **table_rows}
 
 
 def run(report: Report, quick: bool) -> None:
     if not torch.cuda.is_available():
-        report.row("gpu", "ViT-B-32 GCL training throughput", "-",
-                   "skipped (no CUDA; a GPU run: benchmarks/results_gpu.md)")
+        report.row(
+            "gpu", "ViT-B-32 GCL training throughput", "-", "skipped (no CUDA; a GPU run: benchmarks/results_gpu.md)"
+        )
         return
     device = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -51,19 +58,38 @@ def run(report: Report, quick: bool) -> None:
     lookup = PairLookup(table)
     batch = _batch(encoder, table_batch(table, lookup, config.batch_size, seed=0), config.image_size, device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16)
-    steps = {name: make_step(encoder, optimizer, loss, batch, config, autocast)
-             for name, loss in make_losses(config, table).items()}
+    steps = {
+        name: make_step(encoder, optimizer, loss, batch, config, autocast)
+        for name, loss in make_losses(config, table).items()
+    }
     torch.cuda.reset_peak_memory_stats()
     t = interleaved(steps, budget_s=1.0 if quick else 30.0, warmup=3)
     gcl, multipos, clip = t["gcl"].median, t["multipos"].median, t["clip"].median
-    work = (f"{torch.cuda.get_device_name(0)}, {config.arch} {config.image_size} px, bf16 autocast, batch "
-            f"{config.batch_size}, median of {t['gcl'].repeats}")
-    report.row("gpu", "ViT-B-32 training throughput GCL / ClipLoss", work,
-               f"{config.batch_size / gcl:.0f} vs {config.batch_size / clip:.0f} pairs/s "
-               f"({fmt_time(gcl)} vs {fmt_time(clip)} per step); peak "
-               f"{fmt_bytes(torch.cuda.max_memory_allocated())} allocated", clip / gcl, Target(">=", 0.98))
-    report.row("gpu", "ViT-B-32 training throughput GCL multi-positive / GCL diagonal", work,
-               f"{config.batch_size / multipos:.0f} vs {config.batch_size / gcl:.0f} pairs/s "
-               f"({fmt_time(multipos)} vs {fmt_time(gcl)} per step)", gcl / multipos, Target(">=", 0.95))
-    report.note("gpu", "Throughput ratio = the other step's time / this step's time (GCL vs ClipLoss: the same "
-                "2% as the CPU step). Steps synchronise CUDA before the clock stops.")
+    work = (
+        f"{torch.cuda.get_device_name(0)}, {config.arch} {config.image_size} px, bf16 autocast, batch "
+        f"{config.batch_size}, median of {t['gcl'].repeats}"
+    )
+    report.row(
+        "gpu",
+        "ViT-B-32 training throughput GCL / ClipLoss",
+        work,
+        f"{config.batch_size / gcl:.0f} vs {config.batch_size / clip:.0f} pairs/s "
+        f"({fmt_time(gcl)} vs {fmt_time(clip)} per step); peak "
+        f"{fmt_bytes(torch.cuda.max_memory_allocated())} allocated",
+        clip / gcl,
+        Target(">=", 0.98),
+    )
+    report.row(
+        "gpu",
+        "ViT-B-32 training throughput GCL multi-positive / GCL diagonal",
+        work,
+        f"{config.batch_size / multipos:.0f} vs {config.batch_size / gcl:.0f} pairs/s "
+        f"({fmt_time(multipos)} vs {fmt_time(gcl)} per step)",
+        gcl / multipos,
+        Target(">=", 0.95),
+    )
+    report.note(
+        "gpu",
+        "Throughput ratio = the other step's time / this step's time (GCL vs ClipLoss: the same "
+        "2% as the CPU step). Steps synchronise CUDA before the clock stops.",
+    )

@@ -6,6 +6,7 @@ Memory (Linux, glibc): the resident-set high-water mark (VmHWM in /proc/self/sta
 /proc/self/clear_refs) minus the RSS before the call. It counts every allocation that touches memory
 (torch, numpy, faiss), which tracemalloc would not see.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -26,8 +27,8 @@ from typing import Callable
 import psutil
 import torch
 
-GiB = 1024 ** 3
-MiB = 1024 ** 2
+GiB = 1024**3
+MiB = 1024**2
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,13 @@ class Timing:
         return len(self.times)
 
 
-def interleaved(candidates: dict[str, Callable[[], object]], budget_s: float, min_repeats: int = 3,
-                max_repeats: int = 50, warmup: int = 1) -> dict[str, Timing]:
+def interleaved(
+    candidates: dict[str, Callable[[], object]],
+    budget_s: float,
+    min_repeats: int = 3,
+    max_repeats: int = 50,
+    warmup: int = 1,
+) -> dict[str, Timing]:
     """Time each zero-argument callable (which must finish its work, e.g. synchronise CUDA, before returning).
 
     After `warmup` untimed calls each, rounds run every candidate once (order reversed every other round)
@@ -108,7 +114,7 @@ def interleaved(candidates: dict[str, Callable[[], object]], budget_s: float, mi
     times: dict[str, list[float]] = {name: [] for name in names}
     spent, rounds = 0.0, 0
     while rounds < max_repeats and (rounds < min_repeats or spent < budget_s):
-        for name in (names if rounds % 2 == 0 else names[::-1]):
+        for name in names if rounds % 2 == 0 else names[::-1]:
             start = time.perf_counter()
             candidates[name]()
             elapsed = time.perf_counter() - start
@@ -204,8 +210,9 @@ def describe_machine() -> dict[str, str]:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
         "python": platform.python_version(),
         "torch": f"{torch.__version__} (intra-op threads: {torch.get_num_threads()})",
-        "packages": ", ".join(f"{d} {_version(d)}" for d in
-                              ("numpy", "open_clip_torch", "faiss-cpu", "ranx", "pytrec_eval-terrier")),
+        "packages": ", ".join(
+            f"{d} {_version(d)}" for d in ("numpy", "open_clip_torch", "faiss-cpu", "ranx", "pytrec_eval-terrier")
+        ),
         "load average at start (1/5/15 min)": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
         "command": " ".join([Path(sys.executable).name, "-m", "benchmarks", *sys.argv[1:]]),
     }
@@ -234,10 +241,15 @@ def format_rows(rows: list[Row], header: bool = True) -> str:
 
 def render_markdown(report: Report, machine: dict[str, str], wall_s: float) -> str:
     """The results page: machine, table, per-group notes."""
-    lines = ["# Benchmarks", "",
-             "Written by `make bench` (`python -m benchmarks`); every ratio was measured side by side in one "
-             "process run. Times are medians over the stated number of rounds (see benchmarks/harness.py).", "",
-             "## Machine", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m benchmarks`); every ratio was measured side by side in one "
+        "process run. Times are medians over the stated number of rounds (see benchmarks/harness.py).",
+        "",
+        "## Machine",
+        "",
+    ]
     lines += [f"- {key}: {value}" for key, value in machine.items()]
     lines += [f"- total wall time: {wall_s:.0f} s", "", "## Results", "", format_rows(report.rows), ""]
     if report.notes:

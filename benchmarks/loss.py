@@ -9,6 +9,7 @@ a batch also belong to other queries of the batch. The multi-positive loss build
 from the table (PairLookup) inside every call, as training does. The 10M-pair table: 100,000 queries x 100
 products out of 5M (Marqo-GS-10M's shape).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,9 +31,13 @@ LOSS_OPTIONS = dict(stw="linear", rescale="mean")
 def pair_table(n_queries: int, per_query: int, n_products: int, seed: int) -> pd.DataFrame:
     """A training table: each query with `per_query` random products (integer ids), score_linear 100, 99, ..."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"query": np.repeat(np.arange(n_queries), per_query),
-                         "product_id": rng.integers(0, n_products, n_queries * per_query),
-                         "score_linear": np.tile(np.arange(100.0, 100.0 - per_query, -1), n_queries)})
+    return pd.DataFrame(
+        {
+            "query": np.repeat(np.arange(n_queries), per_query),
+            "product_id": rng.integers(0, n_products, n_queries * per_query),
+            "score_linear": np.tile(np.arange(100.0, 100.0 - per_query, -1), n_queries),
+        }
+    )
 
 
 def table_batch(table: pd.DataFrame, lookup: PairLookup, n: int, seed: int) -> dict:
@@ -44,16 +49,20 @@ def table_batch(table: pd.DataFrame, lookup: PairLookup, n: int, seed: int) -> d
     queries = rng.choice(n_queries, n // ROWS_PER_QUERY, replace=False)
     offsets = rng.random((len(queries), per_query)).argsort(axis=1)[:, :ROWS_PER_QUERY]
     batch = table.iloc[rng.permutation((queries[:, None] * per_query + offsets).reshape(-1))]
-    return {"score": torch.tensor(batch["score_linear"].to_numpy(), dtype=torch.float32),
-            "query_code": torch.as_tensor(lookup.queries.get_indexer(batch["query"])),
-            "doc_code": torch.as_tensor(lookup.product_ids.get_indexer(batch["product_id"]))}
+    return {
+        "score": torch.tensor(batch["score_linear"].to_numpy(), dtype=torch.float32),
+        "query_code": torch.as_tensor(lookup.queries.get_indexer(batch["query"])),
+        "doc_code": torch.as_tensor(lookup.product_ids.get_indexer(batch["product_id"])),
+    }
 
 
 def _embeddings(n: int, seed: int) -> dict:
     gen = torch.Generator().manual_seed(seed)
-    return {"q": F.normalize(torch.randn(n, DIM, generator=gen), dim=1).requires_grad_(),
-            "d": F.normalize(torch.randn(n, DIM, generator=gen), dim=1).requires_grad_(),
-            "log_scale": torch.tensor(np.log(1 / 0.07), dtype=torch.float32, requires_grad=True)}
+    return {
+        "q": F.normalize(torch.randn(n, DIM, generator=gen), dim=1).requires_grad_(),
+        "d": F.normalize(torch.randn(n, DIM, generator=gen), dim=1).requires_grad_(),
+        "log_scale": torch.tensor(np.log(1 / 0.07), dtype=torch.float32, requires_grad=True),
+    }
 
 
 def _fwd_bwd(x: dict, loss_of):
@@ -61,6 +70,7 @@ def _fwd_bwd(x: dict, loss_of):
         for t in x.values():
             t.grad = None
         loss_of(x["q"], x["d"], x["log_scale"].exp()).backward()
+
     return call
 
 
@@ -79,32 +89,51 @@ def run(report: Report, quick: bool) -> None:
         batch = table_batch(table, lookup, n, seed=n)
         codes = (batch["query_code"], batch["doc_code"])
         multipos = _multipos(lookup)
-        t = interleaved({
-            "clip": _fwd_bwd(x, lambda q, d, s: clip(d, q, s)),
-            "gcl": _fwd_bwd(x, lambda q, d, s: gcl(q, d, s, batch["score"])),
-            "multipos": _fwd_bwd(x, lambda q, d, s: multipos(q, d, s, batch["score"], *codes)),
-            "build": lambda: multipos.target_matrix(*codes),
-        }, budget_s=budget, min_repeats=3 if quick else 5)
+        t = interleaved(
+            {
+                "clip": _fwd_bwd(x, lambda q, d, s: clip(d, q, s)),
+                "gcl": _fwd_bwd(x, lambda q, d, s: gcl(q, d, s, batch["score"])),
+                "multipos": _fwd_bwd(x, lambda q, d, s: multipos(q, d, s, batch["score"], *codes)),
+                "build": lambda: multipos.target_matrix(*codes),
+            },
+            budget_s=budget,
+            min_repeats=3 if quick else 5,
+        )
         work = f"N={n}, d={DIM}, fwd+bwd, median of {t['gcl'].repeats}"
         clip_s = t["clip"].median
-        report.row("loss", "GCLLoss (diagonal) / ClipLoss time", work,
-                   f"{fmt_time(t['gcl'].median)} vs {fmt_time(clip_s)}", t["gcl"].median / clip_s,
-                   Target("<=", 1.05))
+        report.row(
+            "loss",
+            "GCLLoss (diagonal) / ClipLoss time",
+            work,
+            f"{fmt_time(t['gcl'].median)} vs {fmt_time(clip_s)}",
+            t["gcl"].median / clip_s,
+            Target("<=", 1.05),
+        )
         positives = float((multipos.target_matrix(*codes) > 0).sum(1).float().mean())
-        report.row("loss", "GCLLoss multi-positive (target build included) / ClipLoss time",
-                   work + f"; {len(lookup):,}-pair table, {positives:.1f} positives per row",
-                   f"{fmt_time(t['multipos'].median)} (build {fmt_time(t['build'].median)}) vs {fmt_time(clip_s)}",
-                   t["multipos"].median / clip_s, Target("<=", 1.10) if n >= 1024 else None)
+        report.row(
+            "loss",
+            "GCLLoss multi-positive (target build included) / ClipLoss time",
+            work + f"; {len(lookup):,}-pair table, {positives:.1f} positives per row",
+            f"{fmt_time(t['multipos'].median)} (build {fmt_time(t['build'].median)}) vs {fmt_time(clip_s)}",
+            t["multipos"].median / clip_s,
+            Target("<=", 1.10) if n >= 1024 else None,
+        )
     _, peak = peak_rss_delta(lambda: multipos.target_matrix(*codes))  # at the largest N
-    report.row("loss", "multi-positive target build peak extra memory (RSS)",
-               f"N={n}; {len(lookup):,}-pair table", f"{fmt_bytes(peak)} (one N x N float32 matrix: "
-               f"{fmt_bytes(n * n * 4)})")
+    report.row(
+        "loss",
+        "multi-positive target build peak extra memory (RSS)",
+        f"N={n}; {len(lookup):,}-pair table",
+        f"{fmt_bytes(peak)} (one N x N float32 matrix: {fmt_bytes(n * n * 4)})",
+    )
     _large_table(report, n, quick)
-    report.note("loss", "Candidates alternate round by round in one process. ClipLoss (world size 1) computes "
-                "both logit matrices (two N x N products); gcl_loss computes one and uses its transpose. "
-                "The multi-positive row includes the target build (PairLookup.find on the batch codes, the "
-                "batch rescaling) in every call; `build` is that part alone. Memory: resident-set high-water "
-                "mark during the call minus the RSS before it.")
+    report.note(
+        "loss",
+        "Candidates alternate round by round in one process. ClipLoss (world size 1) computes "
+        "both logit matrices (two N x N products); gcl_loss computes one and uses its transpose. "
+        "The multi-positive row includes the target build (PairLookup.find on the batch codes, the "
+        "batch rescaling) in every call; `build` is that part alone. Memory: resident-set high-water "
+        "mark during the call minus the RSS before it.",
+    )
 
 
 def _large_table(report: Report, n: int, quick: bool) -> None:
@@ -122,8 +151,11 @@ def _large_table(report: Report, n: int, quick: bool) -> None:
     codes = (batch["query_code"], batch["doc_code"])
     _, peak = peak_rss_delta(lambda: multipos.target_matrix(*codes))
     t = interleaved({"build": lambda: multipos.target_matrix(*codes)}, budget_s=0.2 if quick else 3.0)
-    report.row("loss", "multi-positive training table: memory; target build on it",
-               f"{len(table):,} pairs ({n_queries:,} queries x {per_query}, {n_products:,} products); N={n}",
-               f"lookup + STW weights kept: {fmt_bytes(kept)} ({kept / len(table):.0f} B/pair); building them: "
-               f"{fmt_bytes(build_peak)} peak extra; target build {fmt_time(t['build'].median)}, "
-               f"{fmt_bytes(peak)} peak extra")
+    report.row(
+        "loss",
+        "multi-positive training table: memory; target build on it",
+        f"{len(table):,} pairs ({n_queries:,} queries x {per_query}, {n_products:,} products); N={n}",
+        f"lookup + STW weights kept: {fmt_bytes(kept)} ({kept / len(table):.0f} B/pair); building them: "
+        f"{fmt_bytes(build_peak)} peak extra; target build {fmt_time(t['build'].median)}, "
+        f"{fmt_bytes(peak)} peak extra",
+    )

@@ -9,6 +9,7 @@ buffer (a single unchunked product would need n_queries * n_docs * 4 bytes, 8 GB
 Memory: resident-set high-water mark during the call minus the RSS before it (benchmarks.harness), with the
 documents already in memory; the full score matrix that chunking avoids is shown for comparison.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -30,7 +31,7 @@ def _unit_vectors(n: int, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     for start in range(0, n, GEN_BLOCK):  # block by block: no second 2 GiB temporary
         block = torch.randn(min(GEN_BLOCK, n - start), DIM, generator=gen)
-        out[start:start + len(block)] = F.normalize(block, dim=1)
+        out[start : start + len(block)] = F.normalize(block, dim=1)
     return out
 
 
@@ -39,10 +40,11 @@ def _plain_matmul(queries: torch.Tensor, docs: torch.Tensor):
 
     def call():
         for d0 in range(0, len(docs), DOC_BATCH):
-            block = docs[d0:d0 + DOC_BATCH]
+            block = docs[d0 : d0 + DOC_BATCH]
             for q0 in range(0, len(queries), QUERY_BATCH):
-                rows = queries[q0:q0 + QUERY_BATCH]
-                torch.mm(rows, block.T, out=out[:len(rows), :len(block)])
+                rows = queries[q0 : q0 + QUERY_BATCH]
+                torch.mm(rows, block.T, out=out[: len(rows), : len(block)])
+
     return call
 
 
@@ -53,18 +55,30 @@ def run(report: Report, quick: bool) -> None:
     gflop = 2 * n_queries * n_docs * DIM / 1e9
     work = f"{n_docs:,} x {DIM} docs, {n_queries:,} queries, top {k}"
 
-    t = interleaved({"exact_topk": lambda: exact_topk(queries, docs, k),
-                     "matmul": _plain_matmul(queries, docs)},
-                    budget_s=1.0 if quick else 60.0, min_repeats=3, warmup=1)
+    t = interleaved(
+        {"exact_topk": lambda: exact_topk(queries, docs, k), "matmul": _plain_matmul(queries, docs)},
+        budget_s=1.0 if quick else 60.0,
+        min_repeats=3,
+        warmup=1,
+    )
     ours, plain = t["exact_topk"].median, t["matmul"].median
-    report.row("retrieval", "exact_topk / plain matmul GFLOP/s", f"{work}, median of {t['matmul'].repeats}",
-               f"{gflop / ours:.0f} vs {gflop / plain:.0f} GFLOP/s ({fmt_time(ours)} vs {fmt_time(plain)})",
-               plain / ours, Target(">=", 0.70))
+    report.row(
+        "retrieval",
+        "exact_topk / plain matmul GFLOP/s",
+        f"{work}, median of {t['matmul'].repeats}",
+        f"{gflop / ours:.0f} vs {gflop / plain:.0f} GFLOP/s ({fmt_time(ours)} vs {fmt_time(plain)})",
+        plain / ours,
+        Target(">=", 0.70),
+    )
 
     for n in memory_sizes:  # the largest size is the whole corpus: its result is compared with faiss's
         (ours_scores, _), peak = peak_rss_delta(lambda: exact_topk(queries, docs[:n], k))
-        report.row("retrieval", "exact_topk peak extra memory (RSS)", f"{n:,} docs, {n_queries:,} queries, top {k}",
-                   f"{fmt_bytes(peak)} (full score matrix: {fmt_bytes(n_queries * n * 4)})")
+        report.row(
+            "retrieval",
+            "exact_topk peak extra memory (RSS)",
+            f"{n:,} docs, {n_queries:,} queries, top {k}",
+            f"{fmt_bytes(peak)} (full score matrix: {fmt_bytes(n_queries * n * 4)})",
+        )
 
     import faiss
 
@@ -72,14 +86,23 @@ def run(report: Report, quick: bool) -> None:
     index = build_faiss_index(docs.numpy(), "flat")
     scores, _ = faiss_topk(index, queries, k)  # also warms faiss up
     torch.testing.assert_close(ours_scores, scores, rtol=0, atol=1e-4)
-    t_faiss = interleaved({"faiss": lambda: faiss_topk(index, queries, k)}, budget_s=1.0 if quick else 30.0,
-                          warmup=0)["faiss"]
-    report.row("retrieval", "faiss IndexFlatIP GFLOP/s (reference) / exact_topk", f"{work}, median of "
-               f"{t_faiss.repeats}", f"{gflop / t_faiss.median:.0f} vs {gflop / ours:.0f} GFLOP/s "
-               f"({fmt_time(t_faiss.median)} vs {fmt_time(ours)}); same top-k scores", ours / t_faiss.median)
-    report.note("retrieval", f"faiss and torch both use {torch.get_num_threads()} threads. The faiss row is a "
-                "reference, without target. The top-k scores of faiss and exact_topk agree within 1e-4. Peak "
-                "memory: RSS high-water mark above the RSS before the call, documents already resident; "
-                f"exact_topk holds one score tile (query_batch x TILE = {QUERY_BATCH} x {TILE} floats by "
-                "default), the running top k with its pending candidates, and a document chunk when the "
-                "documents are a memmap, whatever the corpus size.")
+    t_faiss = interleaved({"faiss": lambda: faiss_topk(index, queries, k)}, budget_s=1.0 if quick else 30.0, warmup=0)[
+        "faiss"
+    ]
+    report.row(
+        "retrieval",
+        "faiss IndexFlatIP GFLOP/s (reference) / exact_topk",
+        f"{work}, median of {t_faiss.repeats}",
+        f"{gflop / t_faiss.median:.0f} vs {gflop / ours:.0f} GFLOP/s "
+        f"({fmt_time(t_faiss.median)} vs {fmt_time(ours)}); same top-k scores",
+        ours / t_faiss.median,
+    )
+    report.note(
+        "retrieval",
+        f"faiss and torch both use {torch.get_num_threads()} threads. The faiss row is a "
+        "reference, without target. The top-k scores of faiss and exact_topk agree within 1e-4. Peak "
+        "memory: RSS high-water mark above the RSS before the call, documents already resident; "
+        f"exact_topk holds one score tile (query_batch x TILE = {QUERY_BATCH} x {TILE} floats by "
+        "default), the running top k with its pending candidates, and a document chunk when the "
+        "documents are a memmap, whatever the corpus size.",
+    )

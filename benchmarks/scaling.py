@@ -12,6 +12,7 @@ in_domain split:
 Each part is fitted by least squares on its cost driver (rows; products; queries x products) and evaluated
 at the full Marqo-GS: in_domain 3.93M rows, a corpus half of ~2.5M products, 2,000 test queries.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -57,19 +58,33 @@ def run(report: Report, quick: bool) -> None:
         memo = EmbeddingCache(encoder)
         memo.documents(corpus)
         protocol = EvalConfig(top_q=TOP_Q)
-        t = interleaved({"encode": lambda: encode_corpus(encoder, corpus),
-                         "rest": lambda: evaluate_split(encoder, data, SPLIT, protocol, doc_embeddings=memo)},
-                        budget_s=0.5 if quick else 10.0, warmup=0)
+        t = interleaved(
+            {
+                "encode": lambda: encode_corpus(encoder, corpus),
+                "rest": lambda: evaluate_split(encoder, data, SPLIT, protocol, doc_embeddings=memo),
+            },
+            budget_s=0.5 if quick else 10.0,
+            warmup=0,
+        )
         n_queries = evaluate_split(encoder, data, SPLIT, protocol, doc_embeddings=memo).per_query.shape[0]
-        point = {"rows": rows, "products": len(corpus.products), "queries": n_queries,
-                 "epoch": rows / pairs_per_s, "encode": t["encode"].median, "rest": t["rest"].median}
+        point = {
+            "rows": rows,
+            "products": len(corpus.products),
+            "queries": n_queries,
+            "epoch": rows / pairs_per_s,
+            "encode": t["encode"].median,
+            "rest": t["rest"].median,
+        }
         points.append(point)
-        report.row("scaling", f"{label}: train epoch; evaluation (encode corpus + search, metrics)",
-                   f"{rows:,} rows, {point['products']:,} products, {n_queries:,} eval queries; "
-                   f"{steps} train steps, eval median of {t['encode'].repeats}",
-                   f"epoch {fmt_time(point['epoch'])} ({pairs_per_s:.0f} pairs/s); eval "
-                   f"{fmt_time(point['encode'] + point['rest'])} ({fmt_time(point['encode'])} + "
-                   f"{fmt_time(point['rest'])})")
+        report.row(
+            "scaling",
+            f"{label}: train epoch; evaluation (encode corpus + search, metrics)",
+            f"{rows:,} rows, {point['products']:,} products, {n_queries:,} eval queries; "
+            f"{steps} train steps, eval median of {t['encode'].repeats}",
+            f"epoch {fmt_time(point['epoch'])} ({pairs_per_s:.0f} pairs/s); eval "
+            f"{fmt_time(point['encode'] + point['rest'])} ({fmt_time(point['encode'])} + "
+            f"{fmt_time(point['rest'])})",
+        )
 
     def extrapolate(key: str, driver) -> float:
         intercept, slope = least_squares_line([driver(p) for p in points], [p[key] for p in points])
@@ -78,11 +93,17 @@ def run(report: Report, quick: bool) -> None:
     epoch = extrapolate("epoch", lambda p: p["rows"])
     encode = extrapolate("encode", lambda p: p["products"])
     rest = extrapolate("rest", lambda p: p["queries"] * p["products"])
-    report.row("scaling", "linear extrapolation to Marqo-GS-10M (same model, this machine)",
-               "in_domain 3.93M rows; corpus half ~2.5M products, 2,000 queries",
-               f"epoch {fmt_time(epoch)}; eval {fmt_time(encode + rest)} "
-               f"({fmt_time(encode)} encode + {fmt_time(rest)} search, metrics)")
-    report.note("scaling", "Training per epoch is linear in rows by construction (fixed model and batch; the rate "
-                "is measured per size to show it stays flat). Evaluation parts are fitted on their own cost "
-                "driver: products for corpus encoding, queries x products for the search. The model is the "
-                f"tiny `{preset}` preset on CPU; ViT-B-32 at 224 px costs far more per pair (see the gpu group).")
+    report.row(
+        "scaling",
+        "linear extrapolation to Marqo-GS-10M (same model, this machine)",
+        "in_domain 3.93M rows; corpus half ~2.5M products, 2,000 queries",
+        f"epoch {fmt_time(epoch)}; eval {fmt_time(encode + rest)} "
+        f"({fmt_time(encode)} encode + {fmt_time(rest)} search, metrics)",
+    )
+    report.note(
+        "scaling",
+        "Training per epoch is linear in rows by construction (fixed model and batch; the rate "
+        "is measured per size to show it stays flat). Evaluation parts are fitted on their own cost "
+        "driver: products for corpus encoding, queries x products for the search. The model is the "
+        f"tiny `{preset}` preset on CPU; ViT-B-32 at 224 px costs far more per pair (see the gpu group).",
+    )

@@ -6,6 +6,7 @@ Workload: the `cpu` training preset (gcl-rn-tiny towers, 64 px images, batch 128
 training batch (seeded shuffle) of the SynthShop data set of the same preset; the multi-positive loss looks
 its targets up in that training split's pair table. Data loading is not in the step (the data group measures it).
 """
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -24,17 +25,21 @@ def make_losses(config: TrainConfig, pairs) -> dict:
     """{"gcl", "multipos", "clip"}: the loss training builds for `config` (gcl_nb.training.make_loss) with the diagonal
     and the multi-positive target, and ClipLoss, each called as train_step calls its loss."""
     clip = ClipLoss()
-    return {"gcl": make_loss(replace(config, target="diagonal"), pairs),
-            "multipos": make_loss(replace(config, target="multipos"), pairs),
-            "clip": lambda q, d, scale, *codes_and_scores: clip(d, q, scale)}
+    return {
+        "gcl": make_loss(replace(config, target="diagonal"), pairs),
+        "multipos": make_loss(replace(config, target="multipos"), pairs),
+        "clip": lambda q, d, scale, *codes_and_scores: clip(d, q, scale),
+    }
 
 
 def make_step(encoder, optimizer, loss_fn, batch: dict, config: TrainConfig, autocast=None):
     """A zero-argument callable doing gcl_nb.training.loop's step on `batch`; it synchronises CUDA before returning."""
+
     def step():
         train_step(encoder, loss_fn, optimizer, batch, config.grad_clip, autocast or nullcontext())
         if encoder.device.type == "cuda":
             torch.cuda.synchronize()
+
     return step
 
 
@@ -77,31 +82,64 @@ def text_tower_rows(report: Report, setup: tuple) -> None:
         def call():
             clip.zero_grad(set_to_none=True)
             encode(tokens).sum().backward()
+
         return call
 
-    t = interleaved({"trimmed": fwd_bwd(lambda x: encode_text(clip, x)),
-                     "full": fwd_bwd(lambda x: clip.encode_text(x, normalize=True))}, budget_s=5.0, warmup=2)
+    t = interleaved(
+        {
+            "trimmed": fwd_bwd(lambda x: encode_text(clip, x)),
+            "full": fwd_bwd(lambda x: clip.encode_text(x, normalize=True)),
+        },
+        budget_s=5.0,
+        warmup=2,
+    )
     used = used_length(tokens)
-    report.row("train_step", "text tower fwd+bwd: full context / used columns",
-               f"{len(tokens)} texts (a batch's queries and titles), {used} of {tokens.shape[1]} columns used, "
-               f"median of {t['full'].repeats}", f"{fmt_time(t['full'].median)} vs {fmt_time(t['trimmed'].median)}",
-               t["full"].median / t["trimmed"].median, Target(">=", 1.3))
+    report.row(
+        "train_step",
+        "text tower fwd+bwd: full context / used columns",
+        f"{len(tokens)} texts (a batch's queries and titles), {used} of {tokens.shape[1]} columns used, "
+        f"median of {t['full'].repeats}",
+        f"{fmt_time(t['full'].median)} vs {fmt_time(t['trimmed'].median)}",
+        t["full"].median / t["trimmed"].median,
+        Target(">=", 1.3),
+    )
 
 
 def run(report: Report, quick: bool) -> None:
     setup = cpu_setup(quick)
     config, t = setup[0], cpu_step_time(setup, budget_s=1.0 if quick else 20.0)
     gcl, multipos, clip = t["gcl"].median, t["multipos"].median, t["clip"].median
-    work = (f"`{preset_name(quick)}` preset: {config.arch}, {config.image_size} px, batch {config.batch_size}, "
-            f"median of {t['gcl'].repeats}")
-    report.row("train_step", "step time GCL / ClipLoss", work, f"{fmt_time(gcl)} vs {fmt_time(clip)}", gcl / clip,
-               Target("<=", 1.02))
-    report.row("train_step", "step time GCL multi-positive / GCL diagonal", work,
-               f"{fmt_time(multipos)} vs {fmt_time(gcl)}", multipos / gcl, Target("<=", 1.05))
-    report.row("train_step", "GCL training throughput: diagonal; multi-positive", work,
-               f"{config.batch_size / gcl:.0f}; {config.batch_size / multipos:.0f} pairs/s")
+    work = (
+        f"`{preset_name(quick)}` preset: {config.arch}, {config.image_size} px, batch {config.batch_size}, "
+        f"median of {t['gcl'].repeats}"
+    )
+    report.row(
+        "train_step",
+        "step time GCL / ClipLoss",
+        work,
+        f"{fmt_time(gcl)} vs {fmt_time(clip)}",
+        gcl / clip,
+        Target("<=", 1.02),
+    )
+    report.row(
+        "train_step",
+        "step time GCL multi-positive / GCL diagonal",
+        work,
+        f"{fmt_time(multipos)} vs {fmt_time(gcl)}",
+        multipos / gcl,
+        Target("<=", 1.05),
+    )
+    report.row(
+        "train_step",
+        "GCL training throughput: diagonal; multi-positive",
+        work,
+        f"{config.batch_size / gcl:.0f}; {config.batch_size / multipos:.0f} pairs/s",
+    )
     text_tower_rows(report, setup)
-    report.note("train_step", "Step = gcl_nb.training.loop.train_step: forward, loss, backward, clip_grad_norm_, "
-                "AdamW, "
-                "logit-scale clamp; the losses alternate on one model and one collated batch, so only the loss "
-                f"differs. The multi-positive target is looked up in the {len(setup[3]):,}-pair training split.")
+    report.note(
+        "train_step",
+        "Step = gcl_nb.training.loop.train_step: forward, loss, backward, clip_grad_norm_, "
+        "AdamW, "
+        "logit-scale clamp; the losses alternate on one model and one collated batch, so only the loss "
+        f"differs. The multi-positive target is looked up in the {len(setup[3]):,}-pair training split.",
+    )

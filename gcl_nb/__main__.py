@@ -1,4 +1,5 @@
 """`python -m gcl_nb` runs the workbench's command line (the library itself never imports the app)."""
+
 import sys
 
 from gcl_nb.workbench.cli import main

@@ -7,6 +7,7 @@ whose evaluation must run on CUDA as well.
 
     python scripts/gpu_eval_devices.py --out $OUT [--preset cpu] [--steps 200]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,12 +50,25 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path("/tmp/gpu_eval_devices")
     data_root = make_synthshop(work / "data", preset=args.preset)
-    run_dir = train(train_config(args.preset, data=str(data_root), out=str(work / "run"), steps=args.steps,
-                                 device=args.device, progress=False))
+    run_dir = train(
+        train_config(
+            args.preset,
+            data=str(data_root),
+            out=str(work / "run"),
+            steps=args.steps,
+            device=args.device,
+            progress=False,
+        )
+    )
     data, config = load_gs(data_root), EvalConfig()
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
-    report = {"torch": torch.__version__, "gpu": gpu, "preset": args.preset,
-              "steps": args.steps, "tf32_after_training": torch.backends.cuda.matmul.allow_tf32}
+    report = {
+        "torch": torch.__version__,
+        "gpu": gpu,
+        "preset": args.preset,
+        "steps": args.steps,
+        "tf32_after_training": torch.backends.cuda.matmul.allow_tf32,
+    }
     tables, per_query, top10 = [], {}, {}
     for device in ("cpu", args.device):
         results, seconds = evaluated(load_encoder(run_dir, device=device).eval(), data, config)
@@ -67,12 +81,19 @@ def main() -> int:
     report["queries"] = len(diff)
     report["same_top10_share"] = float(np.mean([top10["cpu"][key] == top10[args.device][key] for key in top10["cpu"]]))
     table = pd.concat(tables, ignore_index=True)
-    report["max_mean_difference"] = {m: float(table.groupby("split")[m].agg(lambda v: v.max() - v.min()).max())
-                                     for m in METRIC_COLUMNS}
+    report["max_mean_difference"] = {
+        m: float(table.groupby("split")[m].agg(lambda v: v.max() - v.min()).max()) for m in METRIC_COLUMNS
+    }
     # the experiment runner on CUDA: trained and evaluated there
-    experiment = ExperimentConfig(data=str(data_root), out=str(work / "experiment"), preset=args.preset,
-                                  methods=["gcl-linear"], seeds=[0], overrides={"steps": args.steps},
-                                  device=args.device)
+    experiment = ExperimentConfig(
+        data=str(data_root),
+        out=str(work / "experiment"),
+        preset=args.preset,
+        methods=["gcl-linear"],
+        seeds=[0],
+        overrides={"steps": args.steps},
+        device=args.device,
+    )
     start = time.perf_counter()
     results, _ = run_experiment(experiment)
     report["experiment_seconds"] = round(time.perf_counter() - start, 2)

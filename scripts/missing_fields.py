@@ -7,6 +7,7 @@ Writes <RESULTS>.csv (method, seed, split, eval_fields, ndcg@10, err) and <RESUL
 alone against the untrained model, titles missing against all fields, all fields against the default). Finished
 (method, seed) runs are kept in <OUT>/missing_fields.csv, so an interrupted run resumes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,7 @@ def measure(config: ExperimentConfig, shares: dict[str, float], table_path: Path
                 continue
             model, _ = train_or_build_model(config, method, seed)
             table = missing_field_ablation(model, data, shares, seed=seed, config=config.evaluation)
-            rows = table.assign(method=method, seed=seed,
-                                eval_fields=table["fields"].replace({FUSED: "all"}))[COLUMNS]
+            rows = table.assign(method=method, seed=seed, eval_fields=table["fields"].replace({FUSED: "all"}))[COLUMNS]
             rows.to_csv(table_path, mode="a", header=not table_path.exists(), index=False)
             done = pd.read_csv(table_path)
             print(rows.round(4).to_string(index=False), flush=True)
@@ -57,8 +57,9 @@ def targets(results: pd.DataFrame, missing: str) -> str:
         for fields in ("all", "image", "title", missing):
             if (method, fields) not in mean.index.droplevel(2):
                 continue
-            lines.append(f"| `{method}` | {fields} | " + " | ".join(f"{mean[method, fields][s]:.3f}" for s in splits)
-                         + " |")
+            lines.append(
+                f"| `{method}` | {fields} | " + " | ".join(f"{mean[method, fields][s]:.3f}" for s in splits) + " |"
+            )
     lines += ["", "| method | target | " + " | ".join(splits) + " |", "|---|---|" + "---|" * len(splits)]
     for method in (m for m in dict.fromkeys(results["method"]) if m != UNTRAINED):
         ratios = []
@@ -76,22 +77,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="data folder (default: generate SynthShop of --preset under --out/data)")
     parser.add_argument("--preset", default="cpu")
-    parser.add_argument("--methods", nargs="+",
-                        default=[DEFAULT, "gcl-linear-title-dropout", "gcl-linear-title-dropout-0.1", UNTRAINED])
+    parser.add_argument(
+        "--methods", nargs="+", default=[DEFAULT, "gcl-linear-title-dropout", "gcl-linear-title-dropout-0.1", UNTRAINED]
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--set", nargs="*", default=[], type=parse_assignment, metavar="FIELD=VALUE",
-                        help="TrainConfig overrides for every method")
-    parser.add_argument("--drop", type=field_shares, default={"title": 0.3}, metavar="FIELD:SHARE",
-                        help="field removed from a share of the products at evaluation (default title:0.3)")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        type=parse_assignment,
+        metavar="FIELD=VALUE",
+        help="TrainConfig overrides for every method",
+    )
+    parser.add_argument(
+        "--drop",
+        type=field_shares,
+        default={"title": 0.3},
+        metavar="FIELD:SHARE",
+        help="field removed from a share of the products at evaluation (default title:0.3)",
+    )
     parser.add_argument("--top-q", type=int, default=2000)
     parser.add_argument("--out", default="runs/missing_fields")
     parser.add_argument("--results", help="write <RESULTS>.csv and <RESULTS>.md")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     data = args.data or str(make_synthshop(Path(args.out) / "data", preset=args.preset))
-    config = ExperimentConfig(data=data, data_options=DataOptions(), out=args.out, preset=args.preset,
-                              methods=args.methods, seeds=args.seeds, overrides=dict(args.set),
-                              evaluation=EvalConfig(top_q=args.top_q))
+    config = ExperimentConfig(
+        data=data,
+        data_options=DataOptions(),
+        out=args.out,
+        preset=args.preset,
+        methods=args.methods,
+        seeds=args.seeds,
+        overrides=dict(args.set),
+        evaluation=EvalConfig(top_q=args.top_q),
+    )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     results = measure(config, args.drop, Path(args.out) / "missing_fields.csv")
     results = results[results["method"].isin(args.methods) & results["seed"].isin(args.seeds)]
@@ -103,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         results.to_csv(f"{args.results}.csv", index=False)
         Path(f"{args.results}.md").write_text(
             f"# Missing fields ({args.preset} preset)\n\nProduced by:\n\n```bash\n{command}\n```\n\n"
-            "NDCG@10, mean over seeds " + ", ".join(map(str, args.seeds)) + ".\n\n" + text + "\n")
+            "NDCG@10, mean over seeds " + ", ".join(map(str, args.seeds)) + ".\n\n" + text + "\n"
+        )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: one SynthShop smoke data set and one CI-mode run of the notebooks per test session."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """gcl_nb.workbench.synthshop_analysis on tiny hand-made tables."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,15 +14,30 @@ DISC = 1 / np.log2(np.arange(2, 12))
 
 
 def _products() -> pd.DataFrame:
-    base = {"colour": "red", "pattern": "solid", "material": "leather", "brand": "acme", "style": "casual",
-            "size": "small"}
+    base = {
+        "colour": "red",
+        "pattern": "solid",
+        "material": "leather",
+        "brand": "acme",
+        "style": "casual",
+        "size": "small",
+    }
     rows = [("p1", "shoe", 2.0), ("p2", "shoe", 1.0), ("p3", "boot", 3.0), ("p4", "bag", 1.0)]
     return pd.DataFrame([{"product_id": pid, "category": cat, "popularity": pop, **base} for pid, cat, pop in rows])
 
 
 def test_corpus_levels_are_rounded_engine_relevance():
-    queries = pd.DataFrame({"query_id": ["q1", "q2"], "category": ["shoe", ""], "colour": ["", "red"],
-                            "brand": ["", ""], "style": ["", ""], "pattern": ["", ""], "material": ["", ""]})
+    queries = pd.DataFrame(
+        {
+            "query_id": ["q1", "q2"],
+            "category": ["shoe", ""],
+            "colour": ["", "red"],
+            "brand": ["", ""],
+            "style": ["", ""],
+            "pattern": ["", ""],
+            "material": ["", ""],
+        }
+    )
     levels = A.corpus_levels(_products(), queries, ["p4", "p3", "p1"])
     assert list(levels.columns) == ["p4", "p3", "p1"]
     # category weight 4, a related category (boot ~ shoe) earns 35% of it; colour weight 2
@@ -80,8 +96,7 @@ def _result(doc_index: list[list[int]]) -> SplitResult:
     qrels = {"q": {"a": 3, "b": 1, "c": 2}}
     index = np.array(doc_index)
     run = {"q": {doc_ids[i]: float(len(index[0]) - r) for r, i in enumerate(index[0]) if i >= 0}}
-    per_query = pd.DataFrame({"split": "s", "query_id": ["q"], "query": ["x"],
-                              "ndcg@10": [ndcg(qrels, run, 10)]})
+    per_query = pd.DataFrame({"split": "s", "query_id": ["q"], "query": ["x"], "ndcg@10": [ndcg(qrels, run, 10)]})
     scores = np.tile(np.arange(index.shape[1], 0, -1, dtype=float), (len(index), 1))
     ranked = RankedGrades.from_topk(qrels, ["q"], index, scores, doc_ids)
     return SplitResult("s", ["q"], ["x"], qrels, doc_ids, index, scores, per_query, ranked)
@@ -109,8 +124,13 @@ def test_level_decomposition_computes_ndcg_at_other_cutoffs():
 
 
 def _deltas() -> pd.DataFrame:
-    return pd.DataFrame({"split": ["s"] * 4 + ["t"] * 2, "query_id": ["q1", "q2", "q3", "q4", "q1", "q2"],
-                         "delta": [0.3, 0.1, -0.1, 0.0, 0.2, 0.4]})
+    return pd.DataFrame(
+        {
+            "split": ["s"] * 4 + ["t"] * 2,
+            "query_id": ["q1", "q2", "q3", "q4", "q1", "q2"],
+            "delta": [0.3, 0.1, -0.1, 0.0, 0.2, 0.4],
+        }
+    )
 
 
 def test_delta_power_summary():
@@ -132,9 +152,19 @@ def test_deltas_by_query_property():
 
 
 def test_query_properties_count_training_queries_only():
-    q = pd.DataFrame({"query_id": ["a", "b", "c", "d"], "side": [0, 0, 0, 1], "n_exact": [1, 2, 3, 4],
-                      "category": ["shoe", "shoe", "bag", "shoe"], "colour": ["red", "red", "red", ""],
-                      "brand": ["acme", "", "", ""], "style": "", "pattern": "", "material": ""})
+    q = pd.DataFrame(
+        {
+            "query_id": ["a", "b", "c", "d"],
+            "side": [0, 0, 0, 1],
+            "n_exact": [1, 2, 3, 4],
+            "category": ["shoe", "shoe", "bag", "shoe"],
+            "colour": ["red", "red", "red", ""],
+            "brand": ["acme", "", "", ""],
+            "style": "",
+            "pattern": "",
+            "material": "",
+        }
+    )
     out = A.query_properties(q).set_index("query_id")
     assert out.loc["a", "n_attributes"] == 3 and out.loc["d", "n_attributes"] == 1
     assert out.loc["a", "train_same_category"] == 1  # b; itself excluded
@@ -153,6 +183,12 @@ def test_judged_properties():
 
 
 def test_official_qrels_grade_every_query():
-    table = pd.DataFrame({"query": ["x", "x", "y"], "query_id": ["1", "1", "2"], "product_id": ["a", "b", "c"],
-                          "score_linear": [100, 1, 50]})
+    table = pd.DataFrame(
+        {
+            "query": ["x", "x", "y"],
+            "query_id": ["1", "1", "2"],
+            "product_id": ["a", "b", "c"],
+            "score_linear": [100, 1, 50],
+        }
+    )
     assert A.official_qrels(table) == {"1": {"a": 100, "b": 1}, "2": {"c": 50}}

@@ -2,6 +2,7 @@
 - the library (gcl_nb/ outside gcl_nb/workbench/) never imports the workbench app, and its subpackages depend on
   each other only downwards (LAYERS);
 - the package's own modules are imported at the top of each file, so its dependency graph is visible there."""
+
 import ast
 from pathlib import Path
 
@@ -11,7 +12,10 @@ PACKAGE = Path(gcl_nb.__file__).parent
 APP = "gcl_nb.workbench"
 #: library subpackage -> the library subpackages it may import (everything else it imports is third-party)
 LAYERS = {
-    "data": set(), "losses": set(), "metrics": set(), "retrieval": set(),
+    "data": set(),
+    "losses": set(),
+    "metrics": set(),
+    "retrieval": set(),
     "models": {"data"},
     "training": {"data", "losses", "models"},
     "evaluation": {"data", "metrics", "models", "retrieval"},
@@ -39,9 +43,13 @@ def _sources():
 
 
 def test_the_library_does_not_import_the_app():
-    offending = [f"{name} imports {imported}" for name, tree in _sources()
-                 if not (name == APP or name.startswith(APP + ".") or name == "gcl_nb.__main__")
-                 for imported, _ in _imports(tree) if imported == APP or imported.startswith(APP + ".")]
+    offending = [
+        f"{name} imports {imported}"
+        for name, tree in _sources()
+        if not (name == APP or name.startswith(APP + ".") or name == "gcl_nb.__main__")
+        for imported, _ in _imports(tree)
+        if imported == APP or imported.startswith(APP + ".")
+    ]
     assert not offending, offending
 
 
@@ -49,14 +57,21 @@ def test_own_modules_are_imported_at_module_level():
     offending = []
     for name, tree in _sources():
         top_level = {id(node) for node in tree.body}
-        offending += [f"{name}: line {node.lineno} imports {imported}" for imported, node in _imports(tree)
-                      if imported.split(".")[0] == "gcl_nb" and id(node) not in top_level]
+        offending += [
+            f"{name}: line {node.lineno} imports {imported}"
+            for imported, node in _imports(tree)
+            if imported.split(".")[0] == "gcl_nb" and id(node) not in top_level
+        ]
     assert not offending, offending
 
 
 def test_no_relative_imports():
-    offending = [f"{name}: line {node.lineno}" for name, tree in _sources() for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.level]
+    offending = [
+        f"{name}: line {node.lineno}"
+        for name, tree in _sources()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level
+    ]
     assert not offending, offending
 
 
@@ -68,8 +83,12 @@ def test_library_layers_depend_downwards():
             continue
         for imported, node in _imports(tree):
             target = imported.split(".")
-            if target[0] == "gcl_nb" and len(target) > 1 and target[1] != parts[1] \
-                    and target[1] not in LAYERS[parts[1]]:
+            if (
+                target[0] == "gcl_nb"
+                and len(target) > 1
+                and target[1] != parts[1]
+                and target[1] not in LAYERS[parts[1]]
+            ):
                 offending.append(f"{name}: line {node.lineno} imports {imported}")
     assert not offending, offending
 

@@ -1,4 +1,5 @@
 """gcl_nb.data.atomic_files: a write interrupted at any point leaves the previous file whole and no stray file."""
+
 import json
 
 import pytest

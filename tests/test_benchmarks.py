@@ -1,5 +1,6 @@
 """The benchmark harness and `python -m benchmarks --quick` (the code runs and prints the table; targets are
 read from the table of a full run, not tested)."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def _bench(*args: str, timeout: int) -> subprocess.CompletedProcess:
     """`python -m benchmarks --quick --threads 1 ARGS` in a fresh process (threads set there stay there)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--threads", "1", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=timeout, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--threads", "1", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
 
 
 def test_target_bounds():
@@ -43,8 +51,9 @@ def test_target_bounds():
 
 def test_interleaved_alternates_order_and_respects_repeat_bounds():
     calls = []
-    t = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, budget_s=0.0,
-                    min_repeats=4, warmup=1)
+    t = interleaved(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, budget_s=0.0, min_repeats=4, warmup=1
+    )
     assert calls == ["a", "b"] + ["a", "b", "b", "a"] * 2
     assert t["a"].repeats == t["b"].repeats == 4
     t = interleaved({"a": lambda: None}, budget_s=1e9, max_repeats=7, warmup=0)
@@ -52,7 +61,7 @@ def test_interleaved_alternates_order_and_respects_repeat_bounds():
 
 
 def test_peak_rss_delta_sees_a_numpy_allocation():
-    size = 200 * 1024 ** 2
+    size = 200 * 1024**2
     _, peak = peak_rss_delta(lambda: np.ones(size // 8).sum())  # allocated, touched, freed inside the call
     assert 0.9 * size <= peak <= 1.5 * size
     _, small = peak_rss_delta(lambda: sum(range(1000)))

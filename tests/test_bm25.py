@@ -1,4 +1,5 @@
 """gcl_nb.retrieval.bm25: BM25 title retrieval against the Lucene formula, and through the evaluation protocol."""
+
 import math
 from dataclasses import dataclass
 
@@ -69,6 +70,7 @@ def test_bm25_through_the_protocol_on_synthshop(synthshop_smoke):
     from gcl_nb.data.gs import load_gs
     from gcl_nb.evaluation.config import EvalConfig
     from gcl_nb.evaluation.split_evaluation import evaluate
+
     table = evaluate(BM25Retriever(), load_gs(synthshop_smoke), EvalConfig(top_q=30, top_k=100))
     assert table["split"].tolist() == list(SPLITS)
     values = table[list(METRIC_COLUMNS)]

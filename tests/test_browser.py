@@ -7,6 +7,7 @@ Needs the `playwright` package and Debian's Chromium at /usr/bin/chromium (Playw
 is not used). Without them the test skips with the reason, except in CI (env CI or GCL_NB_REQUIRE_BROWSER
 set, as .ci/run does), where it fails.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,15 @@ import pytest
 from gcl_nb.workbench.notebooks import find_notebook_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 REQUIRED = bool(os.environ.get("CI") or os.environ.get("GCL_NB_REQUIRE_BROWSER"))
 RUN_TIMEOUT_MS = 240_000  # running every cell of one notebook (about 40 s on 2 idle cores)
 
@@ -61,8 +69,12 @@ def lab(smoke_notebooks, tmp_path_factory):
     run_dir = smoke_notebooks[0].parent
     root = tmp_path_factory.mktemp("lab")
     for name in ("02_gpu_training.ipynb", "03_ranking_analysis.ipynb", "04_embedding_maps.ipynb"):
-        papermill.execute_notebook(str(find_notebook_dir() / name), str(root / name), prepare_only=True,
-                                   parameters={"run_dir": str(run_dir), "preset": "smoke", "ci": True})
+        papermill.execute_notebook(
+            str(find_notebook_dir() / name),
+            str(root / name),
+            prepare_only=True,
+            parameters={"run_dir": str(run_dir), "preset": "smoke", "ci": True},
+        )
     home = root / ".home"
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
@@ -70,16 +82,33 @@ def lab(smoke_notebooks, tmp_path_factory):
     notebook_settings = home / "settings" / "@jupyterlab" / "notebook-extension"
     notebook_settings.mkdir(parents=True)  # render every cell, not only those in view, so a test sees them all
     (notebook_settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "MPLBACKEND": "Agg"}
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "MPLBACKEND": "Agg",
+    }
     port, token = _free_port(), secrets.token_hex(16)
     log = open(root / "lab.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", "--allow-root"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -134,9 +163,13 @@ def _open_and_run(browser, lab, name: str):
     page.wait_for_function(
         """n => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
                   return p.length === n && p.every(t => /\\[\\d+\\]/.test(t)); }""",
-        arg=n_code, timeout=RUN_TIMEOUT_MS, polling=500)
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                          has_text="Traceback")
+        arg=n_code,
+        timeout=RUN_TIMEOUT_MS,
+        polling=500,
+    )
+    errors = page.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text="Traceback"
+    )
     assert errors.count() == 0, errors.first.inner_text()
     return page
 
@@ -150,7 +183,9 @@ def _shows(page, locator, text: str, absent: str | None = None, timeout: int = 3
     """Wait until `locator`'s text contains `text` (and not `absent`); returns its text."""
     page.wait_for_function(
         "([el, text, absent]) => el.innerText.includes(text) && !(absent && el.innerText.includes(absent))",
-        arg=[locator.element_handle(), text, absent], timeout=timeout)
+        arg=[locator.element_handle(), text, absent],
+        timeout=timeout,
+    )
     return locator.inner_text()
 
 
@@ -163,7 +198,11 @@ def test_explorer_and_delta_table_respond_in_jupyterlab(browser, lab):
     view = _shows(page, output, "first relevant at rank")  # rendered once scrolled into view
     assert "(in_domain, query" in view and "ground truth" in view
     assert explorer.locator(".gcl-explorer-split select option").all_inner_texts() == [
-        "in_domain", "novel_query", "novel_document", "zero_shot"]
+        "in_domain",
+        "novel_query",
+        "novel_document",
+        "zero_shot",
+    ]
 
     explorer.locator(".gcl-explorer-split select").select_option("zero_shot")
     _shows(page, output, "(zero_shot, query")
@@ -173,7 +212,9 @@ def test_explorer_and_delta_table_respond_in_jupyterlab(browser, lab):
     page.wait_for_function(  # the list now runs from the most hurt query (lowest delta) up
         """el => { const d = [...el.options].map(o => parseFloat(o.text.split('Δ')[1]));
                    return d.length > 2 && d[0] < d[d.length - 1] && d.every((v, i) => !i || d[i - 1] <= v); }""",
-        arg=queries.element_handle(), timeout=30_000)
+        arg=queries.element_handle(),
+        timeout=30_000,
+    )
     label = queries.locator("option").nth(2).inner_text()  # "query text (query id)  Δ delta"
     query_id = re.search(r"[(]([^()]+)[)]\s+Δ", label).group(1)
     queries.select_option(label=label)
@@ -217,8 +258,9 @@ def test_clicked_map_point_updates_panel_and_explorer(browser, lab):
     plot.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     # Queries are the large markers: click them until one other than the highlighted query is chosen.
-    boxes = [b for b in (p.bounding_box() for p in plot.locator(".scatterlayer path.point").all())
-             if b and b["width"] > 10]
+    boxes = [
+        b for b in (p.bounding_box() for p in plot.locator(".scatterlayer path.point").all()) if b and b["width"] > 10
+    ]
     assert boxes, "no query marker found on the map"
     for box in boxes:
         previous = panel.inner_text()
@@ -226,8 +268,9 @@ def test_clicked_map_point_updates_panel_and_explorer(browser, lab):
         page.mouse.move(x, y)
         page.mouse.click(x, y)
         try:  # one click at a time: the panel answers before the next
-            page.wait_for_function("([el, old]) => el.innerText !== old",
-                                   arg=[panel.element_handle(), previous], timeout=10_000)
+            page.wait_for_function(
+                "([el, old]) => el.innerText !== old", arg=[panel.element_handle(), previous], timeout=10_000
+            )
         except PlaywrightTimeout:
             continue
         text = panel.inner_text()
@@ -250,8 +293,9 @@ def test_formulas_render_in_jupyterlab_and_in_the_exported_html(browser, lab, sm
     """Notebook 02's formulas: typeset by JupyterLab's bundled MathJax, and exported as MathML that Chromium
     draws; no raw LaTeX left in either page."""
     page = _open(browser, lab, "02_gpu_training.ipynb")
-    page.wait_for_function("() => document.querySelectorAll('.jp-RenderedMarkdown mjx-container').length >= 10",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-RenderedMarkdown mjx-container').length >= 10", timeout=60_000
+    )
     page.wait_for_timeout(1000)  # MathJax typesets the rest of the cells
     text = "\n".join(page.locator(".jp-RenderedMarkdown").all_inner_texts())
     raw = RAW_LATEX.search(text)

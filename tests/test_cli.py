@@ -1,4 +1,5 @@
 """The `gcl-nb` entry point and the shared data schema."""
+
 import json
 import subprocess
 import sys
@@ -51,17 +52,20 @@ def _one_line_error(capsys, argv, kind: str, *expected: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("flags, expected", [
-    (["--steps", "-1"], "steps=-1: must be an integer >= 1"),
-    (["--batch-size", "0"], "batch_size=0: must be an integer >= 2"),
-    (["--stw", "bogus"], "stw='bogus': choose one of constant, linear, reciprocal"),
-    (["--arch", "bogus"], "arch='bogus': unknown architecture"),
-    (["--lr", "0"], "lr=0.0: must be a finite number > 0"),
-    (["--target", "soft"], "target='soft': choose one of diagonal, multipos"),
-    (["--same-query", "x"], "same_query='x': choose one of sampler, none, mask"),
-    (["--split", "test"], "split='test': choose one of in_domain"),
-    (["--preset", "tpu"], None),  # argparse's choices: its usage error
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--steps", "-1"], "steps=-1: must be an integer >= 1"),
+        (["--batch-size", "0"], "batch_size=0: must be an integer >= 2"),
+        (["--stw", "bogus"], "stw='bogus': choose one of constant, linear, reciprocal"),
+        (["--arch", "bogus"], "arch='bogus': unknown architecture"),
+        (["--lr", "0"], "lr=0.0: must be a finite number > 0"),
+        (["--target", "soft"], "target='soft': choose one of diagonal, multipos"),
+        (["--same-query", "x"], "same_query='x': choose one of sampler, none, mask"),
+        (["--split", "test"], "split='test': choose one of in_domain"),
+        (["--preset", "tpu"], None),  # argparse's choices: its usage error
+    ],
+)
 def test_train_refuses_bad_settings_before_writing_anything(synthshop_smoke, tmp_path, capsys, flags, expected):
     out = tmp_path / "run"
     argv = ["train", "--data", str(synthshop_smoke), "--out", str(out), "--no-progress", *flags]
@@ -77,9 +81,19 @@ def test_train_refuses_bad_settings_before_writing_anything(synthshop_smoke, tmp
 
 
 def test_a_batch_that_does_not_split_over_the_processes_is_one_line_from_the_first_process(
-        synthshop_smoke, tmp_path, capsys, monkeypatch):
-    argv = ["train", "--data", str(synthshop_smoke), "--preset", "smoke", "--batch-size", "9", "--out",
-            str(tmp_path / "run")]
+    synthshop_smoke, tmp_path, capsys, monkeypatch
+):
+    argv = [
+        "train",
+        "--data",
+        str(synthshop_smoke),
+        "--preset",
+        "smoke",
+        "--batch-size",
+        "9",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
     _one_line_error(capsys, argv, "invalid setting", "batch_size=9", "2 processes; use a multiple of 2")
@@ -91,28 +105,37 @@ def test_a_batch_that_does_not_split_over_the_processes_is_one_line_from_the_fir
 
 def test_evaluate_reports_a_missing_or_broken_checkpoint(synthshop_smoke, tmp_path, capsys):
     base = ["--data", str(synthshop_smoke), "--splits", "zero_shot", "--top-q", "4"]
-    _one_line_error(capsys, ["evaluate", "--model", str(tmp_path / "nowhere"), *base], "data error",
-                    "no checkpoint at", "nowhere")
+    _one_line_error(
+        capsys, ["evaluate", "--model", str(tmp_path / "nowhere"), *base], "data error", "no checkpoint at", "nowhere"
+    )
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"encoder": EncoderConfig(image_size=32).to_dict()}))
     for name, content in (("empty", b""), ("truncated", b"PK\x03\x04 half a zip")):
         (run / "checkpoint.pt").write_bytes(content)
-        _one_line_error(capsys, ["evaluate", "--model", str(run), *base], "data error",
-                        "checkpoint.pt is not a readable checkpoint")
+        _one_line_error(
+            capsys, ["evaluate", "--model", str(run), *base], "data error", "checkpoint.pt is not a readable checkpoint"
+        )
     (run / "config.json").write_text("{}")
-    _one_line_error(capsys, ["evaluate", "--model", str(run), *base], "data error",
-                    "config.json: its 'encoder' entry is not an EncoderConfig")
+    _one_line_error(
+        capsys,
+        ["evaluate", "--model", str(run), *base],
+        "data error",
+        "config.json: its 'encoder' entry is not an EncoderConfig",
+    )
 
 
-@pytest.mark.parametrize("flags, expected", [
-    (["--preset", "bogus"], ("preset='bogus'", "choose one of smoke, cpu, gpu")),
-    (["-p", "preset=bogus"], ("preset='bogus'", "choose one of smoke, cpu, gpu")),
-    (["-p", "top_k=abc"], ("top_k='abc'", "02_gpu_training.ipynb declares top_k = 1000): give an integer")),
-    (["-p", "ci=1"], ("ci=1", "give true or false")),
-    (["-p", "nope=1"], ("'nope' is not declared by any notebook", "the notebooks declare")),
-    (["-p", "method=tsne"], ("method='tsne'", "choose one of umap, pca, None")),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--preset", "bogus"], ("preset='bogus'", "choose one of smoke, cpu, gpu")),
+        (["-p", "preset=bogus"], ("preset='bogus'", "choose one of smoke, cpu, gpu")),
+        (["-p", "top_k=abc"], ("top_k='abc'", "02_gpu_training.ipynb declares top_k = 1000): give an integer")),
+        (["-p", "ci=1"], ("ci=1", "give true or false")),
+        (["-p", "nope=1"], ("'nope' is not declared by any notebook", "the notebooks declare")),
+        (["-p", "method=tsne"], ("method='tsne'", "choose one of umap, pca, None")),
+    ],
+)
 def test_notebook_parameters_are_checked_before_any_notebook_runs(tmp_path, capsys, flags, expected):
     out = tmp_path / "run"
     _one_line_error(capsys, ["notebooks", "--out", str(out), "--no-html", *flags], "invalid setting", *expected)
@@ -121,17 +144,24 @@ def test_notebook_parameters_are_checked_before_any_notebook_runs(tmp_path, caps
 
 def test_a_missing_notebook_folder_is_one_line_and_writes_nothing(tmp_path, capsys):
     out, folder = tmp_path / "run", (tmp_path / "nowhere").resolve()
-    _one_line_error(capsys, ["notebooks", "--out", str(out), "--notebook-dir", str(folder)], "invalid setting",
-                    f"no notebook folder at {folder} (the folder given): pass --notebook-dir")
+    _one_line_error(
+        capsys,
+        ["notebooks", "--out", str(out), "--notebook-dir", str(folder)],
+        "invalid setting",
+        f"no notebook folder at {folder} (the folder given): pass --notebook-dir",
+    )
     assert not out.exists()
 
 
-@pytest.mark.parametrize("flags, expected", [
-    (["--preset", "bogus"], "preset='bogus': choose one of smoke, cpu, gpu"),
-    (["--set", "nope=1"], "unknown training setting(s) ['nope']"),
-    (["--set", "lr=abc"], "lr='abc': must be a finite number > 0"),
-    (["--methods", "gcl-cubic"], "unknown method(s) ['gcl-cubic']"),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--preset", "bogus"], "preset='bogus': choose one of smoke, cpu, gpu"),
+        (["--set", "nope=1"], "unknown training setting(s) ['nope']"),
+        (["--set", "lr=abc"], "lr='abc': must be a finite number > 0"),
+        (["--methods", "gcl-cubic"], "unknown method(s) ['gcl-cubic']"),
+    ],
+)
 def test_experiment_checks_every_training_setting_before_generating_data(tmp_path, capsys, flags, expected):
     out = tmp_path / "experiment"
     _one_line_error(capsys, ["experiment", "--out", str(out), "--seeds", "0", *flags], "invalid setting", expected)

@@ -1,5 +1,6 @@
 """gcl_nb.evaluation: the official protocol, its run per split, the embedding cache, TREC files, and
 `gcl-nb evaluate`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -110,10 +111,19 @@ def make_fake_data(seed=0, n_products=120, n_queries=25, per_query=12):
             overlap = corpus.products["title"].map(lambda t: len(set(t.split()) & set(text.split()))).to_numpy()
             order = np.lexsort((rng.random(len(overlap)), -overlap))[:per_query]
             for pos, i in enumerate(order, 1):
-                rows.append({"query": text, "query_id": f"{split}-{q}", "product_id": corpus.products.index[i],
-                             "title": corpus.products["title"].iloc[i], "position": pos,
-                             "score_linear": float(per_query + 1 - pos), "score_reciprocal": 1 / pos,
-                             "no_score": 1.0, "pair_id": f"{split}-{q}-{pos}"})
+                rows.append(
+                    {
+                        "query": text,
+                        "query_id": f"{split}-{q}",
+                        "product_id": corpus.products.index[i],
+                        "title": corpus.products["title"].iloc[i],
+                        "position": pos,
+                        "score_linear": float(per_query + 1 - pos),
+                        "score_reciprocal": 1 / pos,
+                        "no_score": 1.0,
+                        "pair_id": f"{split}-{q}-{pos}",
+                    }
+                )
         tables[split] = pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
     return FakeData(tables, corpora)
 
@@ -155,8 +165,13 @@ def test_query_sampling_is_capped_and_works_where_pandas_3_refuses():
 
 
 def test_qrels_keep_the_top_graded_rows_keyed_by_query_id():
-    split = pd.DataFrame({"query": ["a", "a", "a", "b", "b"], "query_id": ["1", "1", "1", "2", "2"],
-                          "product_id": ["x", "y", "z", "x", "w"]})
+    split = pd.DataFrame(
+        {
+            "query": ["a", "a", "a", "b", "b"],
+            "query_id": ["1", "1", "1", "2", "2"],
+            "product_id": ["x", "y", "z", "x", "w"],
+        }
+    )
     grades = np.array([5, 9, 5, 1, 3])
     qrels = build_qrels(split, grades, ["b", "a"], top_k=2)
     assert list(qrels) == ["2", "1"]
@@ -185,8 +200,10 @@ def brute_force_run(model, data, split, texts, qids, k):
     ids = list(corpus.products.index)
     sims = encode_queries(model, texts) @ encode_products(model, corpus, ids).T
     top = torch.topk(sims, min(k, len(ids)), dim=1)
-    return {q: {ids[i]: float(s) for i, s in zip(idx.tolist(), sc.tolist())}
-            for q, idx, sc in zip(qids, top.indices, top.values)}
+    return {
+        q: {ids[i]: float(s) for i, s in zip(idx.tolist(), sc.tolist())}
+        for q, idx, sc in zip(qids, top.indices, top.values)
+    }
 
 
 def test_evaluate_matches_a_direct_computation_of_the_protocol():
@@ -308,7 +325,8 @@ def test_trec_files_round_trip_and_agree_with_pytrec_eval(tmp_path):
     trec = pytrec_eval.RelevanceEvaluator(read_qrels(tmp_path / "r.qrels"), {"ndcg_cut.10"})
     values = trec.evaluate(read_run(tmp_path / "r.run"))
     assert metric_set(qrels, run, per_query=True)["ndcg@10"].to_dict() == pytest.approx(
-        {q: v["ndcg_cut_10"] for q, v in values.items()})
+        {q: v["ndcg_cut_10"] for q, v in values.items()}
+    )
 
 
 def test_trec_bad_files_are_named(tmp_path):
@@ -331,9 +349,27 @@ def test_cli_evaluates_bm25_and_writes_tables_and_trec_files(synthshop_smoke, tm
     from gcl_nb.workbench.cli import main
 
     out = tmp_path / "bm25.csv"
-    code = main(["evaluate", "--bm25", "--data", str(synthshop_smoke), "--splits", "in_domain", "zero_shot",
-                 "--top-q", "10", "--top-k", "50", "--out", str(out), "--per-query", str(tmp_path / "pq.csv"),
-                 "--trec-dir", str(tmp_path / "trec")])
+    code = main(
+        [
+            "evaluate",
+            "--bm25",
+            "--data",
+            str(synthshop_smoke),
+            "--splits",
+            "in_domain",
+            "zero_shot",
+            "--top-q",
+            "10",
+            "--top-k",
+            "50",
+            "--out",
+            str(out),
+            "--per-query",
+            str(tmp_path / "pq.csv"),
+            "--trec-dir",
+            str(tmp_path / "trec"),
+        ]
+    )
     assert code == 0
     table = pd.read_csv(out)
     assert table.columns.tolist() == list(SUMMARY_COLUMNS)
@@ -342,8 +378,10 @@ def test_cli_evaluates_bm25_and_writes_tables_and_trec_files(synthshop_smoke, tm
     per_query = pd.read_csv(tmp_path / "pq.csv", dtype={"query_id": str})
     run, qrels = read_run(tmp_path / "trec" / "zero_shot.run"), read_qrels(tmp_path / "trec" / "zero_shot.qrels")
     zero_shot = per_query[per_query["split"] == "zero_shot"]
-    assert sorted(zero_shot["query_id"]) == sorted(qrels) and len(qrels) == table.set_index("split").at[
-        "zero_shot", "n_queries"], "every sampled query has its per-query row, once"
+    assert (
+        sorted(zero_shot["query_id"]) == sorted(qrels)
+        and len(qrels) == table.set_index("split").at["zero_shot", "n_queries"]
+    ), "every sampled query has its per-query row, once"
     ours = metric_set(qrels, run, per_query=True).loc[zero_shot["query_id"]]
     np.testing.assert_allclose(ours["ndcg@10"], zero_shot["ndcg@10"], atol=1e-9)
 
@@ -354,8 +392,23 @@ def test_cli_evaluates_a_saved_encoder_and_reuses_its_cached_embeddings(synthsho
     from gcl_nb.workbench.cli import main
 
     save_checkpoint(build_encoder(EncoderConfig(arch="gcl-tiny")), tmp_path / "run")
-    args = ["evaluate", "--model", str(tmp_path / "run"), "--data", str(synthshop_smoke), "--splits", "novel_query",
-            "--top-q", "8", "--top-k", "40", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "t.csv")]
+    args = [
+        "evaluate",
+        "--model",
+        str(tmp_path / "run"),
+        "--data",
+        str(synthshop_smoke),
+        "--splits",
+        "novel_query",
+        "--top-q",
+        "8",
+        "--top-k",
+        "40",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(tmp_path / "t.csv"),
+    ]
     assert main(args) == 0
     [cache] = (tmp_path / "cache").glob("docs-half1-*.npy")
     written = cache.stat().st_mtime_ns
@@ -367,9 +420,16 @@ def test_cli_evaluates_a_saved_encoder_and_reuses_its_cached_embeddings(synthsho
     assert "novel_query" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("changes, named", [({"top_k": 0}, "top_k=0"), ({"top_q": 2.5}, "top_q=2.5"),
-                                            ({"batch_size": True}, "batch_size=True"), ({"splits": []}, "splits=[]"),
-                                            ({"splits": ["in_domain", "in_domain"]}, "splits=")])
+@pytest.mark.parametrize(
+    "changes, named",
+    [
+        ({"top_k": 0}, "top_k=0"),
+        ({"top_q": 2.5}, "top_q=2.5"),
+        ({"batch_size": True}, "batch_size=True"),
+        ({"splits": []}, "splits=[]"),
+        ({"splits": ["in_domain", "in_domain"]}, "splits="),
+    ],
+)
 def test_eval_config_names_a_bad_setting(changes, named):
     with pytest.raises(SettingError, match=re.escape(named)):
         EvalConfig(**changes)
@@ -381,10 +441,10 @@ def test_cli_refuses_a_bad_evaluation_setting_in_one_line_before_any_work(synths
     from gcl_nb.workbench.cli import main
 
     out = tmp_path / "table.csv"
-    assert main(["evaluate", "--bm25", "--data", str(synthshop_smoke), "--top-k", "0", "--out", str(out)]) == 2
-    error = capsys.readouterr().err.strip()
-    assert "top_k=0" in error and len(error.splitlines()) == 1 and not out.exists()
-
+    for wrong, named in ((["--top-k", "0"], "top_k=0"), (["--device", "gpu0"], "--device='gpu0'")):
+        assert main(["evaluate", "--bm25", "--data", str(synthshop_smoke), *wrong, "--out", str(out)]) == 2
+        error = capsys.readouterr().err.strip()
+        assert named in error and len(error.splitlines()) == 1 and not out.exists()
 
 
 def test_encoding_and_search_run_in_full_float32_and_restore_the_setting():

@@ -1,5 +1,6 @@
 """gcl_nb.workbench.exercises: each check accepts the right answer, rejects a wrong one, and reports an
 unattempted exercise without failing the notebook."""
+
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,4 +1,5 @@
 """The experiment harness: equal-terms training, tidy results, resume, and the report's statistics."""
+
 import json
 import os
 
@@ -30,13 +31,23 @@ def test_unknown_method_is_refused():
 
 @pytest.mark.slow
 def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
-    config = ExperimentConfig(data=str(synthshop_smoke), out=str(tmp_path / "exp"), preset="smoke",
-                              methods=["clip", "gcl-linear", "bm25", "random-init"], seeds=[0], overrides={"steps": 3},
-                              evaluation=EvalConfig(top_q=20, top_k=50))
+    config = ExperimentConfig(
+        data=str(synthshop_smoke),
+        out=str(tmp_path / "exp"),
+        preset="smoke",
+        methods=["clip", "gcl-linear", "bm25", "random-init"],
+        seeds=[0],
+        overrides={"steps": 3},
+        evaluation=EvalConfig(top_q=20, top_k=50),
+    )
     results, per_query = run_experiment(config)
     assert list(results.columns) == list(RESULT_COLUMNS)
-    assert len(results) == 4 * 4 and set(results["split"]) == {"in_domain", "novel_query", "novel_document",
-                                                               "zero_shot"}
+    assert len(results) == 4 * 4 and set(results["split"]) == {
+        "in_domain",
+        "novel_query",
+        "novel_document",
+        "zero_shot",
+    }
     assert results["ndcg@10"].between(0, 1).all()
     assert (tmp_path / "exp" / "clip-s0" / "checkpoint.pt").is_file()
     # the same queries are sampled for every method, so per-query values pair up
@@ -52,8 +63,9 @@ def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
     losses = loss_report(tmp_path / "exp")
     assert "## Training loss" in losses and "| clip-s0 " in losses and "| gcl-linear-s0 " in losses
     # other protocol settings make a different experiment: its old results are not reused
-    changed = ExperimentConfig(**{**config.__dict__, "methods": ["bm25"],
-                                  "evaluation": config.evaluation.replace(top_q=10)})
+    changed = ExperimentConfig(
+        **{**config.__dict__, "methods": ["bm25"], "evaluation": config.evaluation.replace(top_q=10)}
+    )
     fresh, _ = run_experiment(changed)
     assert set(fresh["method"]) == {"bm25"} and (fresh["n_queries"] <= 10).all()
     text = report(results, per_query)
@@ -62,8 +74,10 @@ def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
 
 
 def _table(values):
-    rows = [dict(method=m, seed=s, split="in_domain", **{"ndcg@10": v, "err": v, "rbp@0.9": v})
-            for (m, s), v in values.items()]
+    rows = [
+        dict(method=m, seed=s, split="in_domain", **{"ndcg@10": v, "err": v, "rbp@0.9": v})
+        for (m, s), v in values.items()
+    ]
     return pd.DataFrame(rows)
 
 
@@ -84,10 +98,24 @@ def test_significance_pairs_queries_after_averaging_seeds():
         gcl = [0.3 + 0.01 * (q % 3) + (0.1 if q % 2 == 0 else -0.06) * seed for seed in (0, 1)]
         expected.append(np.mean(gcl) - np.mean(clip))
         for seed in (0, 1):
-            rows.append(dict(method="clip", seed=seed, split="in_domain", query_id=str(q),
-                             **{"ndcg@10": clip[seed], "err": 0.1, "rbp@0.9": 0.1}))
-            rows.append(dict(method="gcl", seed=seed, split="in_domain", query_id=str(q),
-                             **{"ndcg@10": gcl[seed], "err": 0.1, "rbp@0.9": 0.1}))
+            rows.append(
+                dict(
+                    method="clip",
+                    seed=seed,
+                    split="in_domain",
+                    query_id=str(q),
+                    **{"ndcg@10": clip[seed], "err": 0.1, "rbp@0.9": 0.1},
+                )
+            )
+            rows.append(
+                dict(
+                    method="gcl",
+                    seed=seed,
+                    split="in_domain",
+                    query_id=str(q),
+                    **{"ndcg@10": gcl[seed], "err": 0.1, "rbp@0.9": 0.1},
+                )
+            )
     sig = significance_table(pd.DataFrame(rows)).set_index("metric")
     assert sig.loc["ndcg@10", "n"] == 30
     assert sig.loc["ndcg@10", "diff"] == pytest.approx(np.mean(expected))
@@ -95,9 +123,12 @@ def test_significance_pairs_queries_after_averaging_seeds():
 
 
 def test_sweep_gains_is_relative_to_the_baseline_per_strength():
-    sweep = pd.DataFrame([dict(strength=s, split="in_domain", method=m, seed=0, **{"ndcg@10": v})
-                          for s, m, v in [(0, "clip", 0.5), (0, "gcl-linear", 0.6), (3, "clip", 0.4),
-                                          (3, "gcl-linear", 0.3)]])
+    sweep = pd.DataFrame(
+        [
+            dict(strength=s, split="in_domain", method=m, seed=0, **{"ndcg@10": v})
+            for s, m, v in [(0, "clip", 0.5), (0, "gcl-linear", 0.6), (3, "clip", 0.4), (3, "gcl-linear", 0.3)]
+        ]
+    )
     table = sweep_gains(sweep)
     assert table.loc[(0, "in_domain"), "gcl-linear"] == pytest.approx(0.2)
     assert table.loc[(3, "in_domain"), "gcl-linear"] == pytest.approx(-0.25)
@@ -107,8 +138,15 @@ def test_sweep_gains_is_relative_to_the_baseline_per_strength():
 
 @pytest.mark.slow
 def test_strength_sweep_regenerates_data_with_the_varied_parameter(tmp_path):
-    sweep = strength_sweep(tmp_path, [0.0], preset="smoke", methods=["clip", "bm25"], vary=["noise_strength"],
-                           overrides={"steps": 2}, evaluation=EvalConfig(top_q=10, top_k=20))
+    sweep = strength_sweep(
+        tmp_path,
+        [0.0],
+        preset="smoke",
+        methods=["clip", "bm25"],
+        vary=["noise_strength"],
+        overrides={"steps": 2},
+        evaluation=EvalConfig(top_q=10, top_k=20),
+    )
     params = json.loads((tmp_path / "strength-0" / "data" / "synthshop.json").read_text())["parameters"]
     assert params["noise_strength"] == 0.0 and params["popularity_strength"] == 1.0
     assert set(sweep["strength"]) == {0.0} and set(sweep["method"]) == {"clip", "bm25"}
@@ -119,10 +157,16 @@ def test_results_written_before_eval_config_are_kept_when_the_protocol_is_the_sa
     from gcl_nb.workbench.experiment.runner import _start_afresh_if_changed
 
     config = ExperimentConfig(data=str(tmp_path), out=str(tmp_path), methods=["bm25"], seeds=[0])
-    old = {"data": str(tmp_path), "data_options": {"image_root": None, "on_bad_image": "error",
-                                                     "check_images": "exists"},
-           "corpus": "half", "preset": "cpu", "overrides": {}, "splits": list(config.evaluation.splits),
-           "top_q": 2000, "top_k": 1000}
+    old = {
+        "data": str(tmp_path),
+        "data_options": {"image_root": None, "on_bad_image": "error", "check_images": "exists"},
+        "corpus": "half",
+        "preset": "cpu",
+        "overrides": {},
+        "splits": list(config.evaluation.splits),
+        "top_q": 2000,
+        "top_k": 1000,
+    }
     results = tmp_path / "results.csv"
     for top_q, kept in ((2000, True), (500, False)):
         (tmp_path / SETTINGS_NAME).write_text(json.dumps({**old, "top_q": top_q}))

@@ -1,4 +1,5 @@
 """What each field contributes: re-fused encoders share their towers and reproduce single-field models."""
+
 import json
 import shutil
 import warnings
@@ -38,11 +39,17 @@ def test_with_rhs_weights_shares_the_towers_and_validates(encoder):
 def test_a_field_alone_equals_a_model_of_that_field_only(encoder, data):
     corpus = data.corpus_for("in_domain")
     ids = corpus.products.index[:8].tolist()
-    only_image = MultiFieldEncoder(EncoderConfig(rhs=[FieldSpec("image", "image")], image_size=32), encoder.clip,
-                                   encoder.tokenizer, encoder.transform_train, encoder.transform_eval,
-                                   encoder.embed_dim)
-    torch.testing.assert_close(encode_products(encoder.with_rhs_weights([1, 0]), corpus, ids),
-                               encode_products(only_image, corpus, ids))
+    only_image = MultiFieldEncoder(
+        EncoderConfig(rhs=[FieldSpec("image", "image")], image_size=32),
+        encoder.clip,
+        encoder.tokenizer,
+        encoder.transform_train,
+        encoder.transform_eval,
+        encoder.embed_dim,
+    )
+    torch.testing.assert_close(
+        encode_products(encoder.with_rhs_weights([1, 0]), corpus, ids), encode_products(only_image, corpus, ids)
+    )
     fused = encode_products(encoder, corpus, ids)
     assert not torch.allclose(fused, encode_products(only_image, corpus, ids))
 
@@ -56,8 +63,7 @@ def test_field_ablation_and_sweep_agree(encoder, data):
     by_weight = sweep.set_index(["image_weight", "split"])["ndcg@10"]
     for weight, fields in ((1.0, "image"), (0.0, "title"), (0.5, fusion.FUSED)):
         expected = ablation[ablation["fields"] == fields].set_index("split")["ndcg@10"]
-        pd.testing.assert_series_equal(by_weight.xs(weight).sort_index(), expected.sort_index(),
-                                       check_names=False)
+        pd.testing.assert_series_equal(by_weight.xs(weight).sort_index(), expected.sort_index(), check_names=False)
     with pytest.raises(ValueError, match="one of several document fields"):
         fusion.fusion_sweep(encoder, data, field="colour")
 

@@ -1,4 +1,5 @@
 """load_gs on both layouts, export_parquet round trip, and one test per bad-input case."""
+
 from __future__ import annotations
 
 import json
@@ -74,8 +75,9 @@ def test_image_root_resolves_by_file_name(shop, tmp_path):
     assert data.corpora[1].load_image(pid).size == (32, 32)
 
 
-@pytest.mark.parametrize("pattern", ["{split}/part-0.parquet", "data/{split}-00000-of-00001.parquet",
-                                     "{split}-00000-of-00001.parquet"])
+@pytest.mark.parametrize(
+    "pattern", ["{split}/part-0.parquet", "data/{split}-00000-of-00001.parquet", "{split}-00000-of-00001.parquet"]
+)
 def test_parquet_layouts_load_identically(synthshop_smoke, parquet_shop, tmp_path, pattern):
     tarball = load_gs(synthshop_smoke)
     for split in SPLITS:
@@ -87,8 +89,9 @@ def test_parquet_layouts_load_identically(synthshop_smoke, parquet_shop, tmp_pat
     for split in SPLITS:
         pd.testing.assert_frame_equal(data.split(split), tarball.split(split))
     for half in (1, 2):
-        pd.testing.assert_frame_equal(data.corpora[half].products[["title"]].sort_index(),
-                                      tarball.corpora[half].products[["title"]].sort_index())
+        pd.testing.assert_frame_equal(
+            data.corpora[half].products[["title"]].sort_index(), tarball.corpora[half].products[["title"]].sort_index()
+        )
 
 
 def test_export_keeps_image_bytes(synthshop_smoke, parquet_shop):
@@ -119,6 +122,7 @@ def test_missing_columns(shop):
 def test_bad_scores(shop, value):
     def edit(t):
         t.loc[4, "score_reciprocal"] = value
+
     _edit_csv(shop, edit)
     with pytest.raises(DataError, match=r"query_0_product_id_0\.csv, line 6, column 'score_reciprocal'"):
         load_gs(shop)
@@ -127,6 +131,7 @@ def test_bad_scores(shop, value):
 def test_duplicate_pairs(shop):
     def edit(t):
         t.loc[len(t)] = t.loc[2]
+
     _edit_csv(shop, edit)
     with pytest.raises(DataError, match=r"duplicate \(query, product_id\) pair .* first seen at line 4"):
         load_gs(shop)
@@ -142,6 +147,7 @@ def test_product_not_in_its_corpus_half(shop):
 def test_empty_query_is_an_error(shop):
     def edit(t):
         t.loc[7, "query"] = "  "
+
     _edit_csv(shop, edit)
     with pytest.raises(DataError, match=r"line 9, column 'query': value is missing or empty"):
         load_gs(shop)
@@ -150,6 +156,7 @@ def test_empty_query_is_an_error(shop):
 def test_missing_titles_load_and_are_counted(shop):
     def edit(t):
         t.loc[7, "title"] = ""
+
     _edit_csv(shop, edit)
     no_key, null, empty = list(json.loads((shop / "corpus_2.json").read_text()))[:3]
 
@@ -157,6 +164,7 @@ def test_missing_titles_load_and_are_counted(shop):
         c[no_key].pop("title")
         c[null]["title"] = None
         c[empty]["title"] = ""
+
     _edit_corpus(shop, edit_corpus, half=2)
     with pytest.warns(UserWarning, match=r"rows without a title: in_domain 1 of [\d,]+, corpus_2 3 of 200"):
         data = load_gs(shop)
@@ -173,10 +181,15 @@ def test_missing_titles_in_parquet(parquet_shop, tmp_path):
     path = root / "data" / "in_domain-00000-of-00001.parquet"
     table = pq.read_table(path)
     pid = table.column("product_id")[0].as_py()
-    titles = [None if p == pid else t for p, t in zip(table.column("product_id").to_pylist(),
-                                                      table.column("title").to_pylist())]
-    pq.write_table(table.set_column(table.schema.get_field_index("title"), "title", pa.array(titles, pa.string())),
-                   path, row_group_size=64)
+    titles = [
+        None if p == pid else t
+        for p, t in zip(table.column("product_id").to_pylist(), table.column("title").to_pylist())
+    ]
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("title"), "title", pa.array(titles, pa.string())),
+        path,
+        row_group_size=64,
+    )
     n_rows = titles.count(None)
     with pytest.warns(UserWarning, match=f"rows without a title: in_domain {n_rows} of"):
         data = load_gs(root)
@@ -210,8 +223,9 @@ def test_parquet_null_image_is_no_image(parquet_shop, tmp_path, check_images):
     table = pq.read_table(path)
     pids = table.column("product_id").to_pylist()
     images = [None if p == pids[0] else im for p, im in zip(pids, table.column("image").to_pylist())]
-    pq.write_table(table.set_column(0, "image", pa.array(images, table.schema.field("image").type)), path,
-                   row_group_size=64)
+    pq.write_table(
+        table.set_column(0, "image", pa.array(images, table.schema.field("image").type)), path, row_group_size=64
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         data = load_gs(root, check_images=check_images)
@@ -226,14 +240,17 @@ def test_export_parquet_keeps_further_fields_and_products_without_image(shop, tm
         for key, entry in corpus.items():
             entry["brand"] = f"brand of {key}"
         del corpus[pid]["image_local"]
+
     _edit_corpus(shop, edit)
     tarball = load_gs(shop)
     out = export_parquet(shop, tmp_path / "pq")
     assert pq.read_schema(out / "data" / "in_domain-00000-of-00001.parquet").field("brand").type == pa.string()
     parquet = load_gs(out)
     judged = parquet.corpora[1].products.index
-    pd.testing.assert_frame_equal(parquet.corpora[1].products.sort_index(),
-                                  tarball.corpora[1].products.loc[judged, ["title", "brand"]].sort_index())
+    pd.testing.assert_frame_equal(
+        parquet.corpora[1].products.sort_index(),
+        tarball.corpora[1].products.loc[judged, ["title", "brand"]].sort_index(),
+    )
     assert pid in judged and not parquet.corpora[1].has_image(pid) and parquet.corpora[1].has_image(other)
 
 
@@ -268,12 +285,17 @@ def test_parquet_null_image_bytes(parquet_shop, tmp_path):
     table = pq.read_table(src)
     images = table.column("image").to_pylist()
     pid = table.column("product_id")[0].as_py()
-    images = [{"bytes": None, "path": None} if p == pid else im
-              for im, p in zip(images, table.column("product_id").to_pylist())]
+    images = [
+        {"bytes": None, "path": None} if p == pid else im
+        for im, p in zip(images, table.column("product_id").to_pylist())
+    ]
     out = tmp_path / "data"
     out.mkdir()
-    pq.write_table(table.set_column(0, "image", pa.array(images, type=table.schema.field("image").type)),
-                   out / "in_domain-00000-of-00001.parquet", row_group_size=64)
+    pq.write_table(
+        table.set_column(0, "image", pa.array(images, type=table.schema.field("image").type)),
+        out / "in_domain-00000-of-00001.parquet",
+        row_group_size=64,
+    )
     with pytest.raises(DataError, match=rf"product '{pid}'.*no image bytes"):
         load_gs(tmp_path, corpus="split")
     with pytest.warns(UserWarning, match="skipped 1"):

@@ -31,9 +31,10 @@ def test_constant_weights_equal_open_clip_cliploss():
     assert torch.allclose(gcl, expected, atol=1e-6)
 
 
-
-@pytest.mark.parametrize("stw, stw_params, rescale, w_min", [("linear", None, "mean", 0.1), ("linear", None, None, 0.1),
-                                                         ("reciprocal", {"top": 120.0}, "range", 0.4)])
+@pytest.mark.parametrize(
+    "stw, stw_params, rescale, w_min",
+    [("linear", None, "mean", 0.1), ("linear", None, None, 0.1), ("reciprocal", {"top": 120.0}, "range", 0.4)],
+)
 def test_diagonal_weights_are_the_stw_then_the_batch_rescaling(stw, stw_params, rescale, w_min):
     q, d = unit_rows(10, 16, 8), unit_rows(10, 16, 9)
     scores = torch.arange(1.0, 101.0, 10.0)
@@ -42,16 +43,20 @@ def test_diagonal_weights_are_the_stw_then_the_batch_rescaling(stw, stw_params, 
     assert torch.equal(got, gcl_loss(q, d, weights, 10.0))
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(rescale="max"), ValueError, "unknown STW rescaling"),
-    (dict(rescale="range", w_min=1.5), ValueError, "w_min"),
-    (dict(stw="linear", stw_params={"rescale": "mean"}), ValueError, "no parameter rescale"),
-    (dict(stw=abs, stw_params={"scale": 2.0}), ValueError, "only apply to the named presets"),
-    (dict(stw_options={"rescale": "mean"}), TypeError, "stw_options"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(rescale="max"), ValueError, "unknown STW rescaling"),
+        (dict(rescale="range", w_min=1.5), ValueError, "w_min"),
+        (dict(stw="linear", stw_params={"rescale": "mean"}), ValueError, "no parameter rescale"),
+        (dict(stw=abs, stw_params={"scale": 2.0}), ValueError, "only apply to the named presets"),
+        (dict(stw_options={"rescale": "mean"}), TypeError, "stw_options"),
+    ],
+)
 def test_loss_options_are_checked_when_the_loss_is_built(kwargs, error, match):
     with pytest.raises(error, match=match):
         GCLLoss(**kwargs)
+
 
 # Hand example: d = identity, q rows below, t = 2, so z = 2 q:
 #   z = [[2, 0, 0], [1.2, 1.6, 0], [0, 1.2, 1.6]], w = (3, 2, 1).
@@ -93,10 +98,14 @@ def test_target_matrix_generalises_the_diagonal():
     q, d = unit_rows(8, 16, 2), unit_rows(8, 16, 3)
     w = torch.rand(8) + 0.5
     for normalize in ("n", "sum_w"):
-        assert torch.allclose(gcl_loss(q, d, torch.eye(8), 10.0, normalize=normalize), ClipLoss()(q, d, 10.0),
-                              atol=1e-6)
-        assert torch.allclose(gcl_loss(q, d, torch.diag(w), 10.0, normalize=normalize),
-                              gcl_loss(q, d, w, 10.0, normalize=normalize), atol=1e-6)
+        assert torch.allclose(
+            gcl_loss(q, d, torch.eye(8), 10.0, normalize=normalize), ClipLoss()(q, d, 10.0), atol=1e-6
+        )
+        assert torch.allclose(
+            gcl_loss(q, d, torch.diag(w), 10.0, normalize=normalize),
+            gcl_loss(q, d, w, 10.0, normalize=normalize),
+            atol=1e-6,
+        )
 
 
 def test_multipositive_target_is_optimal_where_softmax_matches_it():
@@ -120,16 +129,19 @@ def test_mask_keeps_positives_of_a_target_matrix():
     both = torch.tensor([[3.0, 2.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
     assert torch.allclose(gcl_loss(q, d, both, 5.0, same_query="mask", query_ids=ids), gcl_loss(q, d, both, 5.0))
     one_way = torch.tensor([[3.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])  # z_10 is masked
-    assert not torch.allclose(gcl_loss(q, d, one_way, 5.0, same_query="mask", query_ids=ids),
-                              gcl_loss(q, d, one_way, 5.0))
+    assert not torch.allclose(
+        gcl_loss(q, d, one_way, 5.0, same_query="mask", query_ids=ids), gcl_loss(q, d, one_way, 5.0)
+    )
 
 
 def lookup_and_codes(table, batch):
     """PairLookup of `table` {(query, product): score} and (query_codes, doc_codes) of `batch` [(query, product)]."""
     pairs = pd.DataFrame([(q, d, s) for (q, d), s in table.items()], columns=["query", "product_id", "score_linear"])
     lookup = PairLookup(pairs)
-    return lookup, (torch.as_tensor(lookup.queries.get_indexer([q for q, _ in batch])),
-                    torch.as_tensor(lookup.product_ids.get_indexer([d for _, d in batch])))
+    return lookup, (
+        torch.as_tensor(lookup.queries.get_indexer([q for q, _ in batch])),
+        torch.as_tensor(lookup.product_ids.get_indexer([d for _, d in batch])),
+    )
 
 
 def test_gcl_loss_module_builds_multipos_targets_from_the_lookup():
@@ -149,8 +161,13 @@ def random_table_and_batch(seed, n_rows, n_batch):
     from it (products of other queries), so queries and products repeat within the batch."""
     rng = np.random.default_rng(seed)
     queries, products = rng.integers(0, 30, n_rows), rng.integers(0, 60, n_rows)
-    pairs = pd.DataFrame({"query": [f"q{q}" for q in queries], "product_id": [f"p{d}" for d in products],
-                          "score_linear": rng.integers(0, 101, n_rows).astype(float)})
+    pairs = pd.DataFrame(
+        {
+            "query": [f"q{q}" for q in queries],
+            "product_id": [f"p{d}" for d in products],
+            "score_linear": rng.integers(0, 101, n_rows).astype(float),
+        }
+    )
     rows = rng.integers(0, n_rows, n_batch)
     query_codes, _, doc_codes, _ = pair_codes(pairs)
     return pairs, torch.as_tensor(query_codes[rows]), torch.as_tensor(rng.permutation(doc_codes[rows]))
@@ -163,8 +180,10 @@ def brute_force_scores(pairs, query_codes, doc_codes):
     for key, score in zip(zip(q.tolist(), d.tolist()), pairs["score_linear"]):
         table.setdefault(key, score)
     keys = [[(a, b) for b in doc_codes.tolist()] for a in query_codes.tolist()]
-    return (torch.tensor([[float(table.get(k, 0.0)) for k in row] for row in keys]),
-            torch.tensor([[k in table for k in row] for row in keys]))
+    return (
+        torch.tensor([[float(table.get(k, 0.0)) for k in row] for row in keys]),
+        torch.tensor([[k in table for k in row] for row in keys]),
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -180,9 +199,16 @@ def test_lookup_matches_a_brute_force_table_lookup(seed):
     assert torch.equal(lookup.matrix(query_codes[:5], doc_codes), raw[:5])  # not square
 
 
-@pytest.mark.parametrize("stw, options", [("linear", {"rescale": "mean"}), ("reciprocal", {"rescale": "range"}),
-                                          ("constant", {}), (lambda s: s ** 2, {"rescale": "mean"}),
-                                          ("linear", {"stw_params": {"scale": 2.0}, "rescale": "range", "w_min": 0.3})])
+@pytest.mark.parametrize(
+    "stw, options",
+    [
+        ("linear", {"rescale": "mean"}),
+        ("reciprocal", {"rescale": "range"}),
+        ("constant", {}),
+        (lambda s: s**2, {"rescale": "mean"}),
+        ("linear", {"stw_params": {"scale": 2.0}, "rescale": "range", "w_min": 0.3}),
+    ],
+)
 def test_target_matrix_is_the_stw_of_the_batch_table_pairs(stw, options):
     pairs, query_codes, doc_codes = random_table_and_batch(7, n_rows=300, n_batch=48)
     raw, present = brute_force_scores(pairs, query_codes, doc_codes)
@@ -190,8 +216,7 @@ def test_target_matrix_is_the_stw_of_the_batch_table_pairs(stw, options):
     rescaling = get_rescaling(options.get("rescale"), options.get("w_min", 0.1))
     pair_weight = get_stw(stw, **options.get("stw_params", {}))
     expected[present] = rescaling(pair_weight(raw[present]))  # the STW, then the rescaling over the table pairs
-    got = GCLLoss(stw, **options, target="multipos", lookup=PairLookup(pairs)).target_matrix(
-        query_codes, doc_codes)
+    got = GCLLoss(stw, **options, target="multipos", lookup=PairLookup(pairs)).target_matrix(query_codes, doc_codes)
     assert torch.allclose(got, expected, rtol=1e-6)
 
 
@@ -250,9 +275,12 @@ def _worker(rank, world_size, init_file, out_dir, option_sets):
 
 
 def test_two_process_gloo_matches_one_process_without_warnings(tmp_path):
-    option_sets = [{}, {"rescale": "mean"},
-                   {"target": "multipos", "same_query": "mask", "normalize": "sum_w"},
-                   {"target": "multipos", "rescale": "range"}]
+    option_sets = [
+        {},
+        {"rescale": "mean"},
+        {"target": "multipos", "same_query": "mask", "normalize": "sum_w"},
+        {"target": "multipos", "rescale": "range"},
+    ]
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path), option_sets), nprocs=2)
     for i, options in enumerate(option_sets):
         model, batch = batch_and_model()

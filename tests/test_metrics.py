@@ -1,4 +1,5 @@
 """gcl_nb.metrics: trec_eval agreement, worked examples, edge cases and bad input."""
+
 import math
 
 import numpy as np
@@ -39,7 +40,8 @@ def random_case(rng, n_queries=30, n_docs=60, tie_scores=False):
 def test_trec_eval_metrics_match_pytrec_eval(seed, tie_scores):
     qrels, run = random_case(np.random.default_rng(seed), tie_scores=tie_scores)
     evaluator = pytrec_eval.RelevanceEvaluator(
-        qrels, {"ndcg_cut.1,3,10,50", "map_cut.5,1000", "recall.10,100", "P.5,10"})
+        qrels, {"ndcg_cut.1,3,10,50", "map_cut.5,1000", "recall.10,100", "P.5,10"}
+    )
     expected = evaluator.evaluate(run)
     checks = [
         (lambda: ndcg(qrels, run, 1, per_query=True), "ndcg_cut_1"),
@@ -93,7 +95,7 @@ def test_rbp_and_mrr_worked_examples():
     qrels = {"q": {"a": 4, "b": 2}}
     run = {"q": {"x": 3.0, "b": 2.0, "a": 1.0}}
     p = 0.8
-    assert rbp(qrels, run, p) == pytest.approx((1 - p) * (0.5 * p + 1.0 * p ** 2))
+    assert rbp(qrels, run, p) == pytest.approx((1 - p) * (0.5 * p + 1.0 * p**2))
     assert mrr(qrels, run, 10) == 0.5
     assert mrr(qrels, run, 1) == 0.0
     with pytest.raises(ValueError, match="persistence"):
@@ -118,8 +120,7 @@ def test_metric_set_matches_single_metrics():
 def test_from_topk_equals_from_dicts_with_padding_and_reordered_rows():
     rng = np.random.default_rng(3)
     doc_ids = pd.Index([f"p{i}" for i in range(40)])
-    qrels = {f"q{q}": {f"p{i}": int(rng.integers(1, 4)) for i in rng.choice(40, 8, replace=False)}
-             for q in range(6)}
+    qrels = {f"q{q}": {f"p{i}": int(rng.integers(1, 4)) for i in rng.choice(40, 8, replace=False)} for q in range(6)}
     qrels["q5"]["not-in-corpus"] = 3
     index = np.stack([rng.choice(40, 10, replace=False) for _ in range(5)])
     scores = rng.integers(0, 3, index.shape).astype(np.float32)  # many ties
@@ -185,8 +186,9 @@ class TestBadInput:
         with pytest.raises(ValueError, match="NaN for query 'q', document 'b'"):
             err(self.qrels, {"q": {"a": 1.0, "b": float("nan")}})
         with pytest.raises(ValueError, match="NaN for query 'q', document 'p1'"):
-            RankedGrades.from_topk(self.qrels, ["q"], np.array([[0, 1]]), np.array([[1.0, np.nan]]),
-                                   pd.Index(["p0", "p1"]))
+            RankedGrades.from_topk(
+                self.qrels, ["q"], np.array([[0, 1]]), np.array([[1.0, np.nan]]), pd.Index(["p0", "p1"])
+            )
 
     def test_bad_grades(self):
         for grade in (float("nan"), -1):
@@ -195,8 +197,7 @@ class TestBadInput:
 
     def test_duplicate_document_in_a_run(self):
         with pytest.raises(ValueError, match="document 'p1' appears twice"):
-            RankedGrades.from_topk(self.qrels, ["q"], np.array([[1, 0, 1]]), np.ones((1, 3)),
-                                   pd.Index(["p0", "p1"]))
+            RankedGrades.from_topk(self.qrels, ["q"], np.array([[1, 0, 1]]), np.ones((1, 3)), pd.Index(["p0", "p1"]))
 
     def test_shape_and_index_errors(self):
         ids = pd.Index(["p0", "p1"])

@@ -1,4 +1,5 @@
 """Invariants of gcl_nb.metrics under random qrels and runs (hypothesis)."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings

@@ -1,4 +1,5 @@
 """RBP against ranx (numba JIT costs seconds, hence `slow`)."""
+
 import numpy as np
 import pytest
 import ranx  # a test dependency (the "test" extra): when missing, the suite fails instead of skipping silently

@@ -47,8 +47,12 @@ def test_config_defaults_and_validation():
 
 def images(encoder, n):
     g = torch.Generator().manual_seed(n)
-    return torch.stack([encoder.preprocess(Image.fromarray((torch.rand(40, 48, 3, generator=g) * 255)
-                                                           .byte().numpy())) for _ in range(n)])
+    return torch.stack(
+        [
+            encoder.preprocess(Image.fromarray((torch.rand(40, 48, 3, generator=g) * 255).byte().numpy()))
+            for _ in range(n)
+        ]
+    )
 
 
 @torch.no_grad()
@@ -63,8 +67,9 @@ def test_fusion_renormalises_over_present_fields_whichever_is_missing(encoder):
     assert torch.allclose(fused[2], e_img[2], atol=1e-6)
     assert torch.allclose(fused.norm(dim=1), torch.ones(3))
     with pytest.raises(ValueError, match=r"rhs rows \[1\] have no present field"):
-        encoder.encode_fields("rhs", {"image": img, "title": title}, torch.tensor([[True, True], [False, False],
-                                                                                 [True, True]]))
+        encoder.encode_fields(
+            "rhs", {"image": img, "title": title}, torch.tensor([[True, True], [False, False], [True, True]])
+        )
     with pytest.raises(ValueError, match="lacks field"):
         encoder.encode_fields("rhs", {"image": img})
 
@@ -199,6 +204,7 @@ def test_cached_tokenizer_gives_the_tokenizers_rows():
     assert torch.equal(cached(texts), plain(texts))
     assert calls == [["red dress", "blue shoe", "green hat", "a long title with many words"]]  # each text once
     assert len(cached.rows) == 3  # the cap: the fourth text is not kept ...
-    assert torch.equal(cached(["a long title with many words", "red dress"]),
-                       plain(["a long title with many words", "red dress"]))
+    assert torch.equal(
+        cached(["a long title with many words", "red dress"]), plain(["a long title with many words", "red dress"])
+    )
     assert calls[-1] == ["a long title with many words"]  # ... so it is tokenized again

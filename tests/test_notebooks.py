@@ -1,6 +1,7 @@
 """gcl_nb.workbench.notebooks: papermill runner and the folder it reads, offline HTML export (fast, on a toy
 notebook), and the four workbench notebooks end to end in CI mode, chained through one run directory (slow; the
 session's `smoke_notebooks` run, which the browser test reuses)."""
+
 import json
 import re
 from pathlib import Path
@@ -21,18 +22,27 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 TOY_CELLS = [
     ("markdown", "# toy", []),
     ("code", "run_dir = ''\npreset = 'smoke'\nci = False\ntitle = 'bars'", ["parameters"]),
-    ("code", "from gcl_nb.viz.display import use_offline_plotly\nuse_offline_plotly()\n"
-             "import plotly.graph_objects as go\ngo.Figure(go.Bar(y=[1, 2]), layout_title_text=title)", []),
-    ("code", "from gcl_nb.viz.explorer import QueryExplorer\n"
-             "QueryExplorer(lambda s, q, m, k: f'<p class=static>{s} {q} {k}</p>', {'in_domain': [('q1', 'a')]},"
-             " ['clip'], k=4)", []),
+    (
+        "code",
+        "from gcl_nb.viz.display import use_offline_plotly\nuse_offline_plotly()\n"
+        "import plotly.graph_objects as go\ngo.Figure(go.Bar(y=[1, 2]), layout_title_text=title)",
+        [],
+    ),
+    (
+        "code",
+        "from gcl_nb.viz.explorer import QueryExplorer\n"
+        "QueryExplorer(lambda s, q, m, k: f'<p class=static>{s} {q} {k}</p>', {'in_domain': [('q1', 'a')]},"
+        " ['clip'], k=4)",
+        [],
+    ),
     ("code", "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='toy steps'):\n    pass", []),
 ]
 
 
 def _write_toy(folder: Path) -> Path:
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     for kind, source, tags in TOY_CELLS:
         make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
         nb.cells.append(make(source, metadata={"tags": tags}))
@@ -88,8 +98,9 @@ def test_rendered_notebooks_in_docs_match_their_sources():
     for name in notebooks.NOTEBOOKS:
         page = DOCS_NOTEBOOKS / name.replace(".ipynb", ".html")
         assert page.is_file(), f"{page} missing: run `make docs`"
-        assert html_export.rendered_source_hash(page) == html_export.source_hash(NOTEBOOK_DIR / name), \
+        assert html_export.rendered_source_hash(page) == html_export.source_hash(NOTEBOOK_DIR / name), (
             f"{name} changed since {page} was rendered: run `make docs` and commit docs/notebooks"
+        )
         html = page.read_text()
         _assert_math_rendered(html, page.name)
         assert "Smoke test, not a result" not in html, f"{page}: the published pages are a real cpu run"
@@ -114,13 +125,14 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, ca
     (tmp_path / "src").mkdir()
     src = _write_toy(tmp_path / "src")
     out = tmp_path / "run"
-    (executed,) = notebooks.run_notebooks(out, preset="smoke", ci=True, params={"title": "hello"},
-                                          notebooks=[src.name], notebook_dir=src.parent, log=True)
+    (executed,) = notebooks.run_notebooks(
+        out, preset="smoke", ci=True, params={"title": "hello"}, notebooks=[src.name], notebook_dir=src.parent, log=True
+    )
     err = capfd.readouterr().err
     assert "Kernel is running over TCP" not in err and "[IPKernelApp]" not in err, "no kernel noise"
     nb = nbformat.read(executed, as_version=4)
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert "title = \"hello\"" in injected.source and "ci = True" in injected.source
+    assert 'title = "hello"' in injected.source and "ci = True" in injected.source
     assert str(out.resolve()) in injected.source
     html = _assert_offline_html(executed.with_suffix(".html"))
     assert len(html) < 1_000_000 and "Plotly.newPlot" in html and "hello" in html
@@ -155,14 +167,23 @@ def test_notebooks_and_committed_results_come_from_the_source_checkout_the_packa
     monkeypatch.chdir(tmp_path)
     assert checkout.source_checkout() is None and notebooks.committed_result("synthshop_cpu.csv") is None
     default = (tmp_path / "notebooks").resolve()
-    with pytest.raises(SettingError, match=re.escape(f"no notebook folder at {default} (the default: gcl_nb runs "
-                                                     "from no source checkout, so ./notebooks): pass --notebook-dir")):
+    with pytest.raises(
+        SettingError,
+        match=re.escape(
+            f"no notebook folder at {default} (the default: gcl_nb runs "
+            "from no source checkout, so ./notebooks): pass --notebook-dir"
+        ),
+    ):
         notebooks.find_notebook_dir()
     default.mkdir()
     assert notebooks.find_notebook_dir() == default
     assert notebooks.find_notebook_dir("notebooks") == default
-    with pytest.raises(SettingError, match=re.escape(f"no notebook folder at {tmp_path.resolve() / 'elsewhere'} "
-                                                     "(the folder given): pass --notebook-dir")):
+    with pytest.raises(
+        SettingError,
+        match=re.escape(
+            f"no notebook folder at {tmp_path.resolve() / 'elsewhere'} (the folder given): pass --notebook-dir"
+        ),
+    ):
         notebooks.run_notebooks(tmp_path / "run", notebook_dir=tmp_path / "elsewhere")
     assert not (tmp_path / "run").exists()
 
@@ -232,7 +253,8 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
         assert len(_html_without_images(path.with_suffix(".html"))) < 800_000, f"{path.name}: HTML too large"
         _assert_math_rendered(html, path.name)
         assert html_export.rendered_source_hash(path.with_suffix(".html")) == html_export.source_hash(
-            NOTEBOOK_DIR / path.name), f"{path.name}: the page records its source notebook's hash"
+            NOTEBOOK_DIR / path.name
+        ), f"{path.name}: the page records its source notebook's hash"
         caveats = sum("Smoke test, not a result" in o.get("data", {}).get("text/html", "") for o in outputs)
         assert caveats == (1 if path.name[:2] in ("02", "03") else 0), path.name
     assert re.search(r'gcl-widget-text">train:\s+100%', executed[1].with_suffix(".html").read_text())
@@ -243,11 +265,18 @@ def test_four_notebooks_run_end_to_end_in_ci_mode(smoke_notebooks):
     assert "in_domain: most improved" in delta_html and "zero_shot: most hurt" in delta_html
     assert "ground truth" in explorer_html and "data:image/png;base64," in explorer_html
     assert "first relevant at rank" in explorer_html and "(in_domain, query" in explorer_html
-    significance = next(o["data"]["text/html"] for c in nbformat.read(executed[2], as_version=4).cells
-                        if "labelled_significance" in c.source for o in c.outputs)
+    significance = next(
+        o["data"]["text/html"]
+        for c in nbformat.read(executed[2], as_version=4).cells
+        if "labelled_significance" in c.source
+        for o in c.outputs
+    )
     assert "<th>clip</th>" in significance and "<th>gcl-linear</th>" in significance and "mean_a" not in significance
-    linked_html = [o["data"]["text/html"] for o in _outputs(executed[3])
-                   if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    linked_html = [
+        o["data"]["text/html"]
+        for o in _outputs(executed[3])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
     assert linked_html and "nearest products" in linked_html[0] and "Plotly.newPlot" in linked_html[0]
     assert "first relevant at rank" in linked_html[0], "the explorer opened on the highlighted query"
 
@@ -259,8 +288,13 @@ def test_solutions_notebook_passes_every_check(smoke_notebooks, tmp_path):
 
     run_dir = smoke_notebooks[0].parent
     out = tmp_path / "solutions.ipynb"
-    papermill.execute_notebook(str(NOTEBOOK_DIR / "solutions.ipynb"), str(out), kernel_name="python3",
-                               parameters={"run_dir": str(run_dir), "preset": "smoke", "ci": True}, cwd=str(tmp_path))
+    papermill.execute_notebook(
+        str(NOTEBOOK_DIR / "solutions.ipynb"),
+        str(out),
+        kernel_name="python3",
+        parameters={"run_dir": str(run_dir), "preset": "smoke", "ci": True},
+        cwd=str(tmp_path),
+    )
     text = "".join(o.get("text", "") for o in _outputs(out))
     assert "✗" not in text and re.search(r"(\d+) of \1 checks passed", text), text[-2000:]
     assert text.count("✓") >= 14
@@ -282,33 +316,52 @@ def test_notebook_parameters_are_checked_against_their_declarations(tmp_path):
     it; nothing is listed in the runner, so a new parameter is checked from its own line."""
     from gcl_nb.workbench.notebooks.parameters import check_parameters, declared_parameters
 
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell(
-        'preset = "cpu"      # smoke | cpu | gpu: the budget\n'
-        'method = None       # umap | pca (None: umap)\n'
-        'steps: Optional[int] = None  # optimiser steps\n'
-        'top_k = 1000        # documents per query\n'
-        'tolerance = 0.01\n'
-        'reference = "x.csv" # committed results (None: none)\n'
-        'splits = ["in_domain"]\n'
-        'ci = False\n'
-        'anything = None\n', metadata={"tags": ["parameters"]})]
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            'preset = "cpu"      # smoke | cpu | gpu: the budget\n'
+            "method = None       # umap | pca (None: umap)\n"
+            "steps: Optional[int] = None  # optimiser steps\n"
+            "top_k = 1000        # documents per query\n"
+            "tolerance = 0.01\n"
+            'reference = "x.csv" # committed results (None: none)\n'
+            'splits = ["in_domain"]\n'
+            "ci = False\n"
+            "anything = None\n",
+            metadata={"tags": ["parameters"]},
+        )
+    ]
     nbformat.write(nb, tmp_path / "toy.ipynb")
     declared = {"toy.ipynb": declared_parameters(tmp_path / "toy.ipynb")}
-    good = dict(preset="gpu", method=None, steps=5, top_k=10, tolerance=1, reference=None, splits=["zero_shot"],
-                ci=True, anything={"a": 1})
+    good = dict(
+        preset="gpu",
+        method=None,
+        steps=5,
+        top_k=10,
+        tolerance=1,
+        reference=None,
+        splits=["zero_shot"],
+        ci=True,
+        anything={"a": 1},
+    )
     check_parameters(good, declared)
     check_parameters(dict(steps=None, method="pca"), declared)
-    for bad, message in [(dict(preset="tpu"), "preset='tpu' .*: choose one of smoke, cpu, gpu$"),
-                         (dict(preset=None), "choose one of smoke, cpu, gpu$"),
-                         (dict(method="tsne"), "choose one of umap, pca, None"),
-                         (dict(steps="ten"), "steps='ten' .*: give an integer or null"),
-                         (dict(steps=2.5), "give an integer or null"),
-                         (dict(top_k="abc"), r"top_k='abc' \(toy.ipynb declares top_k = 1000\): give an integer$"),
-                         (dict(top_k=True), "give an integer"), (dict(top_k=None), "give an integer$"),
-                         (dict(tolerance="low"), "give a number"), (dict(reference=3), "give a text or null"),
-                         (dict(splits="in_domain"), "give a list"), (dict(ci=1), "give true or false"),
-                         (dict(nope=1), "'nope' is not declared by any notebook; the notebooks declare anything, ci")]:
+    for bad, message in [
+        (dict(preset="tpu"), "preset='tpu' .*: choose one of smoke, cpu, gpu$"),
+        (dict(preset=None), "choose one of smoke, cpu, gpu$"),
+        (dict(method="tsne"), "choose one of umap, pca, None"),
+        (dict(steps="ten"), "steps='ten' .*: give an integer or null"),
+        (dict(steps=2.5), "give an integer or null"),
+        (dict(top_k="abc"), r"top_k='abc' \(toy.ipynb declares top_k = 1000\): give an integer$"),
+        (dict(top_k=True), "give an integer"),
+        (dict(top_k=None), "give an integer$"),
+        (dict(tolerance="low"), "give a number"),
+        (dict(reference=3), "give a text or null"),
+        (dict(splits="in_domain"), "give a list"),
+        (dict(ci=1), "give true or false"),
+        (dict(nope=1), "'nope' is not declared by any notebook; the notebooks declare anything, ci"),
+    ]:
         with pytest.raises(SettingError, match=message):
             check_parameters(bad, declared)

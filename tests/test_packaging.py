@@ -2,6 +2,7 @@
 (`pip install gcl_nb` is enough to import it), everything else (the workbench app, imports inside functions or
 guarded by `except ImportError`) as a core dependency or in an extra. Parsed from the source, as
 tests/test_architecture.py does."""
+
 import ast
 import re
 import sys
@@ -85,16 +86,23 @@ def test_the_library_imports_only_core_dependencies_at_module_level():
         if _is_app(name):
             continue
         allowed = core | extras.get(EXTRA_MODULES.get(name, ""), set())
-        offending += [f"{name} imports {module} ({_distribution(module)})" for module, required in imports
-                      if required and _distribution(module) not in allowed]
+        offending += [
+            f"{name} imports {module} ({_distribution(module)})"
+            for module, required in imports
+            if required and _distribution(module) not in allowed
+        ]
     assert not offending, f"not core dependencies in pyproject.toml: {offending}"
 
 
 def test_every_import_is_declared():
     core, extras = _declared()
     declared = core.union(*extras.values())
-    offending = [f"{name} imports {module} ({_distribution(module)})" for name, imports in _imports_by_module()
-                 for module, _ in imports if _distribution(module) not in declared]
+    offending = [
+        f"{name} imports {module} ({_distribution(module)})"
+        for name, imports in _imports_by_module()
+        for module, _ in imports
+        if _distribution(module) not in declared
+    ]
     assert not offending, f"not declared in pyproject.toml: {offending}"
 
 
@@ -105,13 +113,24 @@ def test_modules_needing_an_extra_are_imported_only_by_the_app():
         if _is_app(name) or name in EXTRA_MODULES:
             continue
         tree = ast.parse(path.read_text(), str(path))
-        offending += [f"{name} imports {node.module}" for node in tree.body
-                      if isinstance(node, ast.ImportFrom) and node.module in EXTRA_MODULES]
+        offending += [
+            f"{name} imports {node.module}"
+            for node in tree.body
+            if isinstance(node, ast.ImportFrom) and node.module in EXTRA_MODULES
+        ]
     assert not offending, offending
 
 
 def test_the_workbench_extra_holds_the_app_only_packages():
     core, extras = _declared()
-    assert {"papermill", "nbconvert", "latex2mathml", "anywidget", "ipywidgets", "umap-learn", "bm25s",
-            "tabulate"} <= extras["workbench"]
+    assert {
+        "papermill",
+        "nbconvert",
+        "latex2mathml",
+        "anywidget",
+        "ipywidgets",
+        "umap-learn",
+        "bm25s",
+        "tabulate",
+    } <= extras["workbench"]
     assert not core & extras["workbench"]

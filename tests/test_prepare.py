@@ -1,5 +1,6 @@
 """`gcl-nb prepare`: a shop's own search log and catalogue (not SynthShop: other ids, titles, scores, image
 sizes, images in subfolders, a further text field) -> the Marqo-GS layout -> train -> evaluate -> experiment."""
+
 import json
 from pathlib import Path
 
@@ -28,12 +29,18 @@ def write_shop(root: Path) -> dict:
         pid = f"HW-{i:04d}-{'abc'[i % 3]}"
         (images / kind).mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (40, 56), COLOURS[colour]).save(images / kind / f"{pid}.png")
-        products.append({"sku": pid, "name": f"{BRANDS[i % 3]} {colour} {kind} no. {i}",
-                         "picture": f"{kind}/{pid}.png", "brand": BRANDS[i % 3]})
-    products[3]["name"] = ""                                # no title: found by its image
-    products[5]["picture"] = ""                             # no image: found by its title
+        products.append(
+            {
+                "sku": pid,
+                "name": f"{BRANDS[i % 3]} {colour} {kind} no. {i}",
+                "picture": f"{kind}/{pid}.png",
+                "brand": BRANDS[i % 3],
+            }
+        )
+    products[3]["name"] = ""  # no title: found by its image
+    products[5]["picture"] = ""  # no image: found by its title
     (images / "lamp" / "broken.png").write_bytes(b"not a png")
-    products[7]["picture"] = "lamp/broken.png"              # unreadable image: kept without it
+    products[7]["picture"] = "lamp/broken.png"  # unreadable image: kept without it
     log = []
     for q, (colour, kind) in enumerate((c, k) for c in COLOURS for k in KINDS):
         for extra in ("", " for my flat"):
@@ -43,18 +50,36 @@ def write_shop(root: Path) -> dict:
                 if match and rng.random() < 0.8:
                     log.append({"search": query, "sku": p["sku"], "clicks": int(match * 5 + rng.integers(0, 4))})
     log.append({"search": "crimson kettle", "sku": log[0]["sku"], "clicks": 1})  # duplicate pair
-    log.append({"search": "teal rug", "sku": "HW-9999-z", "clicks": 3})          # not in the catalogue
-    log.append({"search": "a lonely query", "sku": "HW-0001-b", "clicks": 2})    # one judged product
+    log.append({"search": "teal rug", "sku": "HW-9999-z", "clicks": 3})  # not in the catalogue
+    log.append({"search": "a lonely query", "sku": "HW-0001-b", "clicks": 2})  # one judged product
     pd.DataFrame(products).to_csv(root / "catalogue.csv", index=False)
     pd.DataFrame(log).to_json(root / "log.jsonl", orient="records", lines=True)
     return {"pairs": root / "log.jsonl", "catalogue": root / "catalogue.csv", "images": images, "n_log": len(log)}
 
 
 def prepare_args(shop: dict, out: Path, *extra: str) -> list[str]:
-    return ["prepare", "--pairs", str(shop["pairs"]), "--catalogue", str(shop["catalogue"]),
-            "--image-root", str(shop["images"]), "--score-column", "clicks", "--query-column", "search",
-            "--product-column", "sku", "--title-column", "name", "--image-column", "picture", "--out", str(out),
-            *extra]
+    return [
+        "prepare",
+        "--pairs",
+        str(shop["pairs"]),
+        "--catalogue",
+        str(shop["catalogue"]),
+        "--image-root",
+        str(shop["images"]),
+        "--score-column",
+        "clicks",
+        "--query-column",
+        "search",
+        "--product-column",
+        "sku",
+        "--title-column",
+        "name",
+        "--image-column",
+        "picture",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +119,10 @@ def test_splits_follow_the_release_procedure(shop, prepared):
     assert not halves[1] & halves[2] and len(halves[1]) == 36 and len(halves[1] | halves[2]) == 72
     for split in SPLITS:
         assert set(data.split(split)["product_id"]) <= halves[SPLIT_CORPUS[split]]
-        gt = {**json.loads((prepared / f"{SPLIT_FILE_STEMS[split]}_gt_test.json").read_text()),
-              **json.loads((prepared / f"{SPLIT_FILE_STEMS[split]}_gt_dev.json").read_text())}
+        gt = {
+            **json.loads((prepared / f"{SPLIT_FILE_STEMS[split]}_gt_test.json").read_text()),
+            **json.loads((prepared / f"{SPLIT_FILE_STEMS[split]}_gt_dev.json").read_text()),
+        }
         assert {k.removesuffix(QUERY_KEY_SUFFIX) for k in gt} == queries[split]
         assert all(k.endswith(QUERY_KEY_SUFFIX) for k in gt)
     products = pd.concat([c.products for c in data.corpora.values()])
@@ -111,18 +138,60 @@ def test_splits_follow_the_release_procedure(shop, prepared):
 def test_prepared_folder_trains_evaluates_and_runs_an_experiment(shop, prepared, tmp_path):
     common = ["--data", str(prepared), "--image-root", str(shop["images"])]
     run = tmp_path / "run"
-    assert cli_main(["train", *common, "--preset", "smoke", "--steps", "2", "--batch-size", "8",
-                     "--rhs", "image,title,brand", "--rhs-weights", "0.4,0.4,0.2", "--field-dropout", "title:0.3",
-                     "--no-progress", "--out", str(run)]) == 0
+    assert (
+        cli_main(
+            [
+                "train",
+                *common,
+                "--preset",
+                "smoke",
+                "--steps",
+                "2",
+                "--batch-size",
+                "8",
+                "--rhs",
+                "image,title,brand",
+                "--rhs-weights",
+                "0.4,0.4,0.2",
+                "--field-dropout",
+                "title:0.3",
+                "--no-progress",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert json.loads((run / "config.json").read_text())["encoder"]["rhs_weights"] == [0.4, 0.4, 0.2]
     table = tmp_path / "eval.csv"
     assert cli_main(["evaluate", "--model", str(run), *common, "--top-q", "10", "--out", str(table)]) == 0
     result = pd.read_csv(table)
     assert list(result["split"]) == list(SPLITS) and result["ndcg@10"].between(0, 1).all()
     assert (result["n_docs"] == 36).all()
-    assert cli_main(["experiment", *common, "--preset", "smoke", "--methods", "gcl-linear", "random-init",
-                     "--seeds", "0", "--steps", "2", "--set", "batch_size=8", "--top-q", "10",
-                     "--out", str(tmp_path / "exp")]) == 0
+    assert (
+        cli_main(
+            [
+                "experiment",
+                *common,
+                "--preset",
+                "smoke",
+                "--methods",
+                "gcl-linear",
+                "random-init",
+                "--seeds",
+                "0",
+                "--steps",
+                "2",
+                "--set",
+                "batch_size=8",
+                "--top-q",
+                "10",
+                "--out",
+                str(tmp_path / "exp"),
+            ]
+        )
+        == 0
+    )
     results = pd.read_csv(tmp_path / "exp" / "results.csv")
     assert set(results["method"]) == {"gcl-linear", "random-init"} and len(results) == 8
 
@@ -139,22 +208,59 @@ def test_parquet_layout_keeps_further_fields_and_trains_and_evaluates(shop, tmp_
     assert list(products.columns) == ["title", "brand"] and products.loc["HW-0000-a", "brand"] == "Nordhaus"
     assert {"HW-0005-c", "HW-0007-b"} <= set(data.corpora[1].without_image | data.corpora[2].without_image)
     run, table = tmp_path / "run", tmp_path / "eval.csv"
-    assert cli_main(["train", "--data", str(out), "--preset", "smoke", "--steps", "2", "--batch-size", "8",
-                     "--rhs", "image,title,brand", "--rhs-weights", "0.4,0.4,0.2", "--no-progress",
-                     "--out", str(run)]) == 0
+    assert (
+        cli_main(
+            [
+                "train",
+                "--data",
+                str(out),
+                "--preset",
+                "smoke",
+                "--steps",
+                "2",
+                "--batch-size",
+                "8",
+                "--rhs",
+                "image,title,brand",
+                "--rhs-weights",
+                "0.4,0.4,0.2",
+                "--no-progress",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert cli_main(["evaluate", "--model", str(run), "--data", str(out), "--top-q", "10", "--out", str(table)]) == 0
     result = pd.read_csv(table)
     assert list(result["split"]) == list(SPLITS) and result["ndcg@10"].between(0, 1).all()
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda shop: shop["catalogue"].write_text(shop["catalogue"].read_text().replace(
-        "kettle/HW-0000-a.png", "https://cdn.example.com/HW-0000-a.png", 1)), "is a URL; nothing is downloaded"),
-    (lambda shop: shop["catalogue"].write_text(shop["catalogue"].read_text().replace(
-        "kettle/HW-0000-a.png", "../../etc/passwd", 1)), "outside the image root"),
-    (lambda shop: shop["catalogue"].write_text(shop["catalogue"].read_text().replace(
-        "HW-0001-b", "HW-0000-a", 1)), "product id 'HW-0000-a' appears again"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda shop: shop["catalogue"].write_text(
+                shop["catalogue"]
+                .read_text()
+                .replace("kettle/HW-0000-a.png", "https://cdn.example.com/HW-0000-a.png", 1)
+            ),
+            "is a URL; nothing is downloaded",
+        ),
+        (
+            lambda shop: shop["catalogue"].write_text(
+                shop["catalogue"].read_text().replace("kettle/HW-0000-a.png", "../../etc/passwd", 1)
+            ),
+            "outside the image root",
+        ),
+        (
+            lambda shop: shop["catalogue"].write_text(
+                shop["catalogue"].read_text().replace("HW-0001-b", "HW-0000-a", 1)
+            ),
+            "product id 'HW-0000-a' appears again",
+        ),
+    ],
+)
 def test_unusable_input_is_one_line_with_status_2_and_nothing_written(shop, tmp_path, capsys, change, message):
     own = write_shop(tmp_path / "shop")
     change(own)
@@ -211,16 +317,26 @@ def test_a_rank_column_becomes_position(shop, tmp_path):
 def test_the_notebooks_run_on_the_prepared_folder(shop, prepared, tmp_path):
     """01 explores it, 02 trains on it (CI mode: a few steps), 03 and 04 analyse those runs."""
     from gcl_nb.workbench.notebooks import run_notebooks
-    executed = run_notebooks(tmp_path / "run", preset="smoke", ci=True, params={
-        "data_path": str(prepared), "image_root": str(shop["images"]), "batch_size": 8})
-    assert [p.name for p in executed] == ["01_data_exploration.ipynb", "02_gpu_training.ipynb",
-                                          "03_ranking_analysis.ipynb", "04_embedding_maps.ipynb"]
+
+    executed = run_notebooks(
+        tmp_path / "run",
+        preset="smoke",
+        ci=True,
+        params={"data_path": str(prepared), "image_root": str(shop["images"]), "batch_size": 8},
+    )
+    assert [p.name for p in executed] == [
+        "01_data_exploration.ipynb",
+        "02_gpu_training.ipynb",
+        "03_ranking_analysis.ipynb",
+        "04_embedding_maps.ipynb",
+    ]
     assert all(p.with_suffix(".html").is_file() for p in executed)
 
 
 def test_relative_image_paths_stay_under_the_image_root(tmp_path):
     from gcl_nb.data.gs.images import FolderImages, image_key
     from gcl_nb.data.schema import DataError
+
     assert image_key("/input/images/a.jpg") == "a.jpg" and image_key("lamps\\a.png") == "lamps/a.png"
     (tmp_path / "lamps").mkdir()
     (tmp_path / "lamps" / "a.png").write_bytes(b"x")

@@ -1,5 +1,6 @@
 """Marqo-GS files as users have them: the release's folder layout, partial columns, inconsistent ids, corpus
 scope, physical line numbers, malformed shards, and how the command line reports a data error."""
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,9 @@ def _quiet_load(*args, **kwargs):
 def release(synthshop_smoke, tmp_path):
     """The official tarball layout: the subset folder, and the image archive unpacked BESIDE it."""
     root = tmp_path / "marqo-gs-dataset"
-    subset = shutil.copytree(synthshop_smoke, root / "marqo_gs_wfash_1m",
-                             ignore=shutil.ignore_patterns("images", "synthshop*"))
+    subset = shutil.copytree(
+        synthshop_smoke, root / "marqo_gs_wfash_1m", ignore=shutil.ignore_patterns("images", "synthshop*")
+    )
     images = shutil.copytree(synthshop_smoke / "images", root / "images_wfash")
     return subset, images
 
@@ -82,8 +84,25 @@ def test_release_layout_end_to_end(release, tmp_path, capsys):
     assert pd.read_csv(out)["corpus"].tolist() == ["half"] * 4
     run = tmp_path / "run"
     assert main(["train", *source, "--preset", "smoke", "--steps", "2", "--out", str(run), "--no-progress"]) == 0
-    assert main(["evaluate", "--model", str(run), *source, "--splits", "zero_shot", "--top-q", "8",
-                 "--top-k", "40", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(run),
+                *source,
+                "--splits",
+                "zero_shot",
+                "--top-q",
+                "8",
+                "--top-k",
+                "40",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert pd.read_csv(out)["n_queries"].tolist() == [8]
 
 
@@ -91,8 +110,10 @@ def test_release_layout_end_to_end(release, tmp_path, capsys):
 DATA_FLAGS = {"--image-root", "--on-bad-image", "--check-images"}
 
 
-@pytest.mark.parametrize("module, evaluates", [(train_command, False), (evaluate_command, True),
-                                               (experiment_command, True), (notebooks_command, True)])
+@pytest.mark.parametrize(
+    "module, evaluates",
+    [(train_command, False), (evaluate_command, True), (experiment_command, True), (notebooks_command, True)],
+)
 def test_every_data_command_takes_the_data_options(module, evaluates):
     parser = argparse.ArgumentParser()
     module.add_cli(parser)
@@ -115,8 +136,11 @@ def test_train_config_carries_the_data_options(release):
     train_command.add_cli(parser)
     args = parser.parse_args(["--data", str(subset), "--image-root", str(images), "--on-bad-image", "skip"])
     config = TrainConfig(data=str(subset), data_options=data_options(args))
-    assert config.to_dict()["data_options"] == {"image_root": str(images), "on_bad_image": "skip",
-                                                "check_images": "exists"}
+    assert config.to_dict()["data_options"] == {
+        "image_root": str(images),
+        "on_bad_image": "skip",
+        "check_images": "exists",
+    }
     assert TrainConfig(data_options=config.to_dict()["data_options"]).data_options == config.data_options
 
 
@@ -151,8 +175,9 @@ def test_parquet_with_only_required_columns_and_image(parquet_shop, tmp_path):
     with pytest.warns(UserWarning, match="rows without a title"):
         data = load_gs(root)
     assert set(data.derived_columns["in_domain"]) == set(PAIR_COLUMNS) - set(REQUIRED_COLUMNS)
-    assert (data.corpora[1].products["title"] == "").all() and data.corpora[1].has_image(data.split("in_domain")
-                                                                                         ["product_id"].iat[0])
+    assert (data.corpora[1].products["title"] == "").all() and data.corpora[1].has_image(
+        data.split("in_domain")["product_id"].iat[0]
+    )
     table = _bm25_table(data)  # no title has a word: BM25 retrieves nothing, and says so by its metrics
     assert table["n_queries"].gt(0).all() and (table["ndcg@10"] == 0).all()
 
@@ -161,8 +186,11 @@ def test_missing_required_column_lists_what_is_needed(synthshop_smoke, tmp_path)
     shop = shutil.copytree(synthshop_smoke, tmp_path / "shop")
     table = pd.read_csv(shop / IN_DOMAIN, dtype=str, keep_default_na=False)
     table.drop(columns=["product_id"]).to_csv(shop / IN_DOMAIN, index=False)
-    with pytest.raises(DataError, match=r"missing column\(s\) \['product_id'\]; a split table needs "
-                                        r"\['query', 'product_id', 'score_linear'\]"):
+    with pytest.raises(
+        DataError,
+        match=r"missing column\(s\) \['product_id'\]; a split table needs "
+        r"\['query', 'product_id', 'score_linear'\]",
+    ):
         load_gs(shop)
 
 
@@ -181,8 +209,10 @@ def test_inconsistent_query_id_warns_naming_both(synthshop_smoke, tmp_path, clas
     if clash == "one text, two ids":
         expected = rf"query {first!r} has query_id '{table['query_id'].iat[0]}' at line 2 and '999999' at line 3"
     else:
-        expected = (rf"query_id '{table['query_id'].iat[0]}' names two queries: {first!r} at line 2 and "
-                    rf"{table['query'].iat[row]!r} at line {row + 2}")
+        expected = (
+            rf"query_id '{table['query_id'].iat[0]}' names two queries: {first!r} at line 2 and "
+            rf"{table['query'].iat[row]!r} at line {row + 2}"
+        )
     with pytest.warns(UserWarning, match=expected + ".*derived from the text"):
         data = load_gs(shop, splits=["in_domain"])
     ids = data.split("in_domain").drop_duplicates("query")
@@ -193,9 +223,12 @@ def test_inconsistent_query_id_warns_naming_both(synthshop_smoke, tmp_path, clas
 # ------------------------------------------------------------------------------------ corpus scope
 def test_corpus_half_needs_both_splits_of_the_half(parquet_shop, tmp_path):
     root = _parquet_copy(parquet_shop, tmp_path / "pq", splits=["novel_query", "zero_shot"])
-    with pytest.raises(DataError, match=r"corpus half 1 is the products of novel_query \+ in_domain, but no "
-                                        r"in_domain shard was found .*add the in_domain shard\(s\), or pass "
-                                        r"corpus='split'"):
+    with pytest.raises(
+        DataError,
+        match=r"corpus half 1 is the products of novel_query \+ in_domain, but no "
+        r"in_domain shard was found .*add the in_domain shard\(s\), or pass "
+        r"corpus='split'",
+    ):
         load_gs(root)
     data = load_gs(root, corpus="split")
     for split in ("novel_query", "zero_shot"):
@@ -234,18 +267,25 @@ def test_ids_in_both_halves(synthshop_smoke, parquet_shop, tmp_path):
     pid = next(iter(corpus_1))
     corpus_2[pid] = corpus_1[pid]
     (shop / "corpus_2.json").write_text(json.dumps(corpus_2))
-    with pytest.raises(DataError, match=rf"product '{pid}' is in both corpus halves \(.*corpus_1\.json and "
-                                        rf".*corpus_2\.json; 1 such id"):
+    with pytest.raises(
+        DataError,
+        match=rf"product '{pid}' is in both corpus halves \(.*corpus_1\.json and "
+        rf".*corpus_2\.json; 1 such id",
+    ):
         load_gs(shop)
     root = _parquet_copy(parquet_shop, tmp_path / "pq")
     a, b = pq.read_table(_shard(root, "in_domain")), pq.read_table(_shard(root, "zero_shot"))
     pid = a.column("product_id")[0].as_py()
     ids = b.column("product_id").to_pylist()
     ids[0] = pid
-    pq.write_table(b.set_column(b.schema.get_field_index("product_id"), "product_id", pa.array(ids)),
-                   _shard(root, "zero_shot"))
-    with pytest.raises(DataError, match=rf"product '{pid}' is in both corpus halves \(.*in_domain-.*\.parquet "
-                                        rf"\(row group 0, row 0\) and .*zero_shot-.*\.parquet"):
+    pq.write_table(
+        b.set_column(b.schema.get_field_index("product_id"), "product_id", pa.array(ids)), _shard(root, "zero_shot")
+    )
+    with pytest.raises(
+        DataError,
+        match=rf"product '{pid}' is in both corpus halves \(.*in_domain-.*\.parquet "
+        rf"\(row group 0, row 0\) and .*zero_shot-.*\.parquet",
+    ):
         load_gs(root)
 
 
@@ -253,10 +293,14 @@ def test_id_types_must_agree_between_shards(parquet_shop, tmp_path):
     root = _parquet_copy(parquet_shop, tmp_path / "pq", splits=["in_domain", "novel_query"])
     table = pq.read_table(_shard(root, "novel_query"))
     as_int = pa.array([int(p) % 2**64 for p in table.column("product_id").to_pylist()], pa.uint64())
-    pq.write_table(table.set_column(table.schema.get_field_index("product_id"), "product_id", as_int),
-                   _shard(root, "novel_query"))
-    with pytest.raises(DataError, match=r"column 'product_id' is string in .*in_domain-.*\.parquet but uint64 in "
-                                        r".*novel_query-.*\.parquet: ids such as '0042' and 42"):
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("product_id"), "product_id", as_int), _shard(root, "novel_query")
+    )
+    with pytest.raises(
+        DataError,
+        match=r"column 'product_id' is string in .*in_domain-.*\.parquet but uint64 in "
+        r".*novel_query-.*\.parquet: ids such as '0042' and 42",
+    ):
         load_gs(root)
 
 
@@ -269,8 +313,11 @@ def test_a_malformed_row_after_an_embedded_newline_is_named_by_its_physical_line
     lines[8] = lines[8].rstrip("\n") + ",one field too many\n"  # physical line 9 = record 6
     (shop / IN_DOMAIN).write_text("".join(lines))
     n_fields = len(table.columns)
-    with pytest.raises(DataError, match=rf"{IN_DOMAIN}: not a readable CSV \(line 9: expected {n_fields} fields "
-                                        rf"\(the header's\), saw {n_fields + 1}\)"):
+    with pytest.raises(
+        DataError,
+        match=rf"{IN_DOMAIN}: not a readable CSV \(line 9: expected {n_fields} fields "
+        rf"\(the header's\), saw {n_fields + 1}\)",
+    ):
         load_gs(shop)
 
 
@@ -281,8 +328,11 @@ def test_a_parquet_shard_set_with_a_gap_names_the_missing_files(parquet_shop, tm
     _shard(root, "in_domain").unlink()
     for i, part in enumerate((table.slice(0, half), table.slice(half))):
         pq.write_table(part, root / "data" / f"in_domain-{i:05d}-of-00003.parquet")
-    with pytest.raises(DataError, match=r"shard set in_domain-\*-of-00003\.parquet lacks 1 of its 3 files "
-                                        r"\(.*in_domain-00002-of-00003\.parquet\); download the missing shards"):
+    with pytest.raises(
+        DataError,
+        match=r"shard set in_domain-\*-of-00003\.parquet lacks 1 of its 3 files "
+        r"\(.*in_domain-00002-of-00003\.parquet\); download the missing shards",
+    ):
         load_gs(root)
     (root / "data" / "in_domain-00001-of-00003.parquet").rename(root / "data" / "in_domain-00002-of-00003.parquet")
     with pytest.raises(DataError, match=r"lacks 1 of its 3 files \(.*in_domain-00001-of-00003\.parquet\)"):
@@ -323,8 +373,11 @@ def test_plain_binary_image_column(synthshop_smoke, parquet_shop, tmp_path):
     assert np.array_equal(np.asarray(corpus.load_image(pid)), np.asarray(tarball.load_image(pid)))
     names = pa.array([f"{p}.jpg" for p in table.column("product_id").to_pylist()])
     pq.write_table(table.set_column(0, "image", names), _shard(root, "in_domain"))
-    with pytest.raises(DataError, match=r"column 'image' has type string; expected the release's struct "
-                                        r"\{bytes, path\} or plain binary image bytes"):
+    with pytest.raises(
+        DataError,
+        match=r"column 'image' has type string; expected the release's struct "
+        r"\{bytes, path\} or plain binary image bytes",
+    ):
         load_gs(root)
 
 
@@ -339,8 +392,11 @@ def test_cli_reports_a_data_error_as_one_line_with_status_2(synthshop_smoke, tmp
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in captured.err
-    assert lines[0].startswith("gcl-nb evaluate: data error: ") and f"{IN_DOMAIN}, line 5, column 'score_linear'" \
-        in lines[0] and "fix or drop the row" in lines[0]
+    assert (
+        lines[0].startswith("gcl-nb evaluate: data error: ")
+        and f"{IN_DOMAIN}, line 5, column 'score_linear'" in lines[0]
+        and "fix or drop the row" in lines[0]
+    )
     with pytest.raises(DataError, match="line 5"):
         main([*args, "--debug"])
 
@@ -348,11 +404,15 @@ def test_cli_reports_a_data_error_as_one_line_with_status_2(synthshop_smoke, tmp
 @pytest.mark.slow  # starts a Jupyter kernel
 @pytest.mark.parametrize("error", [DataError, SettingError])
 def test_a_data_error_in_a_notebook_is_reported_as_one(tmp_path, error):
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell("run_dir = ''", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell(f"from gcl_nb.data import {error.__name__}\n"
-                                          f"raise {error.__name__}('x.csv, line 3: fix it')")]
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell("run_dir = ''", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            f"from gcl_nb.data import {error.__name__}\nraise {error.__name__}('x.csv, line 3: fix it')"
+        ),
+    ]
     nbformat.write(nb, tmp_path / "bad.ipynb")
     with pytest.raises(error, match=r"x\.csv, line 3: fix it \(in .*bad\.ipynb, cell \[3\]\)"):
         notebooks.run_notebooks(tmp_path / "run", notebooks=["bad.ipynb"], notebook_dir=tmp_path, html=False)

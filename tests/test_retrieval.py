@@ -1,4 +1,5 @@
 """gcl_nb.retrieval.dense: chunked exact top-k and faiss indexes against brute force."""
+
 import numpy as np
 import pytest
 import torch

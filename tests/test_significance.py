@@ -1,4 +1,5 @@
 """gcl_nb.evaluation.significance: paired t-test and bootstrap CI over per-query tables."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,9 +25,13 @@ def test_compare_reports_means_gain_ci_and_paired_t_test():
     a = rng.uniform(0.2, 0.6, 200)
     b = np.clip(a + rng.normal(0.05, 0.05, 200), 0, 1)
     noise_a, noise_b = rng.uniform(0, 1, 50), rng.uniform(0, 1, 50)
-    table = compare(per_query({"in_domain": a, "zero_shot": noise_a}),
-                    per_query({"in_domain": b, "zero_shot": noise_b}),
-                    metrics=["ndcg@10"], n_boot=2000, seed=1)
+    table = compare(
+        per_query({"in_domain": a, "zero_shot": noise_a}),
+        per_query({"in_domain": b, "zero_shot": noise_b}),
+        metrics=["ndcg@10"],
+        n_boot=2000,
+        seed=1,
+    )
     assert list(table.columns) == list(COMPARISON_COLUMNS)
     row = table.set_index("split").loc["in_domain"]
     assert row["diff"] == pytest.approx(b.mean() - a.mean())
@@ -83,15 +88,18 @@ def test_run_level_test_counts_relabelings_of_the_runs():
     # beyond the exact limit the Monte Carlo p stays close to the exact one
     rng = np.random.default_rng(0)
     a, b = rng.normal(0, 1, 12), rng.normal(0.8, 1, 12)  # C(24, 12) = 2.7M relabelings
-    exact = stats.permutation_test((b, a), lambda x, y: x.mean() - y.mean(), n_resamples=20000,
-                                   random_state=0).pvalue
+    exact = stats.permutation_test((b, a), lambda x, y: x.mean() - y.mean(), n_resamples=20000, random_state=0).pvalue
     assert run_level_test(a, b)[1] == pytest.approx(exact, abs=0.02)
 
 
 def test_compare_runs_takes_one_row_per_run():
-    results = pd.DataFrame([{"method": m, "seed": s, "split": "in_domain", "ndcg@10": v}
-                            for m, values in (("clip", (0.2, 0.2, 0.3)), ("gcl", (0.5, 0.6, 0.7)))
-                            for s, v in enumerate(values)])
+    results = pd.DataFrame(
+        [
+            {"method": m, "seed": s, "split": "in_domain", "ndcg@10": v}
+            for m, values in (("clip", (0.2, 0.2, 0.3)), ("gcl", (0.5, 0.6, 0.7)))
+            for s, v in enumerate(values)
+        ]
+    )
     row = compare_runs(results, "clip", "gcl", ["ndcg@10"]).iloc[0]
     assert list(compare_runs(results, "clip", "gcl", ["ndcg@10"]).columns) == list(RUN_COMPARISON_COLUMNS)
     assert row["diff"] == pytest.approx(0.6 - 0.7 / 3) and row["p_permutation"] == pytest.approx(0.1)

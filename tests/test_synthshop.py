@@ -1,4 +1,5 @@
 """SynthShop generator: layout, determinism, split semantics, graded rankings."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,11 @@ from gcl_nb.workbench.cli import main as cli_main
 
 
 def _digest(root) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_layout_and_columns(synthshop_smoke):
@@ -30,8 +34,7 @@ def test_layout_and_columns(synthshop_smoke):
             assert (root / f"{stem}{suffix}").is_file()
         header = pd.read_csv(root / f"{stem}.csv", nrows=0).columns
         assert tuple(header) == SPLIT_CSV_COLUMNS
-    for name in ("corpus_1.json", "corpus_2.json", "synthshop_products.csv", "synthshop_queries.csv",
-                 "synthshop.json"):
+    for name in ("corpus_1.json", "corpus_2.json", "synthshop_products.csv", "synthshop_queries.csv", "synthshop.json"):
         assert (root / name).is_file()
     corpus = json.loads((root / "corpus_1.json").read_text())
     pid, entry = next(iter(corpus.items()))
@@ -55,8 +58,9 @@ def test_gt_and_queries_files_match_split(synthshop_smoke):
     assert set(({**dev, **test})[q + QUERY_KEY_SUFFIX]) == set(rows["product_id"])
     scores = table["score_linear"].astype(float)
     best = rows.loc[rows["score_linear"].astype(float).idxmax(), "product_id"]
-    expected = int((scores[rows["score_linear"].astype(float).idxmax()] - scores.min())
-                   / (scores.max() - scores.min()) * 99 + 1)
+    expected = int(
+        (scores[rows["score_linear"].astype(float).idxmax()] - scores.min()) / (scores.max() - scores.min()) * 99 + 1
+    )
     assert ({**dev, **test})[q + QUERY_KEY_SUFFIX][best] == expected
 
 
@@ -82,7 +86,8 @@ def test_split_semantics(synthshop_smoke):
     assert abs((queries_csv["side"] == 0).mean() - 0.8) < 0.02
     products_csv = pd.read_csv(synthshop_smoke / "synthshop_products.csv", dtype={"product_id": str})
     assert products_csv["half"].value_counts().max() - products_csv["half"].value_counts().min() <= 0.1 * len(
-        products_csv)
+        products_csv
+    )
 
 
 def test_scores_strictly_decrease_with_position(synthshop_smoke):
@@ -112,19 +117,31 @@ def test_rankings_span_several_match_levels():
 
 
 def test_engine_grades_attributes():
-    products = pd.DataFrame({
-        "category": ["shirt", "shirt", "shirt", "sweater", "mug"],
-        "colour": ["red", "red", "blue", "red", "red"],
-        "pattern": ["striped", "solid", "striped", "striped", "striped"],
-        "brand": ["acme"] * 5, "material": ["cotton"] * 5, "style": ["casual"] * 5, "popularity": [1.0] * 5})
+    products = pd.DataFrame(
+        {
+            "category": ["shirt", "shirt", "shirt", "sweater", "mug"],
+            "colour": ["red", "red", "blue", "red", "red"],
+            "pattern": ["striped", "solid", "striped", "striped", "striped"],
+            "brand": ["acme"] * 5,
+            "material": ["cotton"] * 5,
+            "style": ["casual"] * 5,
+            "popularity": [1.0] * 5,
+        }
+    )
     engine = Engine(products, top_n=5, popularity_strength=0.0, noise_strength=0.0, seed=0)
     query = {"category": "shirt", "colour": "red", "pattern": "striped"}
     top, rel = engine.rank(query, 0)
     assert list(top) == [0, 1, 2, 3, 4]  # exact, partial (colour), partial (pattern), related category, other
     assert [MATCH_LEVELS[i] for i in engine.match_levels(query)[top]] == [
-        "exact", "partial", "partial", "related", "other"]
-    strong = Engine(products.assign(popularity=[1, 1, 1, 1e6, 1]), 5, popularity_strength=5.0,
-                    noise_strength=5.0, seed=0)
+        "exact",
+        "partial",
+        "partial",
+        "related",
+        "other",
+    ]
+    strong = Engine(
+        products.assign(popularity=[1, 1, 1, 1e6, 1]), 5, popularity_strength=5.0, noise_strength=5.0, seed=0
+    )
     assert list(strong.rank(query, 0)[0][:3]) == [0, 1, 2]  # popularity cannot cross a relevance level
 
 
@@ -153,8 +170,24 @@ def test_overrides_and_bad_parameters(tmp_path):
 
 def test_cli_make_data(tmp_path, capsys):
     out = tmp_path / "cli"
-    assert cli_main(["make-data", "--preset", "smoke", "--seed", "3", "--out", str(out),
-                     "--set", "n_queries=20", "--set", "noise_strength=0.5"]) == 0
+    assert (
+        cli_main(
+            [
+                "make-data",
+                "--preset",
+                "smoke",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+                "--set",
+                "n_queries=20",
+                "--set",
+                "noise_strength=0.5",
+            ]
+        )
+        == 0
+    )
     meta = json.loads((out / "synthshop.json").read_text())
     assert meta["seed"] == 3 and meta["parameters"]["n_queries"] == 20
     assert meta["parameters"]["noise_strength"] == 0.5

@@ -1,4 +1,5 @@
 """Torch datasets: pair items and masks, collate, cache, pair lookup, unique-query batches, corpus items."""
+
 from __future__ import annotations
 
 import json
@@ -148,8 +149,10 @@ def test_missing_title_is_masked_and_a_product_without_any_field_is_an_error(syn
         warnings.simplefilter("ignore")
         data = load_gs(shop, splits=["in_domain"], on_bad_image="skip")
     assert data.missing.loc["in_domain", "no_field"] == len(rows)
-    for make in (lambda: PairDataset(data.split("in_domain"), data.corpus_for("in_domain"), FIELDS, preprocess),
-                 lambda: CorpusDataset(data.corpus_for("in_domain"), [pid], FIELDS, preprocess)):
+    for make in (
+        lambda: PairDataset(data.split("in_domain"), data.corpus_for("in_domain"), FIELDS, preprocess),
+        lambda: CorpusDataset(data.corpus_for("in_domain"), [pid], FIELDS, preprocess),
+    ):
         with pytest.raises(DataError, match=rf"product '{pid}' .*has none of the fields \['image', 'title'\]"):
             make()
 
@@ -157,6 +160,7 @@ def test_missing_title_is_masked_and_a_product_without_any_field_is_an_error(syn
 def test_augmentation_is_drawn_per_sample_from_seed_step_and_row(data):
     """Indexed by (step, row), a row's random augmentation depends on (seed, step, row) only: not on the global
     RNG, the loader's workers or which process reads it; the global RNG is left as it was."""
+
     def jitter(img):
         return preprocess(img) + torch.rand(1)
 
@@ -168,13 +172,14 @@ def test_augmentation_is_drawn_per_sample_from_seed_step_and_row(data):
     torch.manual_seed(1)
     assert torch.equal(ds[(3, 5)]["fields"]["image"], first)
     assert not torch.equal(ds[(4, 5)]["fields"]["image"], first)  # another step, another draw
-    assert not torch.equal(PairDataset(pairs, corpus, FIELDS, jitter, augment_seed=8)[(3, 5)]["fields"]["image"],
-                           first)
+    assert not torch.equal(PairDataset(pairs, corpus, FIELDS, jitter, augment_seed=8)[(3, 5)]["fields"]["image"], first)
     torch.manual_seed(0)
     ds[(3, 5)]
     assert torch.equal(torch.get_rng_state(), state)
     keys = [[(0, 1), (0, 2)], [(1, 3), (1, 4)], [(2, 1), (2, 5)]]
     collate = partial(collate_pairs, tokenize=tokenize)
-    by_workers = [[b["fields"]["image"] for b in DataLoader(ds, batch_sampler=keys, collate_fn=collate,
-                                                            num_workers=workers)] for workers in (0, 2)]
+    by_workers = [
+        [b["fields"]["image"] for b in DataLoader(ds, batch_sampler=keys, collate_fn=collate, num_workers=workers)]
+        for workers in (0, 2)
+    ]
     assert all(torch.equal(a, b) for a, b in zip(*by_workers))

@@ -46,8 +46,10 @@ def test_a_batch_larger_than_the_distinct_queries_says_what_to_do(synthshop_smok
 
 def test_smoke_run_learns_and_its_checkpoint_encodes_identically(synthshop_smoke, tmp_path):
     live = {}
-    run = train(smoke(synthshop_smoke, tmp_path / "run", steps=24, stw="linear"),
-                callback=lambda record, encoder: live.update(encoder=encoder))
+    run = train(
+        smoke(synthshop_smoke, tmp_path / "run", steps=24, stw="linear"),
+        callback=lambda record, encoder: live.update(encoder=encoder),
+    )
     records = history(run)
     assert [r["step"] for r in records] == list(range(24))
     assert set(records[0]) == {"step", "loss", "lr", "logit_scale", "pairs_per_s", "epoch"}
@@ -70,6 +72,7 @@ def interrupt_after(step):
     def callback(record, encoder):
         if record["step"] == step:
             raise Interrupt
+
     return callback
 
 
@@ -92,10 +95,14 @@ def test_resumed_run_ends_with_the_same_weights(synthshop_smoke, tmp_path):
 def test_resume_refuses_other_settings_and_records_a_continuation(synthshop_smoke, tmp_path):
     run = train(smoke(synthshop_smoke, tmp_path / "run", steps=3, batch_size=8))
     files = {name: (run / name).read_bytes() for name in ("checkpoint.pt", "config.json", "history.jsonl")}
-    for change, named in [(dict(stw="constant"), "stw: saved 'linear', requested 'constant'"),
-                          (dict(batch_size=16), "batch_size: saved 8, requested 16"), (dict(lr=0.01), "lr: saved"),
-                          (dict(arch="gcl-tiny"), "arch: saved 'gcl-rn-tiny', requested 'gcl-tiny'"),
-                          (dict(target="multipos"), "target"), (dict(data=str(tmp_path)), "data: saved")]:
+    for change, named in [
+        (dict(stw="constant"), "stw: saved 'linear', requested 'constant'"),
+        (dict(batch_size=16), "batch_size: saved 8, requested 16"),
+        (dict(lr=0.01), "lr: saved"),
+        (dict(arch="gcl-tiny"), "arch: saved 'gcl-rn-tiny', requested 'gcl-tiny'"),
+        (dict(target="multipos"), "target"),
+        (dict(data=str(tmp_path)), "data: saved"),
+    ]:
         with pytest.raises(SettingError, match=f"resume: .* was trained with other settings \\({named}"):
             settings = {"data": synthshop_smoke, "steps": 3, "batch_size": 8, **change}
             train(smoke(settings.pop("data"), run, resume=True, **settings))
@@ -117,27 +124,33 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthshop_smok
         return torch.full_like(scores, math.nan if len(calls) == 4 else 1.0)
 
     with pytest.raises(FloatingPointError, match=r"loss is nan at step 3.*last good checkpoint \(step 2\)"):
-        train(smoke(synthshop_smoke, tmp_path / "run", stw=poisoned, stw_rescale=None, checkpoint_every=2,
-                    batch_size=8))
+        train(
+            smoke(synthshop_smoke, tmp_path / "run", stw=poisoned, stw_rescale=None, checkpoint_every=2, batch_size=8)
+        )
     assert json.loads((tmp_path / "run" / "config.json").read_text())["step"] == 2
     assert len(history(tmp_path / "run")) == 3
     load_encoder(tmp_path / "run")
 
 
-@pytest.mark.parametrize("base, change", [
-    (dict(same_query="none"), dict(target="multipos")),
-    (dict(same_query="none"), dict(same_query="mask")),
-    (dict(), dict(stw="constant")),
-    (dict(), dict(stw="reciprocal")),
-    (dict(), dict(stw_rescale="range")),
-    (dict(stw_rescale=None), dict(normalize="sum_w")),  # with rescale="mean", sum(w) = N: the same loss
-    (dict(), dict(symmetric=False)),
-    (dict(), dict(rhs=["title"])),
-])
+@pytest.mark.parametrize(
+    "base, change",
+    [
+        (dict(same_query="none"), dict(target="multipos")),
+        (dict(same_query="none"), dict(same_query="mask")),
+        (dict(), dict(stw="constant")),
+        (dict(), dict(stw="reciprocal")),
+        (dict(), dict(stw_rescale="range")),
+        (dict(stw_rescale=None), dict(normalize="sum_w")),  # with rescale="mean", sum(w) = N: the same loss
+        (dict(), dict(symmetric=False)),
+        (dict(), dict(rhs=["title"])),
+    ],
+)
 def test_each_loss_option_changes_the_training(synthshop_smoke, tmp_path, base, change):
     """Same seed, data and batches: a loop that ignored the option would repeat the base run's losses."""
-    runs = [train(smoke(synthshop_smoke, tmp_path / name, steps=3, **options))
-            for name, options in (("base", base), ("changed", {**base, **change}))]
+    runs = [
+        train(smoke(synthshop_smoke, tmp_path / name, steps=3, **options))
+        for name, options in (("base", base), ("changed", {**base, **change}))
+    ]
     base_losses, changed_losses = ([r["loss"] for r in history(run)] for run in runs)
     assert len(changed_losses) == 3 and all(math.isfinite(x) for x in changed_losses)
     assert max(abs(a - b) for a, b in zip(base_losses, changed_losses)) > 1e-4, (base_losses, changed_losses)
@@ -145,9 +158,29 @@ def test_each_loss_option_changes_the_training(synthshop_smoke, tmp_path, base, 
 
 def test_cli_train(synthshop_smoke, tmp_path, capsys):
     out = tmp_path / "cli"
-    assert cli_main(["train", "--data", str(synthshop_smoke), "--preset", "smoke", "--stw", "reciprocal",
-                     "--steps", "2", "--rhs", "image,title", "--rhs-weights", "0.5,0.5", "--no-progress",
-                     "--out", str(out)]) == 0
+    assert (
+        cli_main(
+            [
+                "train",
+                "--data",
+                str(synthshop_smoke),
+                "--preset",
+                "smoke",
+                "--stw",
+                "reciprocal",
+                "--steps",
+                "2",
+                "--rhs",
+                "image,title",
+                "--rhs-weights",
+                "0.5,0.5",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert f"run directory: {out}" in capsys.readouterr().out
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["stw"] == "reciprocal" and config["encoder"]["rhs_weights"] == [0.5, 0.5]
@@ -158,10 +191,35 @@ def test_cli_train(synthshop_smoke, tmp_path, capsys):
 def test_torchrun_two_processes_print_once_without_warnings(synthshop_smoke, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "gcl_nb",
-                             "train", "--data", str(synthshop_smoke), "--preset", "smoke", "--steps", "2",
-                             "--batch-size", "8", "--target", "multipos", "--no-progress", "--out", str(out)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "-m",
+            "gcl_nb",
+            "train",
+            "--data",
+            str(synthshop_smoke),
+            "--preset",
+            "smoke",
+            "--steps",
+            "2",
+            "--batch-size",
+            "8",
+            "--target",
+            "multipos",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("run directory:") == 1
     assert "Warning" not in result.stderr, result.stderr[-3000:]
@@ -177,9 +235,11 @@ def _max_differences(a: Path, b: Path) -> dict[str, float]:
     params = [k for k in wa if wa[k].is_floating_point() and k not in stats]
     la, lb = ([r["loss"] for r in history(run)] for run in (a, b))
     assert len(la) == len(lb)
-    return {"weights": max((wa[k] - wb[k]).abs().max().item() for k in params),
-            "bn_stats": max((wa[k] - wb[k]).abs().max().item() for k in stats),
-            "loss": max(abs(x - y) for x, y in zip(la, lb))}
+    return {
+        "weights": max((wa[k] - wb[k]).abs().max().item() for k in params),
+        "bn_stats": max((wa[k] - wb[k]).abs().max().item() for k in stats),
+        "loss": max(abs(x - y) for x, y in zip(la, lb)),
+    }
 
 
 @pytest.mark.slow
@@ -194,12 +254,30 @@ def test_two_processes_train_the_same_model_as_one(synthshop_smoke, tmp_path, ta
     1.7e-5 / 2.9e-6, running statistics 6.8e-6 / 3.3e-7, losses 3.2e-6 / 2.6e-6, diagonal / multipos).
     Before BatchNorm used the global batch and augmentation was drawn per sample, the runs differed by 1.5e-2 in
     the weights, 0.11-0.12 in the running statistics and 0.3-0.4 in the losses (0.04-0.08 at the first step)."""
-    common = ["train", "--data", str(synthshop_smoke), "--preset", "smoke", "--steps", "20", "--batch-size", "16",
-              "--target", target, "--no-progress"]
+    common = [
+        "train",
+        "--data",
+        str(synthshop_smoke),
+        "--preset",
+        "smoke",
+        "--steps",
+        "20",
+        "--batch-size",
+        "16",
+        "--target",
+        target,
+        "--no-progress",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     for launcher, out in (([], "one"), (["-m", "torch.distributed.run", "--nproc_per_node=2"], "two")):
-        result = subprocess.run([sys.executable, *launcher, "-m", "gcl_nb", *common, "--out", str(tmp_path / out)],
-                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=500)
+        result = subprocess.run(
+            [sys.executable, *launcher, "-m", "gcl_nb", *common, "--out", str(tmp_path / out)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=500,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "two" / "summary.json").read_text())["world_size"] == 2
     differences = _max_differences(tmp_path / "one", tmp_path / "two")
@@ -217,8 +295,9 @@ def test_global_batch_norm_in_one_process_is_batch_norm(tmp_path):
     try:
         torch.manual_seed(0)
         reference = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
-        synced = synchronise_batch_norm(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)),
-                                        torch.device("cpu"))
+        synced = synchronise_batch_norm(
+            torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)), torch.device("cpu")
+        )
         synced.load_state_dict(reference.state_dict())
         assert isinstance(synced[1], GlobalBatchNorm) and synced.state_dict().keys() == reference.state_dict().keys()
         for _ in range(2):

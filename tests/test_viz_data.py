@@ -1,5 +1,6 @@
 """gcl_nb.viz.data_figures and .training (with the run directory's history reader): figures carry the expected
 traces and numbers."""
+
 import json
 
 import numpy as np
@@ -17,9 +18,19 @@ def _pairs(split_queries, products, n_pos=5):
     for q in split_queries:
         for pos in range(1, n_pos + 1):
             pid = products[(int(q[1:]) + pos) % len(products)]
-            rows.append({"query": f"text {q}", "query_id": q, "product_id": pid, "title": f"t{pid}",
-                         "position": pos, "score_linear": 101 - pos, "score_reciprocal": 1 / pos,
-                         "no_score": 1, "pair_id": f"{q}-{pid}"})
+            rows.append(
+                {
+                    "query": f"text {q}",
+                    "query_id": q,
+                    "product_id": pid,
+                    "title": f"t{pid}",
+                    "position": pos,
+                    "score_linear": 101 - pos,
+                    "score_reciprocal": 1 / pos,
+                    "no_score": 1,
+                    "pair_id": f"{q}-{pid}",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -27,8 +38,12 @@ def _pairs(split_queries, products, n_pos=5):
 def splits():
     c1, c2 = [f"a{i}" for i in range(10)], [f"b{i}" for i in range(10)]
     q0, q1 = [f"q{i}" for i in range(8)], ["q8", "q9"]
-    return {"in_domain": _pairs(q0, c1), "novel_query": _pairs(q1, c1),
-            "novel_document": _pairs(q0, c2), "zero_shot": _pairs(q1, c2, n_pos=3)}
+    return {
+        "in_domain": _pairs(q0, c1),
+        "novel_query": _pairs(q1, c1),
+        "novel_document": _pairs(q0, c2),
+        "zero_shot": _pairs(q1, c2, n_pos=3),
+    }
 
 
 def test_split_summary_and_structure_picture(splits):
@@ -83,8 +98,7 @@ def test_split_overlap_follows_the_two_way_design(splits):
 
 
 def test_training_curves(tmp_path):
-    rows = [{"step": s, "loss": 2.0 / (s + 1), "lr": 1e-3, "logit_scale": 14.3 + s, "epoch": 0}
-            for s in range(5)]
+    rows = [{"step": s, "loss": 2.0 / (s + 1), "lr": 1e-3, "logit_scale": 14.3 + s, "epoch": 0} for s in range(5)]
     (tmp_path / "history.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     history = read_history(tmp_path)
     assert len(history) == 5

@@ -1,4 +1,5 @@
 """gcl_nb.viz.embeddings and .display: projections, maps, highlighted query, nearest items, offline HTML."""
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,8 +17,14 @@ def emb():
 
 
 def _labels(n):
-    return pd.DataFrame({"kind": ["query"] + ["document"] * (n - 1), "id": ["q0"] + [f"p{i}" for i in range(1, n)],
-                         "text": [f"item {i}" for i in range(n)], "category": ["a", "b", "c"] * (n // 3)})
+    return pd.DataFrame(
+        {
+            "kind": ["query"] + ["document"] * (n - 1),
+            "id": ["q0"] + [f"p{i}" for i in range(1, n)],
+            "text": [f"item {i}" for i in range(n)],
+            "category": ["a", "b", "c"] * (n // 3),
+        }
+    )
 
 
 def test_pca_projection_keeps_the_main_axis():

@@ -1,5 +1,6 @@
 """gcl_nb.viz.model_views, embeddings.add_attributes / nearest_gallery and explorer.LinkedMap on the
 SynthShop smoke data with a deterministic stand-in model (bag of hashed words)."""
+
 import zlib
 
 import numpy as np
@@ -91,8 +92,7 @@ def test_render_and_explorer_show_ground_truth_and_models(views):
     html = views.render("in_domain", qid, ["a", "b"], 4)
     assert html.count("<table") == 3 and html.count("data:image/png;base64,") == 12
     explorer = QueryExplorer(views.render, {"in_domain": views.query_list("in_domain")[:3]}, list(views.models), k=4)
-    assert explorer.static_html() == views.render("in_domain", views.queries("in_domain").query_id[0],
-                                                  ["a", "b"], 4)
+    assert explorer.static_html() == views.render("in_domain", views.queries("in_domain").query_id[0], ["a", "b"], 4)
 
 
 def test_query_summary_matches_the_evaluation_and_heads_the_render(views):
@@ -104,7 +104,8 @@ def test_query_summary_matches_the_evaluation_and_heads_the_render(views):
             assert summary.loc["a", column] == pytest.approx(evaluated.loc[qid, column], abs=1e-9), (qid, column)
         first = summary.loc["a", "first_relevant"]
         assert (np.isnan(first) and evaluated.loc[qid, "mrr@1000"] == 0) or 1 / first == pytest.approx(
-            evaluated.loc[qid, "mrr@1000"])
+            evaluated.loc[qid, "mrr@1000"]
+        )
     qid = evaluated.index[0]
     summary = views.query_summary("novel_query", qid)
     line = summary_line(summary)
@@ -147,10 +148,18 @@ def test_embedding_sample_linked_map_and_gallery(views, synthshop_smoke):
 def test_clicked_map_point_opens_its_query_in_the_explorer(views):
     labels, emb = views.map_sample("a", ["in_domain", "zero_shot"], n_queries=2, n_docs=30)
     frame = embeddings.map_frame(embeddings.project_2d(emb, "pca"), labels)
-    explorer = QueryExplorer(views.render, {s: views.query_list(s) for s in ("in_domain", "zero_shot")},
-                             list(views.models), k=3)
-    linked = LinkedMap(embeddings.embedding_map_figure(frame, color="split"), labels, emb, views.load_image,
-                       k=3, index=0, explorer=explorer)
+    explorer = QueryExplorer(
+        views.render, {s: views.query_list(s) for s in ("in_domain", "zero_shot")}, list(views.models), k=3
+    )
+    linked = LinkedMap(
+        embeddings.embedding_map_figure(frame, color="split"),
+        labels,
+        emb,
+        views.load_image,
+        k=3,
+        index=0,
+        explorer=explorer,
+    )
     assert explorer.selection()[:2] == ("in_domain", labels.loc[0, "query_id"])
     judged = labels.index[(labels["split"] == "zero_shot") & (labels["grade"] > 0)][0]
     linked.select(judged)

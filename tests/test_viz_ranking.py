@@ -1,5 +1,6 @@
 """gcl_nb.viz.ranking, .gallery and .explorer: tables, gains, correlations, HTML views, the explorer and
 the delta table."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,8 +23,7 @@ def _results():
     rows = []
     for model, scale in (("clip", 1.0), ("gcl", 1.5)):
         for split in ("zero_shot", "in_domain"):
-            rows.append({"method": model, "split": split,
-                         **{m: 0.2 * scale for m in OFFICIAL_METRICS}})
+            rows.append({"method": model, "split": split, **{m: 0.2 * scale for m in OFFICIAL_METRICS}})
     return pd.DataFrame(rows)
 
 
@@ -34,11 +34,13 @@ def test_metric_bars_in_split_order():
 
 
 def test_sweep_gain_figure_plots_mean_gain_per_strength_and_split():
-    rows = [{"method": m, "seed": seed, "split": split, "strength": s, "ndcg@10": v}
-            for s, gain in ((0.0, 0.5), (4.0, 0.0))
-            for split in ("zero_shot", "in_domain")
-            for seed, jitter in ((0, -0.01), (1, 0.01))
-            for m, v in (("clip", 0.2 + jitter), ("gcl", (0.2 + jitter) * (1 + gain)))]
+    rows = [
+        {"method": m, "seed": seed, "split": split, "strength": s, "ndcg@10": v}
+        for s, gain in ((0.0, 0.5), (4.0, 0.0))
+        for split in ("zero_shot", "in_domain")
+        for seed, jitter in ((0, -0.01), (1, 0.01))
+        for m, v in (("clip", 0.2 + jitter), ("gcl", (0.2 + jitter) * (1 + gain)))
+    ]
     fig = ranking.sweep_gain_figure(sweep_gains(pd.DataFrame(rows)))
     lines = {(t.name, t.xaxis): t for t in fig.data}
     assert {name for name, _ in lines} == {"gcl"} and len(lines) == 2  # one panel per split
@@ -50,10 +52,14 @@ def test_sweep_gain_figure_plots_mean_gain_per_strength_and_split():
 
 
 def test_per_query_deltas_sorted_and_histogram():
-    per_query = pd.DataFrame({
-        "method": ["clip"] * 3 + ["gcl"] * 3 + ["gcl"], "split": ["in_domain"] * 7,
-        "query_id": ["a", "b", "c"] * 2 + ["c"], "ndcg@10": [0.5, 0.2, 0.9, 0.6, 0.8, 0.4, 0.2],
-    })
+    per_query = pd.DataFrame(
+        {
+            "method": ["clip"] * 3 + ["gcl"] * 3 + ["gcl"],
+            "split": ["in_domain"] * 7,
+            "query_id": ["a", "b", "c"] * 2 + ["c"],
+            "ndcg@10": [0.5, 0.2, 0.9, 0.6, 0.8, 0.4, 0.2],
+        }
+    )
     deltas = ranking.per_query_deltas(per_query, "clip", "gcl")
     assert list(deltas["query_id"]) == ["b", "a", "c"]
     np.testing.assert_allclose(deltas["delta"], [0.6, 0.1, -0.6])
@@ -79,8 +85,9 @@ def test_rank_correlation_signs():
     assert ranking.rank_correlation(["p1", "p2", "p3"], QRELS)["kendall_tau"] == pytest.approx(1.0)
     assert ranking.rank_correlation(["p3", "p2", "p1"], QRELS)["spearman"] == pytest.approx(-1.0)
     assert np.isnan(ranking.rank_correlation(["x"], {"p1": 3})["kendall_tau"])
-    table = ranking.rank_correlation_table({"clip": {"q": ["p3", "p2", "p1"]}, "gcl": {"q": ["p1", "p2"]}},
-                                           {"q": QRELS})
+    table = ranking.rank_correlation_table(
+        {"clip": {"q": ["p3", "p2", "p1"]}, "gcl": {"q": ["p1", "p2"]}}, {"q": QRELS}
+    )
     assert list(table["kendall_tau"]) == pytest.approx([-1.0, 1.0])
     fig = ranking.rank_correlation_figure(table)
     assert {t.name for t in fig.data} == {"clip", "gcl"}
@@ -96,6 +103,7 @@ def test_gallery_inlines_images_as_data_uris():
     uri = gallery.image_data_uri(Image.new("RGB", (300, 150)), size=60)
     import base64
     import io
+
     thumb = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert thumb.size == (60, 30)
     with pytest.raises(ValueError, match="caption columns"):
@@ -103,14 +111,14 @@ def test_gallery_inlines_images_as_data_uris():
 
 
 def test_side_by_side_view_has_one_panel_per_model():
-    html = ranking.side_by_side_view(QRELS, {"clip": ["x", "p1"], "gcl": ["p1", "p2"]}, TITLES, _image, k=2,
-                                     query="shoes")
+    html = ranking.side_by_side_view(
+        QRELS, {"clip": ["x", "p1"], "gcl": ["p1", "p2"]}, TITLES, _image, k=2, query="shoes"
+    )
     assert html.count("<table") == 3
     assert "ground truth" in html and "clip: NDCG@2 = " in html and "gcl: NDCG@2 = 1.000" in html
     assert html.count("data:image/png;base64,") == 6
     assert "<th>product_id</th>" not in html and 'title="product p1"' in html
-    assert "<th>product_id</th>" in gallery.table_html(ranking.ground_truth_table(QRELS, TITLES), None,
-                                                       show_ids=True)
+    assert "<th>product_id</th>" in gallery.table_html(ranking.ground_truth_table(QRELS, TITLES), None, show_ids=True)
 
 
 def test_explorer_updates_and_keeps_static_html():
@@ -120,8 +128,9 @@ def test_explorer_updates_and_keeps_static_html():
         calls.append((split, qid, models, k))
         return f"<p>{split}|{qid}|{','.join(models)}|{k}</p>"
 
-    explorer = QueryExplorer(render, {"in_domain": [("q1", "shoes"), ("q2", "hats")],
-                                      "zero_shot": [("q9", "lamps")]}, ["clip", "gcl"], k=5)
+    explorer = QueryExplorer(
+        render, {"in_domain": [("q1", "shoes"), ("q2", "hats")], "zero_shot": [("q9", "lamps")]}, ["clip", "gcl"], k=5
+    )
     assert explorer.output.value == "<p>in_domain|q1|clip,gcl|5</p>"
     n_calls = len(calls)
     explorer.split.value = "zero_shot"
@@ -140,19 +149,26 @@ def test_explorer_updates_and_keeps_static_html():
         QueryExplorer(render, {"in_domain": []}, ["clip"])
 
 
-DELTAS = pd.DataFrame({"split": ["in_domain"] * 4 + ["zero_shot"],
-                       "query_id": ["q3", "q1", "q4", "q2", "q9"],
-                       "query": ["red hats", "shoes", "blue hats", "hats", "lamps"],
-                       "clip": [0.1, 0.5, 0.4, 0.6, 0.3], "gcl": [0.6, 0.7, 0.4, 0.2, 0.3]})
+DELTAS = pd.DataFrame(
+    {
+        "split": ["in_domain"] * 4 + ["zero_shot"],
+        "query_id": ["q3", "q1", "q4", "q2", "q9"],
+        "query": ["red hats", "shoes", "blue hats", "hats", "lamps"],
+        "clip": [0.1, 0.5, 0.4, 0.6, 0.3],
+        "gcl": [0.6, 0.7, 0.4, 0.2, 0.3],
+    }
+)
 DELTAS["delta"] = DELTAS["gcl"] - DELTAS["clip"]
 
 
 def _explorer(**options):
-    queries = {"zero_shot": [("q9", "lamps")],
-               "in_domain": [("q1", "shoes"), ("q2", "hats"), ("q3", "red hats"), ("q4", "blue hats"),
-                             ("q5", "green hats")]}
-    return QueryExplorer(lambda s, q, m, k: f"<p>{s}|{q}|{','.join(m)}|{k}</p>", queries, ["clip", "gcl"],
-                         k=5, **options)
+    queries = {
+        "zero_shot": [("q9", "lamps")],
+        "in_domain": [("q1", "shoes"), ("q2", "hats"), ("q3", "red hats"), ("q4", "blue hats"), ("q5", "green hats")],
+    }
+    return QueryExplorer(
+        lambda s, q, m, k: f"<p>{s}|{q}|{','.join(m)}|{k}</p>", queries, ["clip", "gcl"], k=5, **options
+    )
 
 
 def test_explorer_lists_splits_in_protocol_order_and_reaches_every_query():
@@ -182,9 +198,13 @@ def test_explorer_lists_splits_in_protocol_order_and_reaches_every_query():
 
 def test_explorer_models_and_k_rerender_once():
     calls = []
-    explorer = QueryExplorer(lambda s, q, m, k: calls.append((s, q, m, k)) or f"<p>{s}|{q}|{','.join(m)}|{k}</p>",
-                             {"in_domain": [("q1", "shoes"), ("q2", "hats")]}, ["clip", "gcl"], k=5,
-                             selected=["gcl"])
+    explorer = QueryExplorer(
+        lambda s, q, m, k: calls.append((s, q, m, k)) or f"<p>{s}|{q}|{','.join(m)}|{k}</p>",
+        {"in_domain": [("q1", "shoes"), ("q2", "hats")]},
+        ["clip", "gcl"],
+        k=5,
+        selected=["gcl"],
+    )
     assert explorer.order.options == (ALL_QUERIES,) and explorer.output.value == "<p>in_domain|q1|gcl|5</p>"
     assert calls == [("in_domain", "q1", ("gcl",), 5)]
     explorer.k.value = 7
@@ -206,8 +226,16 @@ def test_delta_summary_counts_helped_hurt_and_unchanged():
 
 
 def test_significance_table_is_labelled_with_model_names():
-    tests = pd.DataFrame({"split": ["zero_shot", "in_domain"], "metric": "ndcg@10", "mean_a": [0.1, 0.2],
-                          "mean_b": [0.3, 0.4], "p_value": 0.01, "method": "gcl"})
+    tests = pd.DataFrame(
+        {
+            "split": ["zero_shot", "in_domain"],
+            "metric": "ndcg@10",
+            "mean_a": [0.1, 0.2],
+            "mean_b": [0.3, 0.4],
+            "p_value": 0.01,
+            "method": "gcl",
+        }
+    )
     table = ranking.labelled_significance(tests, "clip", "gcl")
     assert list(table.columns) == ["split", "metric", "clip", "gcl", "p_value"]
     assert list(table["split"]) == ["in_domain", "zero_shot"] and table.loc[0, "gcl"] == 0.4

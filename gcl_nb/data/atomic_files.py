@@ -4,6 +4,7 @@ crash or an interrupt leaves the previous file (or none), never a half-written o
 Used for what is read back later: checkpoints and their config.json (gcl_nb.models.checkpoint), the resume
 state and summary of a run directory (gcl_nb.training). Here, at the bottom layer, so every layer above may use it.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """UniqueQueryBatchSampler: a DataLoader batch_sampler that never puts one query twice in a batch."""
+
 from __future__ import annotations
 
 from collections import deque

@@ -16,6 +16,7 @@ Contract with the training loop (gcl_nb.training) and models (gcl_nb.models):
 Query / doc codes (`pair_codes`) are positions in `PairDataset.queries` / `.product_ids` (pd.factorize order of
 the table).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,9 +76,11 @@ class _FieldReader:
                 present |= pd.Series(texts[name]).fillna("").astype(str).str.strip().ne("").to_numpy()
         if not present.all():
             pid = ids[int(np.flatnonzero(~present)[0])]
-            raise DataError(f"product {pid!r} (corpus half {self.corpus.half}) has none of the fields "
-                            f"{[n for n, _ in self.fields]} (empty title, image missing or skipped): it cannot be "
-                            f"embedded; give it a title or an image, or drop its rows ({(~present).sum()} like this)")
+            raise DataError(
+                f"product {pid!r} (corpus half {self.corpus.half}) has none of the fields "
+                f"{[n for n, _ in self.fields]} (empty title, image missing or skipped): it cannot be "
+                f"embedded; give it a title or an image, or drop its rows ({(~present).sum()} like this)"
+            )
 
     def image(self, product_id: str) -> torch.Tensor:
         if self.cache is not None:
@@ -124,12 +127,21 @@ class PairDataset(Dataset):
     `sample_seed(augment_seed, step, row)` (the global RNG is left as it was), the same in any process or worker.
     """
 
-    def __init__(self, pairs: pd.DataFrame, corpus: Corpus, rhs_fields: Sequence[tuple[str, str]],
-                 preprocess: Callable[[Image.Image], torch.Tensor], score_column: str = "score_linear",
-                 image_cache: ImageCache | None = None, augment_seed: int = 0):
+    def __init__(
+        self,
+        pairs: pd.DataFrame,
+        corpus: Corpus,
+        rhs_fields: Sequence[tuple[str, str]],
+        preprocess: Callable[[Image.Image], torch.Tensor],
+        score_column: str = "score_linear",
+        image_cache: ImageCache | None = None,
+        augment_seed: int = 0,
+    ):
         if score_column not in pairs.columns:
-            raise SettingError(f"score_column={score_column!r}: not a column of the pair table; choose one of "
-                               f"{', '.join(map(str, pairs.columns))}")
+            raise SettingError(
+                f"score_column={score_column!r}: not a column of the pair table; choose one of "
+                f"{', '.join(map(str, pairs.columns))}"
+            )
         self.pairs, self.augment_seed = pairs.reset_index(drop=True), augment_seed
         self.reader = _FieldReader(corpus, rhs_fields, preprocess, image_cache)
         self.query_codes, self.queries, self.doc_codes, self.product_ids = pair_codes(self.pairs)
@@ -137,9 +149,10 @@ class PairDataset(Dataset):
         self._query_text = self.pairs["query"].to_numpy()
         self._pid = self.pairs["product_id"].to_numpy()
         sources = _text_columns(self.reader.fields, self.pairs, corpus.products)
-        self._texts = {name: (frame[name].to_numpy() if frame is self.pairs
-                              else frame[name].reindex(self._pid).to_numpy())
-                       for name, frame in sources.items()}
+        self._texts = {
+            name: (frame[name].to_numpy() if frame is self.pairs else frame[name].reindex(self._pid).to_numpy())
+            for name, frame in sources.items()
+        }
         self.reader.require_a_field(self._pid, self._texts)
 
     def __len__(self) -> int:
@@ -151,16 +164,28 @@ class PairDataset(Dataset):
             if step is not None:  # the CPU generator only: torch.manual_seed would seed CUDA too (~0.5 ms)
                 torch.default_generator.manual_seed(sample_seed(self.augment_seed, step, i))
             values, mask = self.reader.read(self._pid[i], {n: t[i] for n, t in self._texts.items()})
-        return {"query": str(self._query_text[i]), "fields": values, "field_mask": mask,
-                "score": float(self.scores[i]), "query_code": int(self.query_codes[i]),
-                "doc_code": int(self.doc_codes[i]), "row": i}
+        return {
+            "query": str(self._query_text[i]),
+            "fields": values,
+            "field_mask": mask,
+            "score": float(self.scores[i]),
+            "query_code": int(self.query_codes[i]),
+            "doc_code": int(self.doc_codes[i]),
+            "row": i,
+        }
 
 
 class CorpusDataset(Dataset):
     """One item per product id, for encoding documents at evaluation time."""
 
-    def __init__(self, corpus: Corpus, product_ids: Sequence[str], rhs_fields: Sequence[tuple[str, str]],
-                 preprocess: Callable[[Image.Image], torch.Tensor], image_cache: ImageCache | None = None):
+    def __init__(
+        self,
+        corpus: Corpus,
+        product_ids: Sequence[str],
+        rhs_fields: Sequence[tuple[str, str]],
+        preprocess: Callable[[Image.Image], torch.Tensor],
+        image_cache: ImageCache | None = None,
+    ):
         self.product_ids = [str(p) for p in product_ids]
         self.reader = _FieldReader(corpus, rhs_fields, preprocess, image_cache)
         sources = _text_columns(self.reader.fields, corpus.products)

@@ -8,6 +8,7 @@ sees an empty text. Only the corpora change (what evaluation searches), not the 
 only from products that keep another field of `fields` (the model's document fields; default every field of the
 corpus), and the share counts the products that have the field.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -29,8 +30,9 @@ def _corpus_fields(corpus: Corpus) -> list[str]:
     return ["image", *[c for c in corpus.products.columns if c != "image_local"]]
 
 
-def drop_fields(data: GSData, shares: Mapping[str, float], seed: int = 0,
-                fields: Sequence[str] | None = None) -> GSData:
+def drop_fields(
+    data: GSData, shares: Mapping[str, float], seed: int = 0, fields: Sequence[str] | None = None
+) -> GSData:
     """A copy of `data` whose corpora lack each field of `shares` for that share of their products (seeded per
     corpus half and field; see the module docstring). SettingError for an unknown field or a share outside [0, 1]."""
     corpora = {}
@@ -39,8 +41,7 @@ def drop_fields(data: GSData, shares: Mapping[str, float], seed: int = 0,
         products, without_image = corpus.products.copy(), set(corpus.without_image)
         for k, (name, share) in enumerate(shares.items()):
             if name not in names or (name != "image" and name not in products.columns):
-                raise SettingError(f"drop field {name!r}: not a document field of corpus half {half} "
-                                 f"(fields: {names})")
+                raise SettingError(f"drop field {name!r}: not a document field of corpus half {half} (fields: {names})")
             if not 0.0 <= float(share) <= 1.0:
                 raise SettingError(f"drop field {name!r}: the share must be in [0, 1], got {share}")
             current = replace(corpus, products=products, without_image=frozenset(without_image))
@@ -51,14 +52,21 @@ def drop_fields(data: GSData, shares: Mapping[str, float], seed: int = 0,
                     keeps_other |= _present(current, other)
             rng = np.random.default_rng([seed, half, k])
             eligible = np.flatnonzero(has_it & keeps_other)
-            chosen = products.index[rng.permutation(eligible)[:int(round(float(share) * has_it.sum()))]]
+            chosen = products.index[rng.permutation(eligible)[: int(round(float(share) * has_it.sum()))]]
             if name == "image":
                 without_image |= set(chosen)
             else:
                 products.loc[chosen, name] = ""
         corpora[half] = replace(corpus, products=products, without_image=frozenset(without_image))
-    return GSData(root=data.root, layout=data.layout, corpora=corpora, tables=data.tables,
-                  bad_images=data.bad_images, corpus_scope=data.corpus_scope, derived_columns=data.derived_columns)
+    return GSData(
+        root=data.root,
+        layout=data.layout,
+        corpora=corpora,
+        tables=data.tables,
+        bad_images=data.bad_images,
+        corpus_scope=data.corpus_scope,
+        derived_columns=data.derived_columns,
+    )
 
 
 def describe_shares(shares: Mapping[str, float]) -> str:

@@ -1,4 +1,5 @@
 """Decoded images kept in memory per product, so epochs after the first do not decode again."""
+
 from __future__ import annotations
 
 from typing import Callable

@@ -5,6 +5,7 @@
 The command line's flags for the same options (--image-root, --on-bad-image, --check-images, --corpus) are
 declared from HELP in gcl_nb.workbench.commands.common.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -15,13 +16,13 @@ from gcl_nb.data.schema import CHECK_IMAGES, ON_BAD_IMAGE, check_choice
 
 HELP = {
     "image_root": "folder holding the image files (tarball layout; default <data>/images). The corpus files' "
-                  "image_local paths (/input/images/NAME.jpg) are resolved by file name under it",
+    "image_local paths (/input/images/NAME.jpg) are resolved by file name under it",
     "on_bad_image": "a missing or unreadable image: error (stop, naming the file) or skip (the product keeps its "
-                    "other fields; counted in GSData.bad_images)",
+    "other fields; counted in GSData.bad_images)",
     "check_images": "images checked at load time: none, exists (one folder listing / one pass over the parquet "
-                    "image column) or decode (also decode each image: slow on the full release)",
+    "image column) or decode (also decode each image: slow on the full release)",
     "corpus": "documents searched per split: half (the split's whole corpus half, as the official tarball "
-              "evaluator) or split (the products of the split's own rows, as the official Hugging Face evaluator)",
+    "evaluator) or split (the products of the split's own rows, as the official Hugging Face evaluator)",
 }
 
 

@@ -3,6 +3,7 @@
 `PairLookup(pairs, score_column).matrix(query_codes, doc_codes)` -> (N, N) target scores T_ij for a batch;
 `.find(query_codes, doc_codes, values)` -> (values of the batch's table pairs, presence), on the codes' device.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,12 @@ class PairLookup:
         self.width = int(counts.max())
         #: the table's scores in table order (by query, then document): the order of `find`'s `values`
         self.scores = torch.from_numpy(pairs[score_column].to_numpy(dtype=np.float32)[order])
-        self._table = {"start": torch.from_numpy(np.cumsum(counts) - counts), "count": torch.from_numpy(counts),
-                       "doc": torch.from_numpy(dc[order]), "score": self.scores}
+        self._table = {
+            "start": torch.from_numpy(np.cumsum(counts) - counts),
+            "count": torch.from_numpy(counts),
+            "doc": torch.from_numpy(dc[order]),
+            "score": self.scores,
+        }
 
     def __len__(self) -> int:
         """Number of distinct pairs in the table."""

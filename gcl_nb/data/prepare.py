@@ -30,6 +30,7 @@ keep their other fields. Unusable input (a missing column, a non-numeric or nega
 product id, an image path outside the image root or a URL: nothing is downloaded) raises a DataError naming
 the file, line and what to do, before anything is written.
 """
+
 from __future__ import annotations
 
 import json
@@ -92,18 +93,21 @@ def _where(path: Path, i: int) -> str:
 def _require_columns(table: pd.DataFrame, path: Path, needed: dict[str, str]) -> None:
     for option, column in needed.items():
         if column not in table.columns:
-            raise DataError(f"{path}: no column {column!r} (columns: {', '.join(map(str, table.columns))}); "
-                            f"name it with {option}")
+            raise DataError(
+                f"{path}: no column {column!r} (columns: {', '.join(map(str, table.columns))}); name it with {option}"
+            )
 
 
 def _text(values: pd.Series) -> pd.Series:
     """Values as stripped text ("" for missing); whole floats (ids read from parquet/JSON) lose their '.0'."""
+
     def one(v):
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return ""
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         return str(v).strip()
+
     return values.map(one)
 
 
@@ -113,16 +117,22 @@ def _scores(pairs: pd.DataFrame, path: Path, column: str, kind: str) -> np.ndarr
     bad = ~np.isfinite(numbers)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{_where(path, i)}: score column {column!r} holds {raw.iloc[i]!r}, not a number "
-                        f"({bad.sum()} rows like this); fill it in or drop those rows")
+        raise DataError(
+            f"{_where(path, i)}: score column {column!r} holds {raw.iloc[i]!r}, not a number "
+            f"({bad.sum()} rows like this); fill it in or drop those rows"
+        )
     if kind == "score" and (numbers < 0).any():
         i = int(np.flatnonzero(numbers < 0)[0])
-        raise DataError(f"{_where(path, i)}: score {numbers[i]:g} is negative; scores are weights (higher is "
-                        f"better, >= 0). If {column!r} is a rank, pass --score-is rank")
+        raise DataError(
+            f"{_where(path, i)}: score {numbers[i]:g} is negative; scores are weights (higher is "
+            f"better, >= 0). If {column!r} is a rank, pass --score-is rank"
+        )
     if kind == "rank" and ((numbers < 1) | (numbers % 1 != 0)).any():
         i = int(np.flatnonzero((numbers < 1) | (numbers % 1 != 0))[0])
-        raise DataError(f"{_where(path, i)}: rank {numbers[i]:g} is not a whole number >= 1 (1 = top); if "
-                        f"{column!r} is a score (higher is better), pass --score-is score")
+        raise DataError(
+            f"{_where(path, i)}: rank {numbers[i]:g} is not a whole number >= 1 (1 = top); if "
+            f"{column!r} is a score (higher is better), pass --score-is score"
+        )
     return numbers
 
 
@@ -136,13 +146,17 @@ def _image_paths(catalogue: pd.DataFrame, path: Path, column: str, image_root: P
             out.append("")
             continue
         if _URL.match(value):
-            raise DataError(f"{_where(path, i)}: image {value!r} is a URL; nothing is downloaded: download the "
-                            f"images under the image root and give their paths relative to it")
+            raise DataError(
+                f"{_where(path, i)}: image {value!r} is a URL; nothing is downloaded: download the "
+                f"images under the image root and give their paths relative to it"
+            )
         full = Path(value) if Path(value).is_absolute() else image_root / value
         resolved = full.resolve()
         if resolved != root and root not in resolved.parents:
-            raise DataError(f"{_where(path, i)}: image {value!r} is outside the image root {image_root}; give "
-                            f"paths inside --image-root (relative to it, or absolute under it)")
+            raise DataError(
+                f"{_where(path, i)}: image {value!r} is outside the image root {image_root}; give "
+                f"paths inside --image-root (relative to it, or absolute under it)"
+            )
         out.append(resolved.relative_to(root).as_posix())
     return pd.Series(out, index=catalogue.index)
 
@@ -160,8 +174,11 @@ def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.
     """(usable products: product_id, title, image_local ("" when absent or unreadable), further fields; every
     catalogue id; the further field names; the catalogue part of the report)."""
     raw = _read_table(path, "catalogue")
-    _require_columns(raw, path, {"--product-column": columns.product, "--title-column": columns.title,
-                                 "--image-column": columns.image})
+    _require_columns(
+        raw,
+        path,
+        {"--product-column": columns.product, "--title-column": columns.title, "--image-column": columns.image},
+    )
     ids = _text(raw[columns.product])
     if (ids == "").any():
         i = int(np.flatnonzero((ids == "").to_numpy())[0])
@@ -170,9 +187,11 @@ def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.
     if duplicated.any():
         first = np.flatnonzero(duplicated)
         twin = first[ids.iloc[first] == ids.iloc[first[0]]]
-        raise DataError(f"{_where(path, int(twin[1]))}: product id {ids.iloc[first[0]]!r} appears again (first at "
-                        f"{_where(path, int(twin[0]))}; {len(set(ids[duplicated]))} ids repeat); keep one row per "
-                        f"product")
+        raise DataError(
+            f"{_where(path, int(twin[1]))}: product id {ids.iloc[first[0]]!r} appears again (first at "
+            f"{_where(path, int(twin[0]))}; {len(set(ids[duplicated]))} ids repeat); keep one row per "
+            f"product"
+        )
     images = _image_paths(raw, path, columns.image, image_root)
     named = images != ""
     readable = pd.Series(False, index=raw.index)
@@ -181,18 +200,24 @@ def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.
     extra = [str(c) for c in raw.columns if c not in (columns.product, columns.title, columns.image)]
     clashes = [c for c in extra if c in ("half", "image_local", "image", *PAIR_COLUMNS)]
     if clashes:
-        raise DataError(f"{path}: column {clashes[0]!r} would clash with the corpus's own fields or a split "
-                        f"column; rename it")
-    products = pd.DataFrame({"product_id": ids, "title": _text(raw[columns.title]),
-                             "image_local": images.where(readable, "")})
+        raise DataError(
+            f"{path}: column {clashes[0]!r} would clash with the corpus's own fields or a split column; rename it"
+        )
+    products = pd.DataFrame(
+        {"product_id": ids, "title": _text(raw[columns.title]), "image_local": images.where(readable, "")}
+    )
     for name in extra:
         products[name] = _text(raw[name])
     has_field = (products.drop(columns=["product_id"]) != "").any(axis=1)
-    report = {"products_read": len(raw), "fields": ["title", "image", *extra],
-              "images_unreadable": int(unreadable.sum()),
-              "images_unreadable_examples": [str(image_root / p) for p in images[unreadable].head(5)],
-              "without_image": int((~readable).sum()), "without_title": int((products["title"] == "").sum()),
-              "without_any_field": int((~has_field).sum())}
+    report = {
+        "products_read": len(raw),
+        "fields": ["title", "image", *extra],
+        "images_unreadable": int(unreadable.sum()),
+        "images_unreadable_examples": [str(image_root / p) for p in images[unreadable].head(5)],
+        "without_image": int((~readable).sum()),
+        "without_title": int((products["title"] == "").sum()),
+        "without_any_field": int((~has_field).sum()),
+    }
     for name in extra:
         report[f"without_{name}"] = int((products[name] == "").sum())
     report["products_in_corpus"] = int(has_field.sum())
@@ -213,19 +238,28 @@ def _score_columns(rows: pd.DataFrame, column: str, kind: str) -> tuple[pd.DataF
         position = rows["score"].astype(np.int64)
         max_rank = int(position.max())
         linear = max_rank + 1 - position
-        how = {"position": f"the rank in {column!r} (1 = top)",
-               "score_linear": f"{max_rank + 1} - position (the largest rank + 1 minus the rank; the release has "
-                               f"101 - position)"}
+        how = {
+            "position": f"the rank in {column!r} (1 = top)",
+            "score_linear": f"{max_rank + 1} - position (the largest rank + 1 minus the rank; the release has "
+            f"101 - position)",
+        }
     else:
         position = rows.groupby("query", sort=False)["score"].rank(method="first", ascending=False).astype(np.int64)
         whole = bool((rows["score"] % 1 == 0).all())
         linear = rows["score"].astype(np.int64) if whole else rows["score"]
-        how = {"position": f"rank of {column!r} within the query's rows (1 = highest; ties in log order)",
-               "score_linear": f"{column!r} itself (higher is better)"}
+        how = {
+            "position": f"rank of {column!r} within the query's rows (1 = highest; ties in log order)",
+            "score_linear": f"{column!r} itself (higher is better)",
+        }
     out = rows.assign(position=position, score_linear=linear, score_reciprocal=1.0 / position, no_score=1)
-    return out, {"column": column, "read_as": kind, **how, "score_reciprocal": "1 / position", "no_score": "1",
-                 "grades": "evaluation grades are score_linear min-max scaled per split to 1..100, as the official "
-                           "evaluation"}
+    return out, {
+        "column": column,
+        "read_as": kind,
+        **how,
+        "score_reciprocal": "1 / position",
+        "no_score": "1",
+        "grades": "evaluation grades are score_linear min-max scaled per split to 1..100, as the official evaluation",
+    }
 
 
 def _split_report(rows: pd.DataFrame, products: pd.DataFrame, top_q: int, batch_size: int) -> tuple[dict, list]:
@@ -234,24 +268,42 @@ def _split_report(rows: pd.DataFrame, products: pd.DataFrame, top_q: int, batch_
         side = int(SPLIT_FILE_STEMS[split].split("_")[1])
         own = rows[(rows["side"] == side) & (rows["half"] == SPLIT_CORPUS[split])]
         n_queries = own["query"].nunique()
-        splits[split] = {"queries": int(n_queries), "rows": len(own),
-                         "products_judged": int(own["product_id"].nunique()),
-                         "corpus_products": int((products["half"] == SPLIT_CORPUS[split]).sum())}
+        splits[split] = {
+            "queries": int(n_queries),
+            "rows": len(own),
+            "products_judged": int(own["product_id"].nunique()),
+            "corpus_products": int((products["half"] == SPLIT_CORPUS[split]).sum()),
+        }
         if n_queries == 0:
             warnings.append(f"{split}: no rows; evaluation of this split fails: a larger log is needed")
         elif n_queries < top_q:
-            warnings.append(f"{split}: {n_queries} queries, fewer than top_q={top_q}: the protocol evaluates all "
-                            f"{n_queries} (sampling needs more)")
+            warnings.append(
+                f"{split}: {n_queries} queries, fewer than top_q={top_q}: the protocol evaluates all "
+                f"{n_queries} (sampling needs more)"
+            )
     n_train = splits["in_domain"]["queries"]
     if n_train < batch_size:
-        warnings.append(f"in_domain: {n_train} training queries cannot fill one batch of {batch_size} distinct "
-                        f"queries (the cpu preset): train with --batch-size {max(2, n_train // 2)} or smaller")
+        warnings.append(
+            f"in_domain: {n_train} training queries cannot fill one batch of {batch_size} distinct "
+            f"queries (the cpu preset): train with --batch-size {max(2, n_train // 2)} or smaller"
+        )
     return splits, warnings
 
 
-def prepare(pairs, catalogue, image_root, score_column: str, out, *, score_is: str = "auto", seed: int = 0,
-            layout: str = "tarball", columns: Columns = Columns(), top_q: int = 2000,
-            batch_size: int = 128) -> dict:
+def prepare(
+    pairs,
+    catalogue,
+    image_root,
+    score_column: str,
+    out,
+    *,
+    score_is: str = "auto",
+    seed: int = 0,
+    layout: str = "tarball",
+    columns: Columns = Columns(),
+    top_q: int = 2000,
+    batch_size: int = 128,
+) -> dict:
     """Write the data folder `out` (see the module docstring) and return the report (also in
     `out/prepare_report.json`). `top_q` / `batch_size`: the evaluation's sampled queries and the training batch
     the report checks the splits against."""
@@ -262,17 +314,23 @@ def prepare(pairs, catalogue, image_root, score_column: str, out, *, score_is: s
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError(f"{out}: exists and is not an empty folder; choose a new --out or remove it")
     if not image_root.is_dir():
-        raise DataError(f"{image_root}: the image root is not a folder; pass the folder the catalogue's image "
-                        f"paths are relative to (--image-root)")
+        raise DataError(
+            f"{image_root}: the image root is not a folder; pass the folder the catalogue's image "
+            f"paths are relative to (--image-root)"
+        )
 
     log = _read_table(pairs_path, "pairs")
-    _require_columns(log, pairs_path, {"--query-column": columns.query, "--product-column": columns.product,
-                                       "--score-column": score_column})
+    _require_columns(
+        log,
+        pairs_path,
+        {"--query-column": columns.query, "--product-column": columns.product, "--score-column": score_column},
+    )
     scores = _scores(log, pairs_path, score_column, kind)
     products, catalogue_ids, extra, catalogue_report = _read_catalogue(catalogue_path, columns, image_root)
 
-    rows = pd.DataFrame({"query": _text(log[columns.query]), "product_id": _text(log[columns.product]),
-                         "score": scores})
+    rows = pd.DataFrame(
+        {"query": _text(log[columns.query]), "product_id": _text(log[columns.product]), "score": scores}
+    )
     counts = {"rows_read": len(rows)}
     empty = (rows["query"] == "") | (rows["product_id"] == "")
     counts["empty_query_or_product"] = int(empty.sum())
@@ -293,28 +351,45 @@ def prepare(pairs, catalogue, image_root, score_column: str, out, *, score_is: s
     rows = rows[judged >= MIN_JUDGED].reset_index(drop=True)
     counts["rows_kept"] = len(rows)
     if rows.empty:
-        raise DataError(f"{pairs_path}: no usable (query, product) pair is left ({counts}); check that the product "
-                        f"ids of the log and the catalogue match")
+        raise DataError(
+            f"{pairs_path}: no usable (query, product) pair is left ({counts}); check that the product "
+            f"ids of the log and the catalogue match"
+        )
 
     rows, score_report = _score_columns(rows, score_column, kind)
     rng = np.random.default_rng(seed)
     queries = np.sort(rows["query"].unique())
     query_side = pd.Series(1, index=queries)
-    query_side[rng.permutation(queries)[:int(round(QUERY_SHARE * len(queries)))]] = 0
+    query_side[rng.permutation(queries)[: int(round(QUERY_SHARE * len(queries)))]] = 0
     ids = np.sort(products["product_id"].to_numpy(dtype=str))
     half = pd.Series(2, index=ids)
-    half[rng.permutation(ids)[:int(round(PRODUCT_SHARE * len(ids)))]] = 1
+    half[rng.permutation(ids)[: int(round(PRODUCT_SHARE * len(ids)))]] = 1
     products = products.assign(half=products["product_id"].map(half))
     dev_queries = set(queries[rng.random(len(queries)) < 0.5])
     by_id = products.set_index("product_id")
-    rows = rows.assign(title=rows["product_id"].map(by_id["title"]), image_local=rows["product_id"].map(
-        by_id["image_local"]), pair_id=[str(i) for i in range(len(rows))], query_id=derived_query_ids(rows["query"]),
-        side=rows["query"].map(query_side), half=rows["product_id"].map(half))
+    rows = rows.assign(
+        title=rows["product_id"].map(by_id["title"]),
+        image_local=rows["product_id"].map(by_id["image_local"]),
+        pair_id=[str(i) for i in range(len(rows))],
+        query_id=derived_query_ids(rows["query"]),
+        side=rows["query"].map(query_side),
+        half=rows["product_id"].map(half),
+    )
     splits, warnings = _split_report(rows, products, top_q, batch_size)
-    report = {"inputs": {"pairs": str(pairs_path), "catalogue": str(catalogue_path), "image_root": str(image_root),
-                         "seed": seed, "layout": layout},
-              "score": score_report, "pairs": counts, "catalogue": catalogue_report, "splits": splits,
-              "warnings": warnings}
+    report = {
+        "inputs": {
+            "pairs": str(pairs_path),
+            "catalogue": str(catalogue_path),
+            "image_root": str(image_root),
+            "seed": seed,
+            "layout": layout,
+        },
+        "score": score_report,
+        "pairs": counts,
+        "catalogue": catalogue_report,
+        "splits": splits,
+        "warnings": warnings,
+    }
 
     entries = products[["product_id", "half", "title", "image_local", *extra]]
     entries = entries.astype(object).where(entries != "", None)  # a missing field is null in the corpus file
@@ -332,20 +407,23 @@ def prepare(pairs, catalogue, image_root, score_column: str, out, *, score_is: s
 def format_report(report: dict) -> str:
     """The report as a few lines of text."""
     p, c, s = report["pairs"], report["catalogue"], report["score"]
-    lines = [f"pairs: {p['rows_read']:,} rows read, {p['rows_kept']:,} kept; dropped: "
-             f"{p['product_not_in_catalogue']:,} product not in the catalogue, {p['duplicate_pairs']:,} duplicate "
-             f"pairs (best score kept), {p['empty_query_or_product']:,} empty query or product id, "
-             f"{p['product_without_any_field']:,} product with no title and no readable image, "
-             f"{p['rows_of_those_queries']:,} rows of {p['queries_with_fewer_than_2_judged']:,} queries with fewer "
-             f"than 2 judged products",
-             f"catalogue: {c['products_read']:,} products, {c['products_in_corpus']:,} in the corpus; "
-             f"{c['images_unreadable']:,} unreadable images (kept without image), {c['without_image']:,} without "
-             f"image, {c['without_title']:,} without title; document fields: {', '.join(c['fields'])}",
-             f"score: {s['column']!r} read as a {s['read_as']}: position = {s['position']}; score_linear = "
-             f"{s['score_linear']}",
-             "split            queries    rows  judged products  corpus products"]
+    lines = [
+        f"pairs: {p['rows_read']:,} rows read, {p['rows_kept']:,} kept; dropped: "
+        f"{p['product_not_in_catalogue']:,} product not in the catalogue, {p['duplicate_pairs']:,} duplicate "
+        f"pairs (best score kept), {p['empty_query_or_product']:,} empty query or product id, "
+        f"{p['product_without_any_field']:,} product with no title and no readable image, "
+        f"{p['rows_of_those_queries']:,} rows of {p['queries_with_fewer_than_2_judged']:,} queries with fewer "
+        f"than 2 judged products",
+        f"catalogue: {c['products_read']:,} products, {c['products_in_corpus']:,} in the corpus; "
+        f"{c['images_unreadable']:,} unreadable images (kept without image), {c['without_image']:,} without "
+        f"image, {c['without_title']:,} without title; document fields: {', '.join(c['fields'])}",
+        f"score: {s['column']!r} read as a {s['read_as']}: position = {s['position']}; score_linear = "
+        f"{s['score_linear']}",
+        "split            queries    rows  judged products  corpus products",
+    ]
     for split, n in report["splits"].items():
-        lines.append(f"{split:<15} {n['queries']:>8,} {n['rows']:>7,} {n['products_judged']:>16,} "
-                     f"{n['corpus_products']:>16,}")
+        lines.append(
+            f"{split:<15} {n['queries']:>8,} {n['rows']:>7,} {n['products_judged']:>16,} {n['corpus_products']:>16,}"
+        )
     lines += [f"warning: {w}" for w in report["warnings"]]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 See docs/METHOD.md "Splits": queries are split 80/20 (query_0 / query_1), products 50/50 (corpus 1 / corpus 2).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -30,8 +31,15 @@ def protocol_order(names: Iterable[str], others: bool = True) -> list[str]:
 
 #: Columns every pair table has once loaded (ids are strings, position/scores numeric).
 PAIR_COLUMNS = (
-    "query", "query_id", "product_id", "title",
-    "position", "score_linear", "score_reciprocal", "no_score", "pair_id",
+    "query",
+    "query_id",
+    "product_id",
+    "title",
+    "position",
+    "score_linear",
+    "score_reciprocal",
+    "no_score",
+    "pair_id",
 )
 SCORE_COLUMNS = ("score_linear", "score_reciprocal", "no_score")
 ID_COLUMNS = ("query_id", "product_id", "pair_id")

@@ -5,6 +5,7 @@ queries sampled per split, the top 1,000 documents retrieved per query. Where th
 the top-k search runs on the model's own device (`model.device`; the CPU for a model without one, e.g. BM25), so
 a model moved to a GPU is evaluated there.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -51,8 +52,11 @@ class EvalConfig:
         _check_int("top_q", self.top_q, allow=(None, -1))
         _check_int("top_k", self.top_k)
         _check_int("batch_size", self.batch_size)
-        if not (self.ground_truth is None or self.ground_truth in GROUND_TRUTH_FILES
-                or isinstance(self.ground_truth, Mapping)):
+        if not (
+            self.ground_truth is None
+            or self.ground_truth in GROUND_TRUTH_FILES
+            or isinstance(self.ground_truth, Mapping)
+        ):
             raise SettingError(f"ground_truth={self.ground_truth!r}: use None, 'test', 'dev' or {{split: path}}")
 
     def replace(self, **changes) -> EvalConfig:

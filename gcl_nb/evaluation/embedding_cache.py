@@ -1,5 +1,6 @@
 """Document embeddings of whole corpora, encoded once: on disk per (model fingerprint, corpus) with
 `encode_corpus`, and in memory per corpus of one model with `EmbeddingCache` (over `encode_corpus`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,10 @@ def model_fingerprint(model) -> str:
     if fp is not None:
         return str(fp() if callable(fp) else fp)
     if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"cannot fingerprint a {type(model).__name__} for the embedding cache: give it a "
-                         "`fingerprint` attribute or evaluate with cache_dir=None")
+        raise ValueError(
+            f"cannot fingerprint a {type(model).__name__} for the embedding cache: give it a "
+            "`fingerprint` attribute or evaluate with cache_dir=None"
+        )
     h = hashlib.sha256(repr(getattr(model, "config", None)).encode())
     for name, tensor in model.state_dict().items():
         t = tensor.detach().cpu().contiguous()
@@ -41,8 +44,9 @@ def corpus_fingerprint(corpus) -> str:
     return hashlib.sha256(f"half{corpus.half}".encode() + hashed.tobytes() + without_image).hexdigest()
 
 
-def encode_corpus(model, corpus, batch_size: int = 256, cache_dir: str | Path | None = None,
-                  progress: bool = False) -> np.ndarray:
+def encode_corpus(
+    model, corpus, batch_size: int = 256, cache_dir: str | Path | None = None, progress: bool = False
+) -> np.ndarray:
     """(n_products, d) float32 embeddings of every product of `corpus`, in `corpus.products` order.
 
     With `cache_dir`, read from / written to `docs-<model>-<corpus>.npy` there (memory-mapped when read).
@@ -61,8 +65,9 @@ def encode_corpus(model, corpus, batch_size: int = 256, cache_dir: str | Path | 
     tmp = path.with_suffix(f".tmp{os.getpid()}.npy") if path is not None else None
     out = None
     for start in range(0, len(ids), ENCODE_CHUNK):
-        emb = encode_products(model, corpus, ids[start:start + ENCODE_CHUNK], batch_size=batch_size,
-                              progress=progress).numpy()
+        emb = encode_products(
+            model, corpus, ids[start : start + ENCODE_CHUNK], batch_size=batch_size, progress=progress
+        ).numpy()
         if out is None:
             shape = (len(ids), emb.shape[1])
             if tmp is None:
@@ -70,7 +75,7 @@ def encode_corpus(model, corpus, batch_size: int = 256, cache_dir: str | Path | 
             else:
                 tmp.parent.mkdir(parents=True, exist_ok=True)
                 out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
-        out[start:start + len(emb)] = emb
+        out[start : start + len(emb)] = emb
     if tmp is None:
         return out
     out.flush()

@@ -8,6 +8,7 @@ float32 on any device (gcl_nb.retrieval.dense.full_float32: no TF32), whatever t
 Any model with the attributes used here (`config.lhs` / `config.rhs` field lists, `tokenize`,
 `transform_eval`, `encode_fields`, `embed_dim`, torch's `training` / `eval` / `train`) can be encoded.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
@@ -25,13 +26,12 @@ from gcl_nb.retrieval.dense import full_float32
 def encode_queries(model, texts: Sequence[str], batch_size: int = 256, progress: bool = False) -> Tensor:
     """CPU float32 (n, d) L2-normalised query embeddings."""
     texts = list(texts)
-    chunks = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+    chunks = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
     batches = (({f.name: tokens for f in model.config.lhs}, None) for tokens in map(model.tokenize, chunks))
     return _encode_side(model, "lhs", batches, len(chunks), progress, "queries")
 
 
-def encode_products(model, corpus, product_ids: Sequence[str], batch_size: int = 256,
-                    progress: bool = False) -> Tensor:
+def encode_products(model, corpus, product_ids: Sequence[str], batch_size: int = 256, progress: bool = False) -> Tensor:
     """CPU float32 (n, d) L2-normalised embeddings of products of a gcl_nb.data Corpus.
 
     Text fields come from `corpus.products`, images through `corpus.load_image` (eval preprocessing); a
@@ -41,14 +41,21 @@ def encode_products(model, corpus, product_ids: Sequence[str], batch_size: int =
     return _encode_side(model, "rhs", batches, total, progress, "products")
 
 
-def encode_product_fields(model, corpus, product_ids: Sequence[str], batch_size: int = 256,
-                          progress: bool = False) -> tuple[Tensor, Tensor]:
+def encode_product_fields(
+    model, corpus, product_ids: Sequence[str], batch_size: int = 256, progress: bool = False
+) -> tuple[Tensor, Tensor]:
     """Each document field of the products on its own, before fusion: CPU float32 (n, F, d) field embeddings
     and the (n, F) bool mask of present fields. `model.fuse("rhs", embs, mask)` gives `encode_products`'
     embeddings for any field weights without encoding again (gcl_nb.evaluation.fusion)."""
     batches, total = _product_batches(model, corpus, product_ids, batch_size)
-    parts = _in_eval_mode(model, lambda fields, mask: (model.field_embeddings("rhs", fields).float().cpu(), mask),
-                          batches, total, progress, "product fields")
+    parts = _in_eval_mode(
+        model,
+        lambda fields, mask: (model.field_embeddings("rhs", fields).float().cpu(), mask),
+        batches,
+        total,
+        progress,
+        "product fields",
+    )
     if not parts:
         n_fields = len(model.config.rhs)
         return torch.empty(0, n_fields, model.embed_dim), torch.empty(0, n_fields, dtype=torch.bool)
@@ -68,8 +75,14 @@ def _product_batches(model, corpus, product_ids: Sequence[str], batch_size: int)
 
 def _encode_side(model, side: str, batches: Iterable, total: int, progress: bool, desc: str) -> Tensor:
     """Eval-mode fused embeddings of (fields, mask) batches, concatenated on the CPU as float32."""
-    out = _in_eval_mode(model, lambda fields, mask: model.encode_fields(side, fields, mask).float().cpu(),
-                        batches, total, progress, desc)
+    out = _in_eval_mode(
+        model,
+        lambda fields, mask: model.encode_fields(side, fields, mask).float().cpu(),
+        batches,
+        total,
+        progress,
+        desc,
+    )
     return torch.cat(out) if out else torch.empty(0, model.embed_dim)
 
 
@@ -81,7 +94,8 @@ def _in_eval_mode(model, encode: Callable, batches: Iterable, total: int, progre
     model.eval()
     try:
         with full_float32():
-            return [encode(fields, mask)
-                    for fields, mask in tqdm(batches, total=total, desc=desc, disable=not progress)]
+            return [
+                encode(fields, mask) for fields, mask in tqdm(batches, total=total, desc=desc, disable=not progress)
+            ]
     finally:
         model.train(was_training)

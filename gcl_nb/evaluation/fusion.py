@@ -11,6 +11,7 @@ title alone is weighted) are left out of that configuration's search and counted
 Every function takes the evaluation's settings as one EvalConfig (splits, top_q, top_k, ground_truth,
 batch_size, progress; the field embeddings stay in memory, `cache_dir` is not used).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -50,14 +51,18 @@ class _FieldEmbeddings:
             if key not in searched:  # splits searching the same corpus share its fused documents
                 embs, mask = self._fields(corpus)
                 keep = encoder.embeddable("rhs", mask)
-                searched[key] = (corpus if bool(keep.all()) else
-                                 corpus.restricted(corpus.split, corpus.products.index[keep.numpy()]),
-                                 int((~keep).sum()))
+                searched[key] = (
+                    corpus
+                    if bool(keep.all())
+                    else corpus.restricted(corpus.split, corpus.products.index[keep.numpy()]),
+                    int((~keep).sum()),
+                )
                 with torch.no_grad():
                     documents.store(searched[key][0], encoder.fuse("rhs", embs[keep], mask[keep]).numpy())
             kept, n_excluded = searched[key]
-            results.append(evaluate_split(encoder, self.data, split, self.config, doc_embeddings=documents,
-                                          corpus=kept))
+            results.append(
+                evaluate_split(encoder, self.data, split, self.config, doc_embeddings=documents, corpus=kept)
+            )
             excluded.append(n_excluded)
         return summary_table(results).assign(n_docs_excluded=excluded)
 
@@ -65,8 +70,9 @@ class _FieldEmbeddings:
         """(field embeddings, presence mask) of every product of `corpus`, encoded on first use."""
         key = corpus_key(corpus)
         if key not in self._by_corpus:
-            self._by_corpus[key] = encode_product_fields(self.encoder, corpus, corpus.products.index,
-                                                         self.config.batch_size, self.config.progress)
+            self._by_corpus[key] = encode_product_fields(
+                self.encoder, corpus, corpus.products.index, self.config.batch_size, self.config.progress
+            )
         return self._by_corpus[key]
 
 
@@ -85,9 +91,13 @@ def field_ablation(encoder: MultiFieldEncoder, data, config: EvalConfig = EvalCo
     return table[["fields", *[c for c in table.columns if c != "fields"]]]
 
 
-def fusion_sweep(encoder: MultiFieldEncoder, data, field: str = "image",
-                 weights: Sequence[float] = tuple(np.round(np.linspace(0, 1, 11), 2)),
-                 config: EvalConfig = EvalConfig()) -> pd.DataFrame:
+def fusion_sweep(
+    encoder: MultiFieldEncoder,
+    data,
+    field: str = "image",
+    weights: Sequence[float] = tuple(np.round(np.linspace(0, 1, 11), 2)),
+    config: EvalConfig = EvalConfig(),
+) -> pd.DataFrame:
     """One row per (weight of `field`, split): `field` gets each weight, the other fields share 1 - weight in
     the proportions the encoder was trained with."""
     names = [f.name for f in encoder.config.rhs]
@@ -113,8 +123,9 @@ def field_table(ablation: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame
     return table.loc[order, protocol_order(table.columns, others=False)].rename_axis(columns=metric)
 
 
-def missing_field_ablation(encoder: MultiFieldEncoder, data, shares: dict[str, float], seed: int = 0,
-                           config: EvalConfig = EvalConfig()) -> pd.DataFrame:
+def missing_field_ablation(
+    encoder: MultiFieldEncoder, data, shares: dict[str, float], seed: int = 0, config: EvalConfig = EvalConfig()
+) -> pd.DataFrame:
     """`field_ablation` (each field alone, then `fused`, as `fields`) plus one `fields` value per dropped field,
     `<field>_missing_<share>`: the fused model on the corpora with that field removed from a seeded share of
     the products (gcl_nb.data.field_drop)."""
@@ -122,7 +133,8 @@ def missing_field_ablation(encoder: MultiFieldEncoder, data, shares: dict[str, f
     tables = [field_ablation(encoder, data, config)]
     for name, share in shares.items():
         incomplete = drop_fields(data, {name: share}, seed=seed, fields=names)
-        tables.append(_FieldEmbeddings(encoder, incomplete, config).evaluate(None)
-                      .assign(fields=f"{name}_missing_{share:g}"))
+        tables.append(
+            _FieldEmbeddings(encoder, incomplete, config).evaluate(None).assign(fields=f"{name}_missing_{share:g}")
+        )
     table = pd.concat(tables, ignore_index=True)
     return table[["fields", *[c for c in table.columns if c != "fields"]]]

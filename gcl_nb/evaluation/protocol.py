@@ -7,6 +7,7 @@ writer shares), `top_q` queries sampled with probability proportional to their g
 the queries and qrels come from ground-truth files (`_gt_test.json` style, `load_ground_truth`).
 gcl_nb.evaluation.split_evaluation runs the protocol against a model.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,9 @@ def sample_eval_queries(queries: pd.Series, grades: np.ndarray, top_q: int | Non
     return [key[: -len(QUERY_KEY_SUFFIX)] for key in sums.index[drawn]]
 
 
-def build_qrels(split: pd.DataFrame, grades: np.ndarray, queries: Sequence[str],
-                top_k: int) -> dict[str, dict[str, int]]:
+def build_qrels(
+    split: pd.DataFrame, grades: np.ndarray, queries: Sequence[str], top_k: int
+) -> dict[str, dict[str, int]]:
     """{query_id: {product_id: grade}} for `queries` (texts), in that order: each query's rows sorted by
     grade descending (stable: file order among equal grades), at most `top_k` of them."""
     rows = split.assign(grade=grades)
@@ -82,7 +84,9 @@ def load_ground_truth(path: str | Path, split: pd.DataFrame) -> dict[str, dict[s
         text = key[: -len(QUERY_KEY_SUFFIX)] if key.endswith(QUERY_KEY_SUFFIX) else key
         qid = ids.get(text, key if key in known_ids else None)
         if qid is None:
-            raise DataError(f"{path}: query {key!r} is not a query (text or query_id) of this split; "
-                            "use the ground-truth file of the same split")
+            raise DataError(
+                f"{path}: query {key!r} is not a query (text or query_id) of this split; "
+                "use the ground-truth file of the same split"
+            )
         qrels[qid] = {str(pid): grade for pid, grade in judged.items()}
     return qrels

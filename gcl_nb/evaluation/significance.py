@@ -12,6 +12,7 @@ retraining with another seed would. `compare_runs` takes the training run as the
 per run): Welch's t-test and an exact permutation test over relabelings of the runs (with 3 runs a side the
 smallest attainable permutation p is 0.1).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -24,16 +25,20 @@ from scipy import stats
 
 from gcl_nb.metrics import METRIC_COLUMNS
 
-COMPARISON_COLUMNS = ("split", "metric", "mean_a", "mean_b", "diff", "rel_gain", "ci_low", "ci_high",
-                      "p_value", "n")
-RUN_COMPARISON_COLUMNS = ("split", "metric", "mean_a", "mean_b", "diff", "p_welch", "p_permutation", "runs_a",
-                          "runs_b")
+COMPARISON_COLUMNS = ("split", "metric", "mean_a", "mean_b", "diff", "rel_gain", "ci_low", "ci_high", "p_value", "n")
+RUN_COMPARISON_COLUMNS = ("split", "metric", "mean_a", "mean_b", "diff", "p_welch", "p_permutation", "runs_a", "runs_b")
 MAX_EXACT_PERMUTATIONS = 100_000  # beyond: a seeded Monte Carlo permutation test
 BOOT_CHUNK = 500  # bootstrap resamples drawn at once (bounds memory at BOOT_CHUNK * n indices)
 
 
-def compare(per_query_a: pd.DataFrame, per_query_b: pd.DataFrame, metrics: Sequence[str] = METRIC_COLUMNS,
-            n_boot: int = 10000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def compare(
+    per_query_a: pd.DataFrame,
+    per_query_b: pd.DataFrame,
+    metrics: Sequence[str] = METRIC_COLUMNS,
+    n_boot: int = 10000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """COMPARISON_COLUMNS per (split, metric) from two per-query tables (split_evaluation.per_query_table).
 
     Queries are paired on (split, query_id); both tables must hold the same queries.
@@ -47,14 +52,17 @@ def compare(per_query_a: pd.DataFrame, per_query_b: pd.DataFrame, metrics: Seque
             raise ValueError(f"per-query table {name} lists a (split, query_id) twice")
         if table[metrics].isna().any().any():
             raise ValueError(f"per-query table {name} has missing metric values")
-    paired = per_query_a.merge(per_query_b, on=["split", "query_id"], how="outer", suffixes=("_a", "_b"),
-                               indicator=True)
+    paired = per_query_a.merge(
+        per_query_b, on=["split", "query_id"], how="outer", suffixes=("_a", "_b"), indicator=True
+    )
     unpaired = paired[paired["_merge"] != "both"]
     if len(unpaired):
         first = unpaired.iloc[0]
         side = "a" if first["_merge"] == "left_only" else "b"
-        raise ValueError(f"{len(unpaired)} queries are in only one table, e.g. split {first['split']!r}, "
-                         f"query {first['query_id']!r} only in {side}: compare runs over the same sampled queries")
+        raise ValueError(
+            f"{len(unpaired)} queries are in only one table, e.g. split {first['split']!r}, "
+            f"query {first['query_id']!r} only in {side}: compare runs over the same sampled queries"
+        )
     rng = np.random.default_rng(seed)
     rows = []
     for split, group in paired.groupby("split", sort=False):
@@ -63,8 +71,20 @@ def compare(per_query_a: pd.DataFrame, per_query_b: pd.DataFrame, metrics: Seque
             low, high = bootstrap_ci(b - a, n_boot, confidence, rng)
             mean_a, mean_b = a.mean(), b.mean()
             p = stats.ttest_rel(b, a).pvalue if len(a) > 1 else np.nan
-            rows.append((split, metric, mean_a, mean_b, mean_b - mean_a,
-                         (mean_b - mean_a) / mean_a if mean_a else np.nan, low, high, float(p), len(a)))
+            rows.append(
+                (
+                    split,
+                    metric,
+                    mean_a,
+                    mean_b,
+                    mean_b - mean_a,
+                    (mean_b - mean_a) / mean_a if mean_a else np.nan,
+                    low,
+                    high,
+                    float(p),
+                    len(a),
+                )
+            )
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
 
 
@@ -73,15 +93,17 @@ def bootstrap_ci(diff: np.ndarray, n_boot: int, confidence: float, rng: np.rando
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     n = len(diff)
-    means = np.concatenate([diff[rng.integers(0, n, (min(BOOT_CHUNK, n_boot - i), n))].mean(axis=1)
-                            for i in range(0, n_boot, BOOT_CHUNK)])
+    means = np.concatenate(
+        [diff[rng.integers(0, n, (min(BOOT_CHUNK, n_boot - i), n))].mean(axis=1) for i in range(0, n_boot, BOOT_CHUNK)]
+    )
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)
 
 
-def compare_runs(results: pd.DataFrame, method_a: str, method_b: str, metrics: Sequence[str] = METRIC_COLUMNS,
-                 seed: int = 0) -> pd.DataFrame:
+def compare_runs(
+    results: pd.DataFrame, method_a: str, method_b: str, metrics: Sequence[str] = METRIC_COLUMNS, seed: int = 0
+) -> pd.DataFrame:
     """RUN_COMPARISON_COLUMNS per (split, metric) from a results table (one row per method, seed and split,
     as gcl_nb.workbench.experiment writes it): method_b's runs against method_a's, each run one observation."""
     rows = []
@@ -106,7 +128,7 @@ def run_level_test(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, 
         picks = np.array(list(itertools.combinations(range(n), len(b))))
     else:
         rng = np.random.default_rng(seed)
-        picks = np.argsort(rng.random((MAX_EXACT_PERMUTATIONS, n)), axis=1)[:, :len(b)]
+        picks = np.argsort(rng.random((MAX_EXACT_PERMUTATIONS, n)), axis=1)[:, : len(b)]
     in_b = np.zeros((len(picks), n), dtype=bool)
     np.put_along_axis(in_b, picks, True, axis=1)
     diffs = (in_b * both).sum(axis=1) / len(b) - (~in_b * both).sum(axis=1) / len(a)

@@ -9,6 +9,7 @@ A model is an encoder for gcl_nb.evaluation.encoding (a MultiFieldEncoder), or a
 `retrieve(queries, corpus, top_k) -> (ids per query, scores per query)` (BM25). Document embeddings are
 encoded once per corpus (`EmbeddingCache`), and cached per (model fingerprint, corpus) in `cache_dir`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -55,17 +56,31 @@ class SplitResult:
     def summary(self) -> dict:
         """One row of the split table (SUMMARY_COLUMNS): the metric means, n_queries, corpus scope, n_docs."""
         means = self.per_query[list(METRIC_COLUMNS)].mean()
-        return {"split": self.split, **{c: float(means[c]) for c in METRIC_COLUMNS}, "n_queries": len(self.per_query),
-                "corpus": self.corpus, "n_docs": len(self.doc_ids)}
+        return {
+            "split": self.split,
+            **{c: float(means[c]) for c in METRIC_COLUMNS},
+            "n_queries": len(self.per_query),
+            "corpus": self.corpus,
+            "n_docs": len(self.doc_ids),
+        }
 
     def run(self) -> dict[str, dict[str, float]]:
         """The run as {query_id: {product_id: score}} (for TREC export or other tools)."""
-        return {q: {self.doc_ids[i]: float(s) for i, s in zip(idx, sc) if i >= 0}
-                for q, idx, sc in zip(self.query_ids, self.doc_index, self.scores)}
+        return {
+            q: {self.doc_ids[i]: float(s) for i, s in zip(idx, sc) if i >= 0}
+            for q, idx, sc in zip(self.query_ids, self.doc_index, self.scores)
+        }
 
 
-def evaluate_split(model, data, split: str, config: EvalConfig = EvalConfig(), *,
-                   doc_embeddings: EmbeddingCache | None = None, corpus=None) -> SplitResult:
+def evaluate_split(
+    model,
+    data,
+    split: str,
+    config: EvalConfig = EvalConfig(),
+    *,
+    doc_embeddings: EmbeddingCache | None = None,
+    corpus=None,
+) -> SplitResult:
     """Evaluate one split (see the module docstring).
 
     Args:
@@ -96,9 +111,17 @@ def evaluate_split(model, data, split: str, config: EvalConfig = EvalConfig(), *
     return rank_queries(model, split, qids, texts, qrels, corpus, config, doc_embeddings=doc_embeddings)
 
 
-def rank_queries(model, split: str, query_ids: Sequence[str], queries: Sequence[str], qrels: Mapping[str, Mapping],
-                 corpus, config: EvalConfig = EvalConfig(), *,
-                 doc_embeddings: EmbeddingCache | None = None) -> SplitResult:
+def rank_queries(
+    model,
+    split: str,
+    query_ids: Sequence[str],
+    queries: Sequence[str],
+    qrels: Mapping[str, Mapping],
+    corpus,
+    config: EvalConfig = EvalConfig(),
+    *,
+    doc_embeddings: EmbeddingCache | None = None,
+) -> SplitResult:
     """The search and scoring half of `evaluate_split`, for any queries: the top `config.top_k` documents of
     `corpus` for each query, and each query's metrics against `qrels`.
 
@@ -121,22 +144,34 @@ def rank_queries(model, split: str, query_ids: Sequence[str], queries: Sequence[
         elif doc_embeddings.model is not model:
             raise ValueError("doc_embeddings holds the embeddings of another model")
         q_emb = encode_queries(model, texts, batch_size=config.batch_size, progress=config.progress)
-        scores, index = exact_topk(q_emb, doc_embeddings.documents(corpus), config.top_k,
-                                   device=getattr(model, "device", "cpu"))
+        scores, index = exact_topk(
+            q_emb, doc_embeddings.documents(corpus), config.top_k, device=getattr(model, "device", "cpu")
+        )
         index, scores = index.numpy(), scores.numpy()
     ranked = RankedGrades.from_topk(qrels, qids, index, scores, doc_ids)
     per_query = pd.DataFrame({"split": split, "query_id": qids, "query": texts})
     per_query = pd.concat([per_query, metric_table(ranked).reset_index(drop=True)], axis=1)
-    return SplitResult(split, qids, texts, dict(qrels), doc_ids, index, scores, per_query, ranked,
-                       "half" if corpus.split is None else "split")
+    return SplitResult(
+        split,
+        qids,
+        texts,
+        dict(qrels),
+        doc_ids,
+        index,
+        scores,
+        per_query,
+        ranked,
+        "half" if corpus.split is None else "split",
+    )
 
 
 def _retrieved(retriever, texts: list[str], corpus, doc_ids: pd.Index, top_k: int) -> tuple[np.ndarray, np.ndarray]:
     """A retriever's (ids, scores) per query as (n, k) index / score arrays, -1 / NaN padded."""
     ids, scores = retriever.retrieve(texts, corpus, top_k)
     if len(ids) != len(texts) or len(scores) != len(texts):
-        raise ValueError(f"retriever returned {len(ids)} id lists and {len(scores)} score lists "
-                         f"for {len(texts)} queries")
+        raise ValueError(
+            f"retriever returned {len(ids)} id lists and {len(scores)} score lists for {len(texts)} queries"
+        )
     lengths = np.array([len(row) for row in ids], dtype=np.int64)
     n_scores = np.array([len(row) for row in scores], dtype=np.int64)
     if (lengths != n_scores).any():
@@ -147,8 +182,9 @@ def _retrieved(retriever, texts: list[str], corpus, doc_ids: pd.Index, top_k: in
     if (pos < 0).any():
         i = int(np.flatnonzero(pos < 0)[0])
         query = texts[int(np.searchsorted(np.cumsum(lengths), i, side="right"))]
-        raise ValueError(f"retriever returned product {flat_ids[i]!r} for query {query!r}, which is not in "
-                         f"{corpus.name}")
+        raise ValueError(
+            f"retriever returned product {flat_ids[i]!r} for query {query!r}, which is not in {corpus.name}"
+        )
     rows = np.repeat(np.arange(len(texts)), lengths)
     cols = np.arange(len(pos)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     index = np.full((len(texts), int(lengths.max(initial=0))), -1, dtype=np.int64)
@@ -166,8 +202,11 @@ def run_protocol(model, data, config: EvalConfig = EvalConfig()) -> list[SplitRe
     """
     if isinstance(data, (str, Path)):
         data = load_gs(data)
-    doc_embeddings = (None if hasattr(model, "retrieve") else
-                      EmbeddingCache(model, config.cache_dir, config.batch_size, config.progress))
+    doc_embeddings = (
+        None
+        if hasattr(model, "retrieve")
+        else EmbeddingCache(model, config.cache_dir, config.batch_size, config.progress)
+    )
     return [evaluate_split(model, data, split, config, doc_embeddings=doc_embeddings) for split in config.splits]
 
 
@@ -181,8 +220,10 @@ def _ground_truth_path(data, split: str, ground_truth) -> Path | None:
         return Path(ground_truth[split])
     path = Path(data.root) / f"{SPLIT_FILE_STEMS[split]}_gt_{ground_truth}.json"
     if not path.is_file():
-        raise DataError(f"{path}: no ground-truth file for split {split!r} (the parquet release has none); "
-                        "evaluate with ground_truth=None to sample queries as the official script does")
+        raise DataError(
+            f"{path}: no ground-truth file for split {split!r} (the parquet release has none); "
+            "evaluate with ground_truth=None to sample queries as the official script does"
+        )
     return path
 
 

@@ -6,6 +6,7 @@ qrels: `query_id 0 doc_id grade` per line.
 Ids must not contain whitespace. Reading rejects malformed lines and a document listed twice for a
 query, naming the file and line.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """Losses: score-to-weight functions and batch rescalings (`weights`) and the GCL loss (`gcl_loss`)."""
+
 from gcl_nb.losses.gcl_loss import GCLLoss, gcl_loss
 from gcl_nb.losses.weights import RESCALINGS, STW_FUNCTIONS, get_rescaling, get_stw
 

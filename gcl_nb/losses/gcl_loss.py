@@ -27,6 +27,7 @@ References:
       arXiv:2103.00020 (the symmetric InfoNCE loss, w == 1; open_clip's ClipLoss).
     - docs/METHOD.md "The method".
 """
+
 from __future__ import annotations
 
 from typing import Optional, Union
@@ -48,8 +49,10 @@ _all_gather_single = getattr(dist, "all_gather_single", None) or dist.all_gather
 def _same_query_mask(query_ids: Tensor, n: int) -> Tensor:
     """M_ik = True when rows i != k belong to the same query."""
     if query_ids is None or query_ids.shape != (n,):
-        raise ValueError(f"same_query='mask' needs query_ids of shape ({n},), got "
-                         f"{None if query_ids is None else tuple(query_ids.shape)}")
+        raise ValueError(
+            f"same_query='mask' needs query_ids of shape ({n},), got "
+            f"{None if query_ids is None else tuple(query_ids.shape)}"
+        )
     same = query_ids[:, None] == query_ids[None, :]
     return same & ~torch.eye(n, dtype=torch.bool, device=query_ids.device)
 

@@ -25,6 +25,7 @@ References:
       arXiv:2404.08535 (the presets constant, linear and reciprocal; the rescalings are the project's).
     - docs/METHOD.md "Score-to-weight functions".
 """
+
 from __future__ import annotations
 
 import inspect
@@ -121,9 +122,11 @@ def get_stw(stw: Union[str, STW] = "constant", **params: float) -> STW:
         accepted = list(inspect.signature(STW_FUNCTIONS[stw]).parameters)[1:]  # after the scores
         unknown = sorted(set(params) - set(accepted))
         if unknown:
-            raise ValueError(f"STW {stw!r} has no parameter {', '.join(unknown)} (its parameters: "
-                             f"{', '.join(accepted) or 'none'}); a batch's rescaling is get_rescaling's, "
-                             "GCLLoss(rescale=, w_min=)")
+            raise ValueError(
+                f"STW {stw!r} has no parameter {', '.join(unknown)} (its parameters: "
+                f"{', '.join(accepted) or 'none'}); a batch's rescaling is get_rescaling's, "
+                "GCLLoss(rescale=, w_min=)"
+            )
         base = partial(STW_FUNCTIONS[stw], **params)
     else:
         raise ValueError(f"unknown STW {stw!r}: choose one of {', '.join(STW_FUNCTIONS)} or pass a callable")

@@ -5,6 +5,7 @@
 Sources: K. Järvelin, J. Kekäläinen. Cumulated gain-based evaluation of IR techniques. ACM TOIS 20(4), 2002;
 trec_eval 9.0.x (https://github.com/usnistgov/trec_eval), measure `ndcg_cut`: linear gain, discount log2(r + 1).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -12,6 +12,7 @@ References:
       arXiv:2404.08535; the official evaluation, marqo-ai/GCL evals/eval_gs_v1.py, `calculate_individual_err`.
     - docs/METHOD.md "Metrics".
 """
+
 from __future__ import annotations
 
 import numpy as np

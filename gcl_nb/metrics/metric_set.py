@@ -9,6 +9,7 @@ References:
       ERR, RBP 0.7 / 0.8 / 0.9).
     - docs/METHOD.md "Metrics".
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -22,8 +23,7 @@ from gcl_nb.metrics.rbp import rbp_values
 from gcl_nb.metrics.recall import recall_values
 
 #: every metric of the protocol, per query: the metric columns of every result table
-METRIC_COLUMNS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9",
-                  "map@1000", "mrr@1000", "recall@10", "recall@100")
+METRIC_COLUMNS = ("ndcg@10", "err", "rbp@0.7", "rbp@0.8", "rbp@0.9", "map@1000", "mrr@1000", "recall@10", "recall@100")
 #: the official evaluator's summary row (eval_gs_v1.py): METRIC_COLUMNS without recall
 OFFICIAL_METRICS = tuple(m for m in METRIC_COLUMNS if not m.startswith("recall@"))
 #: the headline metrics, what the experiment reports show and test by default: the paper's NDCG@10 (the first,

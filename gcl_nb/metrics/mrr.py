@@ -10,6 +10,7 @@ References:
       evals/eval_gs_v1.py, calls).
     - docs/METHOD.md "Metrics".
 """
+
 from __future__ import annotations
 
 import numpy as np

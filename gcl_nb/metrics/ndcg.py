@@ -12,6 +12,7 @@ References:
       arXiv:2404.08535 (NDCG@10 is its headline metric).
     - docs/METHOD.md "Metrics".
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -19,6 +19,7 @@ edge cases" compares them with the official evaluation):
 - Errors (ValueError naming the query and document): a run query missing from the qrels, a NaN score,
   a NaN or negative grade, a document twice in one query's run.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -32,7 +33,7 @@ Qrels = Mapping[Hashable, Mapping[Hashable, float]]
 Run = Mapping[Hashable, Mapping[Hashable, float]]
 
 #: rank of a padding slot in `RankedGrades.hit_ranks`: beyond every cut-off, and p ** NO_RANK == 0
-NO_RANK = 2 ** 40
+NO_RANK = 2**40
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,7 @@ class RankedGrades:
         _check_run_queries(qids, list(run))
         runs = [run.get(q) or {} for q in qids]
         counts = np.fromiter(map(len, runs), dtype=np.int64, count=len(qids))
-        scores = np.fromiter(chain.from_iterable(r.values() for r in runs), dtype=np.float64,
-                             count=int(counts.sum()))
+        scores = np.fromiter(chain.from_iterable(r.values() for r in runs), dtype=np.float64, count=int(counts.sum()))
         starts = np.cumsum(counts) - counts
         run_rows = np.repeat(np.arange(len(qids)), counts)
 
@@ -102,19 +102,33 @@ class RankedGrades:
         dense[run_rows, np.arange(len(scores)) - starts[run_rows]] = -scores
 
         qrel_rows, qrel_docs, qrel_grades = _flatten_qrels(qrels, qids)
-        qrel_scores = np.fromiter(chain.from_iterable(map(r.get, qrels[q], repeat(np.nan)) for q, r in zip(qids, runs)),
-                                  dtype=np.float64, count=len(qrel_rows))  # NaN: not retrieved
+        qrel_scores = np.fromiter(
+            chain.from_iterable(map(r.get, qrels[q], repeat(np.nan)) for q, r in zip(qids, runs)),
+            dtype=np.float64,
+            count=len(qrel_rows),
+        )  # NaN: not retrieved
         hit = (qrel_grades > 0) & ~np.isnan(qrel_scores)
 
         def tied_docs(row: int, score: float) -> list:
             return [d for d, s in runs[row].items() if s == score]
 
-        return cls._assemble(qids, np.sort(dense, axis=1), counts, qrel_rows[hit], qrel_docs[hit], qrel_scores[hit],
-                             qrel_grades[hit], tied_docs, qrel_rows, qrel_grades)
+        return cls._assemble(
+            qids,
+            np.sort(dense, axis=1),
+            counts,
+            qrel_rows[hit],
+            qrel_docs[hit],
+            qrel_scores[hit],
+            qrel_grades[hit],
+            tied_docs,
+            qrel_rows,
+            qrel_grades,
+        )
 
     @classmethod
-    def from_topk(cls, qrels: Qrels, query_ids: Sequence, doc_index: np.ndarray, scores: np.ndarray,
-                  doc_ids: pd.Index) -> RankedGrades:
+    def from_topk(
+        cls, qrels: Qrels, query_ids: Sequence, doc_index: np.ndarray, scores: np.ndarray, doc_ids: pd.Index
+    ) -> RankedGrades:
         """From a search result over a corpus whose document ids are `doc_ids` (unique).
 
         Row i of `doc_index` / `scores` (n_rows, k) is the run of `query_ids[i]`: positions into
@@ -125,8 +139,10 @@ class RankedGrades:
         qids = list(qrels)
         doc_index, scores = np.asarray(doc_index), np.asarray(scores, dtype=np.float64)
         if doc_index.ndim != 2 or doc_index.shape != scores.shape or doc_index.shape[0] != len(query_ids):
-            raise ValueError(f"doc_index {doc_index.shape} and scores {scores.shape} must both be "
-                             f"(n_queries, k) with n_queries = len(query_ids) = {len(query_ids)}")
+            raise ValueError(
+                f"doc_index {doc_index.shape} and scores {scores.shape} must both be "
+                f"(n_queries, k) with n_queries = len(query_ids) = {len(query_ids)}"
+            )
         _check_run_queries(qids, list(query_ids))
         if len(set(query_ids)) != len(query_ids):
             raise ValueError("query_ids lists a query twice: give one row per query")
@@ -163,15 +179,33 @@ class RankedGrades:
         def tied_docs(row: int, score: float) -> list:
             return list(doc_ids[index[row, dense[row] == score]])
 
-        return cls._assemble(qids, np.sort(np.where(valid, -dense, np.inf), axis=1), valid.sum(axis=1),
-                             hit_rows, qrel_docs[hits], dense[hit_rows, hit_cols], qrel_grades[hits], tied_docs,
-                             qrel_rows, qrel_grades)
+        return cls._assemble(
+            qids,
+            np.sort(np.where(valid, -dense, np.inf), axis=1),
+            valid.sum(axis=1),
+            hit_rows,
+            qrel_docs[hits],
+            dense[hit_rows, hit_cols],
+            qrel_grades[hits],
+            tied_docs,
+            qrel_rows,
+            qrel_grades,
+        )
 
     @classmethod
-    def _assemble(cls, qids: list, neg_sorted: np.ndarray, n_retrieved: np.ndarray, hit_rows: np.ndarray,
-                  hit_docs: np.ndarray, hit_scores: np.ndarray, hit_grades: np.ndarray,
-                  tied_docs: Callable[[int, float], list], qrel_rows: np.ndarray,
-                  qrel_grades: np.ndarray) -> RankedGrades:
+    def _assemble(
+        cls,
+        qids: list,
+        neg_sorted: np.ndarray,
+        n_retrieved: np.ndarray,
+        hit_rows: np.ndarray,
+        hit_docs: np.ndarray,
+        hit_scores: np.ndarray,
+        hit_grades: np.ndarray,
+        tied_docs: Callable[[int, float], list],
+        qrel_rows: np.ndarray,
+        qrel_grades: np.ndarray,
+    ) -> RankedGrades:
         """Rank the hits (one per retrieved judged document with grade > 0, `hit_rows` ascending) within
         their rows and pack hits and judged grades into padded arrays.
 
@@ -186,8 +220,13 @@ class RankedGrades:
         return cls(tuple(qids), hit_ranks, grades, np.asarray(n_retrieved, dtype=np.int64), ideal)
 
 
-def _ranks(neg_sorted: np.ndarray, hit_rows: np.ndarray, hit_docs: np.ndarray, hit_scores: np.ndarray,
-           tied_docs: Callable[[int, float], list]) -> np.ndarray:
+def _ranks(
+    neg_sorted: np.ndarray,
+    hit_rows: np.ndarray,
+    hit_docs: np.ndarray,
+    hit_scores: np.ndarray,
+    tied_docs: Callable[[int, float], list],
+) -> np.ndarray:
     """1-based rank of each hit: 1 + documents scored higher + documents of equal score and greater id."""
     bounds = np.searchsorted(hit_rows, np.arange(len(neg_sorted) + 1))
     ahead = np.empty(len(hit_rows), dtype=np.int64)
@@ -221,8 +260,10 @@ def _flatten_qrels(qrels: Qrels, qids: list) -> tuple[np.ndarray, np.ndarray, np
     bad = np.flatnonzero(np.isnan(grades) | (grades < 0))
     if len(bad):
         i = bad[0]
-        raise ValueError(f"qrels grade {grades[i]} for query {qids[qrel_rows[i]]!r}, document {docs[i]!r}: "
-                         "grades must be numbers >= 0")
+        raise ValueError(
+            f"qrels grade {grades[i]} for query {qids[qrel_rows[i]]!r}, document {docs[i]!r}: "
+            "grades must be numbers >= 0"
+        )
     return qrel_rows, docs, grades
 
 
@@ -230,16 +271,19 @@ def _check_run_queries(qrels_ids: list, run_ids: list) -> None:
     unknown = set(run_ids) - set(qrels_ids)
     if unknown:
         shown = ", ".join(repr(q) for q in sorted(unknown, key=str)[:5])
-        raise ValueError(f"run has {len(unknown)} query id(s) not in the qrels ({shown}): "
-                         "evaluate a run against the qrels of the same queries")
+        raise ValueError(
+            f"run has {len(unknown)} query id(s) not in the qrels ({shown}): "
+            "evaluate a run against the qrels of the same queries"
+        )
 
 
 def _check_scores(scores: np.ndarray, where: Callable[[int], tuple]) -> None:
     bad = np.flatnonzero(np.isnan(scores))
     if len(bad):
         query, doc = where(bad[0])
-        raise ValueError(f"run score is NaN for query {query!r}, document {doc!r}: "
-                         "every retrieved document needs a numeric score")
+        raise ValueError(
+            f"run score is NaN for query {query!r}, document {doc!r}: every retrieved document needs a numeric score"
+        )
 
 
 def _check_unique_per_row(index: np.ndarray, where: Callable[[int, int], tuple]) -> None:
@@ -248,5 +292,7 @@ def _check_unique_per_row(index: np.ndarray, where: Callable[[int, int], tuple])
     if twice.any():
         r, c = np.argwhere(twice)[0]
         query, doc = where(r, ordered[r, c])
-        raise ValueError(f"query {query!r}: document {doc!r} appears twice in the run; "
-                         "a run lists each document at most once per query")
+        raise ValueError(
+            f"query {query!r}: document {doc!r} appears twice in the run; "
+            "a run lists each document at most once per query"
+        )

@@ -11,6 +11,7 @@ References:
       arXiv:2404.08535; the official evaluation, marqo-ai/GCL evals/eval_gs_v1.py, `calculate_individual_rbp`.
     - docs/METHOD.md "Metrics".
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -7,6 +7,7 @@ References:
     - C. D. Manning, P. Raghavan, H. Schütze. Introduction to Information Retrieval, section 8.4. CUP, 2008.
     - docs/METHOD.md "Metrics".
 """
+
 from __future__ import annotations
 
 import numpy as np

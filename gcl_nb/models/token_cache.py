@@ -5,6 +5,7 @@ titles in 16,000 pairs), and open_clip's BPE tokenizer costs about 0.1 ms per te
 step at batch 128 on two CPU cores. Tokenizing is a pure function of the text (each text is encoded and padded
 on its own), so the cached rows are exactly the tokenizer's.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -25,6 +26,6 @@ class CachedTokenizer:
         texts = list(texts)
         new = [t for t in dict.fromkeys(texts) if t not in self.rows]
         fresh = dict(zip(new, self.tokenizer(new))) if new else {}
-        for text, row in list(fresh.items())[:max(0, self.max_texts - len(self.rows))]:
+        for text, row in list(fresh.items())[: max(0, self.max_texts - len(self.rows))]:
             self.rows[text] = row
         return torch.stack([self.rows[t] if t in self.rows else fresh[t] for t in texts])

@@ -10,6 +10,7 @@ on the CPU at these lengths (benchmarks/results.md).
 Towers where the cut is not exact (an HF text tower, a non-causal mask, another pooling) use `encode_text`
 unchanged.
 """
+
 from __future__ import annotations
 
 import open_clip
@@ -20,8 +21,11 @@ from torch import Tensor, nn
 
 def can_trim(clip: nn.Module) -> bool:
     """True when `clip` is open_clip's CLIP with a causal text tower pooled at the end-of-text token."""
-    return (isinstance(clip, open_clip.CLIP) and getattr(clip, "attn_mask", None) is not None
-            and clip.text_pool_type == "argmax")
+    return (
+        isinstance(clip, open_clip.CLIP)
+        and getattr(clip, "attn_mask", None) is not None
+        and clip.text_pool_type == "argmax"
+    )
 
 
 def used_length(tokens: Tensor) -> int:

@@ -7,6 +7,7 @@ Tokenisation: lower-cased words of 2+ characters, English stopwords removed, no 
 a dependency). Like Lucene, only documents sharing a term with the query are returned (score > 0), so a
 query may get fewer than top_k documents.
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,10 @@ class BM25Retriever:
         docs, scores = index.retrieve(self._tokenize(list(queries)), k=k, show_progress=False)
         ids = corpus.products.index.astype(str).to_numpy()
         keep = scores > 0
-        return ([ids[d[m]].tolist() for d, m in zip(docs, keep)],
-                [s[m].astype(np.float64) for s, m in zip(scores, keep)])
+        return (
+            [ids[d[m]].tolist() for d, m in zip(docs, keep)],
+            [s[m].astype(np.float64) for s, m in zip(scores, keep)],
+        )
 
     def _tokenize(self, texts: list[str]):
         return bm25s.tokenize(texts, stopwords=self.stopwords, show_progress=False)

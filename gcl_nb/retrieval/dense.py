@@ -6,6 +6,7 @@ k capped by the corpus size, each row sorted by score descending. Which of sever
 exactly equal scores enters the top k at its boundary is unspecified; the metrics re-rank ties by
 document id (see gcl_nb.metrics.ranked_grades).
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -20,8 +21,9 @@ GROUP = 32  # columns per group when pruning a tile
 NORM_TOLERANCE = 1e-3
 
 
-def exact_topk(queries, docs, k: int, query_batch: int = 1024, doc_batch: int = 262144,
-               device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def exact_topk(
+    queries, docs, k: int, query_batch: int = 1024, doc_batch: int = 262144, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact top-k documents per query by inner product, chunked over documents and queries.
 
     Documents are read once, `doc_batch` rows at a time (a memmap stays on disk). Scores are computed in
@@ -69,11 +71,11 @@ def _exact_topk(queries, docs, k: int, query_batch: int, doc_batch: int, device)
     tops = [_RunningTopK(len(queries[rows]), k, device) for rows in batches]
     buffer = torch.empty(min(query_batch, len(queries)) * min(TILE, n_docs), device=device)
     for start in range(0, n_docs, doc_batch):
-        block = _as_tensor(docs[start:start + doc_batch], "documents").to(device)
+        block = _as_tensor(docs[start : start + doc_batch], "documents").to(device)
         _check_normalised(block, "documents", start, allow_zero=True)
         for rows, top in zip(batches, tops):
             for t0 in range(0, len(block), TILE):
-                tile = block[t0:t0 + TILE]
+                tile = block[t0 : t0 + TILE]
                 sims = buffer[: top.n * len(tile)].view(top.n, len(tile))
                 torch.mm(queries[rows], tile.T, out=sims)
                 top.add(sims, start + t0)
@@ -137,8 +139,9 @@ def _candidates(sims: torch.Tensor, threshold: torch.Tensor) -> tuple[torch.Tens
     return rows[pick], group[pick] * GROUP + within, values[pick, within]
 
 
-def build_faiss_index(docs, kind: str = "flat", hnsw_m: int = 32, ef_construction: int = 80,
-                      nlist: int | None = None, seed: int = 0):
+def build_faiss_index(
+    docs, kind: str = "flat", hnsw_m: int = 32, ef_construction: int = 80, nlist: int | None = None, seed: int = 0
+):
     """A faiss inner-product index over `docs`: "flat" (exact), "hnsw" or "ivf" (approximate).
 
     IVF uses nlist = 4 * sqrt(n) lists by default, trained on at most 256 * nlist documents.
@@ -164,8 +167,9 @@ def build_faiss_index(docs, kind: str = "flat", hnsw_m: int = 32, ef_constructio
     return index
 
 
-def faiss_topk(index, queries, k: int, ef_search: int | None = None,
-               nprobe: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+def faiss_topk(
+    index, queries, k: int, ef_search: int | None = None, nprobe: int = 16
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Search a `build_faiss_index` index: (scores, indices) as torch tensors, index -1 where an
     approximate index found fewer than k documents. `ef_search` (HNSW) defaults to max(k, 64)."""
     import faiss
@@ -202,5 +206,7 @@ def _check_normalised(x: torch.Tensor, what: str, offset: int, allow_zero: bool 
     bad = torch.nonzero(~(ok | (norms == 0)) if allow_zero else ~ok)
     if len(bad):
         row = int(bad[0])
-        raise ValueError(f"{what} row {offset + row} has L2 norm {float(norms[row]):.4g}: embeddings must be "
-                         "L2-normalised (torch.nn.functional.normalize) and finite")
+        raise ValueError(
+            f"{what} row {offset + row} has L2 norm {float(norms[row]):.4g}: embeddings must be "
+            "L2-normalised (torch.nn.functional.normalize) and finite"
+        )

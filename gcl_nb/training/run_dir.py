@@ -3,6 +3,7 @@
 `checkpoint.pt` and `config.json` are the checkpoint's (gcl_nb.models.checkpoint: CHECKPOINT_NAME, CONFIG_NAME,
 read_config); training adds `train_state.pt` (resume), `history.jsonl` (one record per step) and `summary.json`.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,11 @@ def start_history(run_dir: str | Path, keep_before: int | None = None) -> Path:
     """`<run_dir>/history.jsonl` holding only the records of steps below `keep_before` (a resumed run keeps the
     history of the steps its weights have seen; None: a fresh, empty history); returns its path."""
     path = Path(run_dir) / HISTORY_NAME
-    kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] < keep_before] \
-        if keep_before is not None and path.is_file() else []
+    kept = (
+        [line for line in path.read_text().splitlines() if json.loads(line)["step"] < keep_before]
+        if keep_before is not None and path.is_file()
+        else []
+    )
     path.write_text("".join(line + "\n" for line in kept))
     return path
 
@@ -32,11 +36,13 @@ def write_summary(run_dir: str | Path, **facts) -> dict:
     """`<run_dir>/summary.json`: `facts` (steps, device, wall_s, ...) plus what the history says (median pairs/s,
     first loss, mean loss of the last 10% of steps); returns it."""
     records = [json.loads(line) for line in (Path(run_dir) / HISTORY_NAME).read_text().splitlines()]
-    tail = records[-max(1, len(records) // 10):]
-    summary = {**facts,
-               "pairs_per_s": float(np.median([r["pairs_per_s"] for r in records])) if records else None,
-               "first_loss": records[0]["loss"] if records else None,
-               "final_loss_mean_last_10pct": float(np.mean([r["loss"] for r in tail])) if records else None}
+    tail = records[-max(1, len(records) // 10) :]
+    summary = {
+        **facts,
+        "pairs_per_s": float(np.median([r["pairs_per_s"] for r in records])) if records else None,
+        "first_loss": records[0]["loss"] if records else None,
+        "final_loss_mean_last_10pct": float(np.mean([r["loss"] for r in tail])) if records else None,
+    }
     atomic_write_json(summary, Path(run_dir) / SUMMARY_NAME)
     return summary
 
@@ -80,18 +86,27 @@ def resume_changes(config, run_dir: str | Path, checkpoint_step: int) -> dict:
     the saved run predates is compared with its default), and for `steps` below the checkpoint's step."""
     saved_config = read_config(run_dir)
     if "train" not in saved_config:
-        raise DataError(f"{Path(run_dir) / CONFIG_NAME} has no training settings: it was not written by train(); "
-                        "start a fresh run in another directory")
+        raise DataError(
+            f"{Path(run_dir) / CONFIG_NAME} has no training settings: it was not written by train(); "
+            "start a fresh run in another directory"
+        )
     requested = _comparable(config.to_dict())
     saved = _comparable({**type(config)().to_dict(), **saved_config["train"]})
-    differing = {name: [saved[name], value] for name, value in requested.items()
-                 if saved.get(name) != value and name not in RESUME_IGNORED}
+    differing = {
+        name: [saved[name], value]
+        for name, value in requested.items()
+        if saved.get(name) != value and name not in RESUME_IGNORED
+    }
     refused = {name: pair for name, pair in differing.items() if name not in RESUME_RECORDED}
     if refused:
         listed = "; ".join(f"{name}: saved {old!r}, requested {new!r}" for name, (old, new) in refused.items())
-        raise SettingError(f"resume: {run_dir} was trained with other settings ({listed}); resume with its settings "
-                           "(config.json) or train into another out directory")
+        raise SettingError(
+            f"resume: {run_dir} was trained with other settings ({listed}); resume with its settings "
+            "(config.json) or train into another out directory"
+        )
     if config.steps < checkpoint_step:
-        raise SettingError(f"resume: steps={config.steps} is below the checkpoint's step {checkpoint_step} in "
-                           f"{run_dir}; resume with steps >= {checkpoint_step}")
+        raise SettingError(
+            f"resume: steps={config.steps} is below the checkpoint's step {checkpoint_step} in "
+            f"{run_dir}; resume with steps >= {checkpoint_step}"
+        )
     return differing

@@ -8,6 +8,7 @@ SyncBatchNorm does not run) `GlobalBatchNorm`, which sums over the processes wit
 (the mean, then the centred squares: the same two-pass statistics as one process, up to summation order).
 The state_dict keys stay those of BatchNorm, so checkpoints are unchanged.
 """
+
 from __future__ import annotations
 
 import torch
@@ -79,8 +80,9 @@ def _replace_batch_norm(module: nn.Module) -> nn.Module:
     """`module`, or a GlobalBatchNorm holding its very parameters and buffers (an optimiser made before still
     updates them), with every BatchNorm child replaced alike."""
     if isinstance(module, _BatchNorm) and not isinstance(module, GlobalBatchNorm):
-        synced = GlobalBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                                 module.track_running_stats)
+        synced = GlobalBatchNorm(
+            module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+        )
         for name, value in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]:
             setattr(synced, name, value)
         return synced.train(module.training)

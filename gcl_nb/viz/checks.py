@@ -1,4 +1,5 @@
 """The one argument check the figures and tables of gcl_nb.viz share."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

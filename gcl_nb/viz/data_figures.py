@@ -1,5 +1,6 @@
 """Pictures of the data: the query x corpus structure of the four splits, results per query, score and
 position distributions, split overlaps and score-to-weight (STW) curves."""
+
 from __future__ import annotations
 
 from typing import Callable, Mapping
@@ -22,12 +23,18 @@ def split_summary(splits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         df = splits[name]
         check_columns(df, ("query_id", "product_id"), f"split {name!r}")
         per_query = df.groupby("query_id").size()
-        rows.append({
-            "split": name, "query_set": int(SPLIT_FILE_STEMS[name][6]), "corpus": SPLIT_CORPUS[name],
-            "queries": df["query_id"].nunique(), "products": df["product_id"].nunique(), "rows": len(df),
-            "rows_per_query_mean": float(per_query.mean()) if len(per_query) else 0.0,
-            "rows_per_query_max": int(per_query.max()) if len(per_query) else 0,
-        })
+        rows.append(
+            {
+                "split": name,
+                "query_set": int(SPLIT_FILE_STEMS[name][6]),
+                "corpus": SPLIT_CORPUS[name],
+                "queries": df["query_id"].nunique(),
+                "products": df["product_id"].nunique(),
+                "rows": len(df),
+                "rows_per_query_mean": float(per_query.mean()) if len(per_query) else 0.0,
+                "rows_per_query_max": int(per_query.max()) if len(per_query) else 0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -38,15 +45,22 @@ def split_structure_figure(summary: pd.DataFrame) -> go.Figure:
     text = [["", ""], ["", ""]]
     for r in summary.itertuples(index=False):
         z[r.query_set, r.corpus - 1] = r.rows
-        text[r.query_set][r.corpus - 1] = (f"<b>{r.split}</b><br>{r.queries:,} queries<br>"
-                                           f"{r.products:,} products<br>{r.rows:,} pairs")
-    fig = go.Figure(go.Heatmap(
-        z=z, x=["corpus 1", "corpus 2"], y=["query set 0 (80%, training)", "query set 1 (20%, novel)"],
-        text=text, texttemplate="%{text}", colorscale="Blues", colorbar={"title": "pairs"},
-        hovertemplate="%{y} x %{x}<br>%{z:,} pairs<extra></extra>",
-    ))
-    fig.update_layout(title="The four splits: queries x corpus halves", yaxis={"autorange": "reversed"},
-                      height=380)
+        text[r.query_set][r.corpus - 1] = (
+            f"<b>{r.split}</b><br>{r.queries:,} queries<br>{r.products:,} products<br>{r.rows:,} pairs"
+        )
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=["corpus 1", "corpus 2"],
+            y=["query set 0 (80%, training)", "query set 1 (20%, novel)"],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            colorbar={"title": "pairs"},
+            hovertemplate="%{y} x %{x}<br>%{z:,} pairs<extra></extra>",
+        )
+    )
+    fig.update_layout(title="The four splits: queries x corpus halves", yaxis={"autorange": "reversed"}, height=380)
     return fig
 
 
@@ -56,8 +70,9 @@ def results_per_query_figure(splits: Mapping[str, pd.DataFrame]) -> go.Figure:
     for name in protocol_order(splits, others=False):
         counts = splits[name].groupby("query_id").size()
         fig.add_trace(go.Histogram(x=counts.to_numpy(), name=name, opacity=0.6))
-    fig.update_layout(barmode="overlay", title="Results per query", xaxis_title="products per query",
-                      yaxis_title="queries")
+    fig.update_layout(
+        barmode="overlay", title="Results per query", xaxis_title="products per query", yaxis_title="queries"
+    )
     return fig
 
 
@@ -67,8 +82,11 @@ def score_position_figure(pairs: pd.DataFrame) -> go.Figure:
     means = pairs.groupby("position")[list(SCORE_COLUMNS)].mean().sort_index()
     fig = make_subplots(rows=1, cols=3, subplot_titles=list(SCORE_COLUMNS))
     for i, column in enumerate(SCORE_COLUMNS, start=1):
-        fig.add_trace(go.Scatter(x=means.index.to_numpy(), y=means[column].to_numpy(), mode="lines+markers",
-                                 name=column), row=1, col=i)
+        fig.add_trace(
+            go.Scatter(x=means.index.to_numpy(), y=means[column].to_numpy(), mode="lines+markers", name=column),
+            row=1,
+            col=i,
+        )
         fig.update_xaxes(title_text="position", row=1, col=i)
     fig.update_layout(title="Scores against position", showlegend=False, height=350)
     return fig
@@ -85,8 +103,9 @@ def score_histogram_figure(pairs: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_column: str = "score_linear",
-                      normalise: bool = True) -> go.Figure:
+def stw_weight_figure(
+    pairs: pd.DataFrame, stw: Mapping[str, Callable], score_column: str = "score_linear", normalise: bool = True
+) -> go.Figure:
     """Training weight w = STW(score) against position, one line per STW function (`gcl_nb.losses.weights`
     functions: float tensor of scores -> weights), applied to the mean score at each position.
     `normalise` plots w / max(w) so curves of different scales compare by shape."""
@@ -101,8 +120,11 @@ def stw_weight_figure(pairs: pd.DataFrame, stw: Mapping[str, Callable], score_co
         if normalise and weights.max() > 0:
             weights = weights / weights.max()
         fig.add_trace(go.Scatter(x=by_position.index.to_numpy(), y=weights, mode="lines", name=name))
-    fig.update_layout(title=f"Training weight per position (STW applied to {score_column})",
-                      xaxis_title="position", yaxis_title="weight / max weight" if normalise else "weight")
+    fig.update_layout(
+        title=f"Training weight per position (STW applied to {score_column})",
+        xaxis_title="position",
+        yaxis_title="weight / max weight" if normalise else "weight",
+    )
     return fig
 
 
@@ -113,10 +135,15 @@ def split_overlap(splits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     ids = {n: (set(splits[n]["query_id"]), set(splits[n]["product_id"])) for n in names}
     rows = []
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            rows.append({"split_a": a, "split_b": b,
-                         "shared_queries": len(ids[a][0] & ids[b][0]),
-                         "shared_products": len(ids[a][1] & ids[b][1])})
+        for b in names[i + 1 :]:
+            rows.append(
+                {
+                    "split_a": a,
+                    "split_b": b,
+                    "shared_queries": len(ids[a][0] & ids[b][0]),
+                    "shared_products": len(ids[a][1] & ids[b][1]),
+                }
+            )
     return pd.DataFrame(rows, columns=["split_a", "split_b", "shared_queries", "shared_products"])
 
 

@@ -4,6 +4,7 @@ the per-query delta table whose rows open a query in the explorer, and the embed
 Executed notebooks are read outside a live kernel, where widgets cannot run: every view's display bundle
 therefore also carries a static `text/html` rendering of its default selection, which HTML exports show.
 """
+
 from __future__ import annotations
 
 import html
@@ -35,12 +36,21 @@ class QueryExplorer:
     query. `models` are the names the renderer knows, `selected` those shown first (default all).
     """
 
-    def __init__(self, render: Renderer, queries: Mapping[str, Sequence[tuple[str, str]]],
-                 models: Sequence[str], k: int = 10, max_k: int = 50, deltas: pd.DataFrame | None = None,
-                 selected: Sequence[str] | None = None, max_options: int = 200):
+    def __init__(
+        self,
+        render: Renderer,
+        queries: Mapping[str, Sequence[tuple[str, str]]],
+        models: Sequence[str],
+        k: int = 10,
+        max_k: int = 50,
+        deltas: pd.DataFrame | None = None,
+        selected: Sequence[str] | None = None,
+        max_options: int = 200,
+    ):
         if not queries or not all(queries.values()):
-            raise ValueError("QueryExplorer: every split needs at least one query; got "
-                             f"{ {s: len(q) for s, q in queries.items()} }")
+            raise ValueError(
+                f"QueryExplorer: every split needs at least one query; got { {s: len(q) for s, q in queries.items()} }"
+            )
         if not models:
             raise ValueError("QueryExplorer: give at least one model name")
         unknown = [m for m in selected or () if m not in models]
@@ -58,8 +68,9 @@ class QueryExplorer:
         self.search = widgets.Text(placeholder="search query text or id", description="search")
         self.query = widgets.Dropdown(description="query", layout=widgets.Layout(width="min(100%, 720px)"))
         self.count = widgets.HTML()
-        self.model = widgets.SelectMultiple(options=list(models), value=tuple(selected or models),
-                                            description="models", rows=min(6, len(models)))
+        self.model = widgets.SelectMultiple(
+            options=list(models), value=tuple(selected or models), description="models", rows=min(6, len(models))
+        )
         self.k = widgets.IntSlider(value=k, min=1, max=max_k, description="k")
         self.output = widgets.HTML()
         for name in ("split", "order", "search", "query", "count", "model", "k", "output"):
@@ -69,9 +80,14 @@ class QueryExplorer:
             control.observe(self._on_list_change, names="value")
         for control in (self.query, self.model, self.k):
             control.observe(self._on_value_change, names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.split, self.order, self.search]),
-                                    widgets.HBox([self.query, self.count]),
-                                    widgets.HBox([self.model, self.k]), self.output])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.split, self.order, self.search]),
+                widgets.HBox([self.query, self.count]),
+                widgets.HBox([self.model, self.k]),
+                self.output,
+            ]
+        )
         self.widget.add_class("gcl-explorer")
         self._refill()
         self.update()
@@ -96,7 +112,7 @@ class QueryExplorer:
         `max_options`) when it matches, else the first listed query."""
         split = self.split.value
         entries = self.listed()
-        shown = entries[:self.max_options]
+        shown = entries[: self.max_options]
         if keep is not None and keep not in {q for q, _ in shown}:
             text = dict(self.queries[split]).get(keep)
             if text is not None and any(q == keep for q, _ in entries):
@@ -107,9 +123,11 @@ class QueryExplorer:
         self._quiet = quiet
         total = len(self.queries[split])
         what = f"{len(shown)} of {len(entries)} listed" if len(shown) < len(entries) else f"{len(entries)} listed"
-        self.count.value = (f"<span>{what}; {total} queries in {html.escape(split)}"
-                            + (f" ({len(self.deltas.get(split, {}))} with a delta)" if self.deltas else "")
-                            + "</span>")
+        self.count.value = (
+            f"<span>{what}; {total} queries in {html.escape(split)}"
+            + (f" ({len(self.deltas.get(split, {}))} with a delta)" if self.deltas else "")
+            + "</span>"
+        )
 
     def _on_list_change(self, _change) -> None:
         if not self._quiet:
@@ -223,8 +241,13 @@ class DeltaTable(anywidget.AnyWidget):
     height = traitlets.Int(360).tag(sync=True)
     selected = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, deltas: pd.DataFrame, on_select: Callable[[str, str], object] | None = None,
-                 n_static: int = 10, digits: int = 4):
+    def __init__(
+        self,
+        deltas: pd.DataFrame,
+        on_select: Callable[[str, str], object] | None = None,
+        n_static: int = 10,
+        digits: int = 4,
+    ):
         missing = [c for c in ("split", "query_id", "delta") if c not in deltas.columns]
         if missing:
             raise ValueError(f"DeltaTable: missing columns {missing}; got {list(deltas.columns)}")
@@ -247,16 +270,21 @@ class DeltaTable(anywidget.AnyWidget):
             n_best = min(self.n_static, (len(part) + 1) // 2)
             n_worst = min(self.n_static, len(part) - n_best)
             lists = (("most improved", part.head(n_best)), ("most hurt", part.tail(n_worst).iloc[::-1]))
-            parts.append(side_by_side_html(
-                f"<h5>{html.escape(split)}: {name} {len(rows)} of {len(part)}</h5>"
-                + sortable_table_html(rows.drop(columns="split"), f"deltas_{split}_{name.split()[1]}")
-                for name, rows in lists))
+            parts.append(
+                side_by_side_html(
+                    f"<h5>{html.escape(split)}: {name} {len(rows)} of {len(part)}</h5>"
+                    + sortable_table_html(rows.drop(columns="split"), f"deltas_{split}_{name.split()[1]}")
+                    for name, rows in lists
+                )
+            )
         return "".join(parts)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         data, metadata = super()._repr_mimebundle_(include=include, exclude=exclude)
-        data["text/html"] = ("<p><i>Best and worst queries per split; the live notebook lists every query "
-                             "(sortable; a click opens it in the explorer).</i></p>" + self.static_html())
+        data["text/html"] = (
+            "<p><i>Best and worst queries per split; the live notebook lists every query "
+            "(sortable; a click opens it in the explorer).</i></p>" + self.static_html()
+        )
         return data, metadata
 
 
@@ -267,8 +295,9 @@ class LinkedMap:
     `split` and `query_id`), also opens that query in the explorer. Outside a live kernel the map and the
     panel of the default point are the static rendering."""
 
-    def __init__(self, figure, labels, embeddings, load_image, k: int = 8, index: int = 0,
-                 explorer: QueryExplorer | None = None):
+    def __init__(
+        self, figure, labels, embeddings, load_image, k: int = 8, index: int = 0, explorer: QueryExplorer | None = None
+    ):
         self._gallery = lambda i: nearest_gallery(labels, embeddings, i, load_image, k)
         self.labels, self.explorer = labels, explorer
         self.static_figure = figure
@@ -299,6 +328,10 @@ class LinkedMap:
 
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
         figure = pio.to_html(self.static_figure, include_plotlyjs=False, full_html=False)
-        bundle["text/html"] = (figure + "<p><i>Click a point in a live notebook to update this panel.</i></p>"
-                               + self.panel.value + (self.explorer.static_html() if self.explorer else ""))
+        bundle["text/html"] = (
+            figure
+            + "<p><i>Click a point in a live notebook to update this panel.</i></p>"
+            + self.panel.value
+            + (self.explorer.static_html() if self.explorer else "")
+        )
         return bundle

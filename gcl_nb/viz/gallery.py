@@ -1,5 +1,6 @@
 """Self-contained HTML thumbnail galleries: images are inlined as base64 data URIs, so exported HTML
 needs no files and no network."""
+
 from __future__ import annotations
 
 import base64
@@ -47,8 +48,13 @@ def _format(value) -> str:
     return html.escape(str(value))
 
 
-def gallery_html(items: pd.DataFrame, load_image: ImageLoader | None, caption: Sequence[str] = ("title",),
-                 size: int = 96, title: str | None = None) -> str:
+def gallery_html(
+    items: pd.DataFrame,
+    load_image: ImageLoader | None,
+    caption: Sequence[str] = ("title",),
+    size: int = 96,
+    title: str | None = None,
+) -> str:
     """HTML gallery: one tile per row of `items` (needs `product_id`), thumbnail + caption columns."""
     if "product_id" not in items.columns:
         raise ValueError(f"gallery_html: items need a 'product_id' column, got {list(items.columns)}")
@@ -59,18 +65,26 @@ def gallery_html(items: pd.DataFrame, load_image: ImageLoader | None, caption: S
     for row in items.itertuples(index=False):
         rec = row._asdict()
         lines = "".join(
-            f"<div><b>{html.escape(c)}</b>: {_format(rec[c])}</div>" if c != "title"
+            f"<div><b>{html.escape(c)}</b>: {_format(rec[c])}</div>"
+            if c != "title"
             else f"<div>{_format(rec[c])}</div>"
             for c in caption
         )
-        tiles.append(f'<div style="{_CELL_STYLE.format(w=size + 8)}">'
-                     f"{thumbnail_img(rec['product_id'], load_image, size)}{lines}</div>")
+        tiles.append(
+            f'<div style="{_CELL_STYLE.format(w=size + 8)}">'
+            f"{thumbnail_img(rec['product_id'], load_image, size)}{lines}</div>"
+        )
     header = f"<h4>{html.escape(title)}</h4>" if title else ""
     return f'<div class="gcl-gallery">{header}{"".join(tiles)}</div>'
 
 
-def table_html(table: pd.DataFrame, load_image: ImageLoader | None, size: int = 64,
-               title: str | None = None, show_ids: bool = False) -> str:
+def table_html(
+    table: pd.DataFrame,
+    load_image: ImageLoader | None,
+    size: int = 64,
+    title: str | None = None,
+    show_ids: bool = False,
+) -> str:
     """HTML table of `table` with a thumbnail column in front (rows need `product_id`; the id is the
     thumbnail's tooltip, and a column only with `show_ids`)."""
     if "product_id" not in table.columns:
@@ -78,34 +92,44 @@ def table_html(table: pd.DataFrame, load_image: ImageLoader | None, size: int = 
     shown = table if show_ids else table.drop(columns="product_id")
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["image", *shown.columns])
     body = "".join(
-        "<tr><td>" + thumbnail_img(pid, load_image, size) + "</td>"
-        + "".join(f"<td>{_format(v)}</td>" for v in row) + "</tr>"
+        "<tr><td>"
+        + thumbnail_img(pid, load_image, size)
+        + "</td>"
+        + "".join(f"<td>{_format(v)}</td>" for v in row)
+        + "</tr>"
         for pid, row in zip(table["product_id"], shown.itertuples(index=False))
     )
     caption = f"<caption style='font-weight:bold'>{html.escape(title)}</caption>" if title else ""
-    return (f'<table class="gcl-table" style="border-collapse:collapse;font:12px sans-serif">'
-            f"{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return (
+        f'<table class="gcl-table" style="border-collapse:collapse;font:12px sans-serif">'
+        f"{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def side_by_side_html(panels: Iterable[str]) -> str:
     """Place HTML panels (tables or galleries) next to each other, wrapping on narrow screens."""
-    cells = "".join(f'<div style="flex:1 1 0;min-width:260px;margin:4px;overflow-x:auto">{p}</div>'
-                    for p in panels)
+    cells = "".join(f'<div style="flex:1 1 0;min-width:260px;margin:4px;overflow-x:auto">{p}</div>' for p in panels)
     return f'<div style="display:flex;flex-wrap:wrap;align-items:flex-start">{cells}</div>'
 
 
-
-def query_results_gallery(pairs: pd.DataFrame, query_ids: Sequence[str], load_image: ImageLoader | None,
-                          k: int = 8, size: int = 80) -> str:
+def query_results_gallery(
+    pairs: pd.DataFrame, query_ids: Sequence[str], load_image: ImageLoader | None, k: int = 8, size: int = 80
+) -> str:
     """One gallery per query: its top-`k` products by position, with title, position and scores."""
     parts = []
     for qid in query_ids:
         rows = pairs[pairs["query_id"] == str(qid)].sort_values("position").head(k)
         if rows.empty:
             raise ValueError(f"query_results_gallery: query_id {qid!r} has no rows")
-        parts.append(gallery_html(rows, load_image, caption=("title", "position", "score_linear",
-                                                             "score_reciprocal"),
-                                  size=size, title=f"{rows['query'].iloc[0]} (query {qid})"))
+        parts.append(
+            gallery_html(
+                rows,
+                load_image,
+                caption=("title", "position", "score_linear", "score_reciprocal"),
+                size=size,
+                title=f"{rows['query'].iloc[0]} (query {qid})",
+            )
+        )
     return "".join(parts)
 
 
@@ -128,5 +152,7 @@ def sortable_table_html(table: pd.DataFrame, table_id: str, max_rows: int | None
         "<tr>" + "".join(f'<td data-v="{html.escape(str(v))}">{_format(v)}</td>' for v in row) + "</tr>"
         for row in shown.itertuples(index=False)
     )
-    return (f'<table id="{table_id}" class="gcl-table" style="font:12px sans-serif"><thead><tr>{head}</tr>'
-            f"</thead><tbody>{body}</tbody></table>" + _SORT_SCRIPT % table_id)
+    return (
+        f'<table id="{table_id}" class="gcl-table" style="font:12px sans-serif"><thead><tr>{head}</tr>'
+        f"</thead><tbody>{body}</tbody></table>" + _SORT_SCRIPT % table_id
+    )

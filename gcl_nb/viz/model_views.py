@@ -7,6 +7,7 @@ Embeddings are computed on demand and cached (documents per (model, corpus) in a
 
 A *model* is an encoder for gcl_nb.evaluation.encoding (a MultiFieldEncoder); *data* is a `GSData`.
 """
+
 from __future__ import annotations
 
 import html
@@ -105,18 +106,29 @@ class ModelViews:
         if unknown:
             raise ValueError(f"query ids {unknown[:3]} are not in split {split!r}")
         qrels = {q: self.qrels(split, q, k) for q in qids}
-        return rank_queries(self._model(model), split, qids, text.loc[qids].tolist(), qrels,
-                            self.data.corpus_for(split), EvalConfig(top_k=k), doc_embeddings=self._docs[model])
+        return rank_queries(
+            self._model(model),
+            split,
+            qids,
+            text.loc[qids].tolist(),
+            qrels,
+            self.data.corpus_for(split),
+            EvalConfig(top_k=k),
+            doc_embeddings=self._docs[model],
+        )
 
-    def rankings(self, split: str, query_ids: Sequence[str], k: int = 100,
-                 models: Sequence[str] | None = None) -> dict[str, dict[str, list[str]]]:
+    def rankings(
+        self, split: str, query_ids: Sequence[str], k: int = 100, models: Sequence[str] | None = None
+    ) -> dict[str, dict[str, list[str]]]:
         """rankings[model][query_id] = the model's top-`k` product ids over the split's corpus half
         (the evaluation's exact cosine search, `ranked`), for `models` (default all)."""
         out = {}
         for model in models or list(self.models):
             result = self.ranked(model, split, query_ids, k)
-            out[model] = {q: [result.doc_ids[i] for i in row if i >= 0]
-                          for q, row in zip(result.query_ids, result.doc_index.tolist())}
+            out[model] = {
+                q: [result.doc_ids[i] for i in row if i >= 0]
+                for q, row in zip(result.query_ids, result.doc_index.tolist())
+            }
         return out
 
     def ranking(self, model: str, split: str, query_id: str, k: int = 10) -> list[str]:
@@ -124,8 +136,9 @@ class ModelViews:
         self._model(model)
         return self.rankings(split, [query_id], k, [model])[model][str(query_id)]
 
-    def query_summary(self, split: str, query_id: str, models: Sequence[str] | None = None,
-                      depth: int = 1000) -> pd.DataFrame:
+    def query_summary(
+        self, split: str, query_id: str, models: Sequence[str] | None = None, depth: int = 1000
+    ) -> pd.DataFrame:
         """One row per model (index): the query's metrics as the evaluation computes them with top_k `depth`
         (`ranked`) and `first_relevant`, the rank of its first product with grade > 0 as MRR ranks it (exact
         score ties ordered as trec_eval does; NaN when none is in the top `depth`)."""
@@ -133,8 +146,10 @@ class ModelViews:
         for model in models or list(self.models):
             result = self.ranked(model, split, [query_id], depth)
             first = first_relevant_ranks(result.ranked)[0]
-            rows[model] = {**result.per_query[list(METRIC_COLUMNS)].iloc[0].to_dict(),
-                           "first_relevant": float(first) if first <= depth else np.nan}
+            rows[model] = {
+                **result.per_query[list(METRIC_COLUMNS)].iloc[0].to_dict(),
+                "first_relevant": float(first) if first <= depth else np.nan,
+            }
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def rank_correlations(self, split: str, query_ids: Sequence[str], k: int = 100) -> pd.DataFrame:
@@ -157,11 +172,18 @@ class ModelViews:
         titles = self.titles(split).to_dict()
         rankings = {m: ranked[str(query_id)] for m, ranked in self.rankings(split, [query_id], k, models).items()}
         summary = summary_line(self.query_summary(split, query_id, models), metric)
-        return summary + side_by_side_view(qrels, rankings, titles, self.data.corpus_for(split).load_image, k=k,
-                                           query=f"{query} ({split}, query {query_id})")
+        return summary + side_by_side_view(
+            qrels,
+            rankings,
+            titles,
+            self.data.corpus_for(split).load_image,
+            k=k,
+            query=f"{query} ({split}, query {query_id})",
+        )
 
-    def embedding_sample(self, model: str, split: str, query_ids: Sequence[str], n_docs: int = 500,
-                         seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    def embedding_sample(
+        self, model: str, split: str, query_ids: Sequence[str], n_docs: int = 500, seed: int = 0
+    ) -> tuple[pd.DataFrame, np.ndarray]:
         """Labels and embeddings of the chosen queries, all their judged products (even beyond `n_docs`),
         and random other products of the corpus half up to `n_docs` documents. Labels: kind (query|document), id, text,
         query_id (a document's best-graded chosen query, else ""), grade (for that query, else 0)."""
@@ -177,14 +199,19 @@ class ModelViews:
         extra = list(np.random.default_rng(seed).choice(rest, size=n_extra, replace=False)) if n_extra else []
         chosen_docs = judged["product_id"].tolist() + [str(p) for p in extra]
         titles = self.titles(split)
-        doc_labels = pd.DataFrame({
-            "kind": "document", "id": chosen_docs, "text": titles.loc[chosen_docs].tolist(),
-            "query_id": judged["query_id"].tolist() + [""] * len(extra),
-            "grade": judged["grade"].astype(int).tolist() + [0] * len(extra),
-        })
+        doc_labels = pd.DataFrame(
+            {
+                "kind": "document",
+                "id": chosen_docs,
+                "text": titles.loc[chosen_docs].tolist(),
+                "query_id": judged["query_id"].tolist() + [""] * len(extra),
+                "grade": judged["grade"].astype(int).tolist() + [0] * len(extra),
+            }
+        )
         query_text = self.queries(split).set_index("query_id")["query"]
-        query_labels = pd.DataFrame({"kind": "query", "id": qids, "text": query_text.loc[qids].tolist(),
-                                     "query_id": qids, "grade": 0})
+        query_labels = pd.DataFrame(
+            {"kind": "query", "id": qids, "text": query_text.loc[qids].tolist(), "query_id": qids, "grade": 0}
+        )
         labels = pd.concat([query_labels, doc_labels], ignore_index=True)
         emb = np.concatenate([self.query_embeddings(model, split, qids), docs[[position[p] for p in chosen_docs]]])
         return labels, emb
@@ -194,12 +221,14 @@ class ModelViews:
         ids = self.queries(split)["query_id"]
         return ids.sample(n=min(n, len(ids)), random_state=seed).tolist()
 
-    def map_sample(self, model: str, splits: Sequence[str], n_queries: int = 20, n_docs: int = 400,
-                   seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    def map_sample(
+        self, model: str, splits: Sequence[str], n_queries: int = 20, n_docs: int = 400, seed: int = 0
+    ) -> tuple[pd.DataFrame, np.ndarray]:
         """`embedding_sample` of `n_queries` random queries and `n_docs` documents per split, stacked, with
         a `split` column (so one projection shows queries and documents of several splits)."""
-        parts = [self.embedding_sample(model, s, self.sample_split_queries(s, n_queries, seed), n_docs, seed)
-                 for s in splits]
+        parts = [
+            self.embedding_sample(model, s, self.sample_split_queries(s, n_queries, seed), n_docs, seed) for s in splits
+        ]
         labels = pd.concat([lab.assign(split=s) for (lab, _), s in zip(parts, splits)], ignore_index=True)
         return labels, np.concatenate([emb for _, emb in parts])
 
@@ -212,6 +241,7 @@ def summary_line(summary: pd.DataFrame, metric: str = "ndcg@10") -> str:
     for model, row in summary.iterrows():
         delta = "" if model == first else f" ({row[metric] - summary.loc[first, metric]:+.3f} vs {first})"
         rank = "none retrieved" if np.isnan(row["first_relevant"]) else f"{int(row['first_relevant'])}"
-        parts.append(f"<b>{html.escape(str(model))}</b> {metric} {row[metric]:.3f}{delta}, first relevant at "
-                     f"rank {rank}")
+        parts.append(
+            f"<b>{html.escape(str(model))}</b> {metric} {row[metric]:.3f}{delta}, first relevant at rank {rank}"
+        )
     return f'<p class="gcl-query-summary" style="font:13px sans-serif">{" · ".join(parts)}</p>'

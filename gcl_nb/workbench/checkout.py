@@ -1,6 +1,7 @@
 """The source checkout the package runs from, if any: where the workbench finds the notebooks (`notebooks/`) and
 the committed result tables (`results/`). An installed package (site-packages) has none: the notebooks runner
 then takes `./notebooks` or its `--notebook-dir`, and the notebooks show no committed tables."""
+
 from __future__ import annotations
 
 import re

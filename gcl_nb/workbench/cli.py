@@ -8,6 +8,7 @@ Bad input data (gcl_nb.data.DataError) and unusable settings (gcl_nb.data.Settin
 field or notebook parameter) are reported as one line naming the file / row or the setting and what to do, with exit
 status 2 (under torchrun by the first process only); `--debug` shows the traceback instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(module=module_name)
-        sp.add_argument("--debug", action="store_true", help="on a data error or an invalid setting, show the full "
-                                                                 "traceback")
+        sp.add_argument(
+            "--debug", action="store_true", help="on a data error or an invalid setting, show the full traceback"
+        )
         if name == chosen:
             importlib.import_module(module_name).add_cli(sp)
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@ top to bottom before the student has tried anything). The reference a check comp
 notebook's check cell with the library, where the student can read it; `notebooks/solutions.ipynb` answers
 the exercises that need no extra training and asserts that their checks pass.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -34,8 +35,11 @@ def check_close(exercise: str, answer: Any, reference: Any, expected: str, atol:
     if answer.shape != reference.shape:
         return _verdict(exercise, False, f"shape {answer.shape}, expected {reference.shape}")
     ok = bool(np.allclose(answer, reference, atol=atol, rtol=0))
-    _verdict(exercise, ok, f"{np.round(answer, 4).tolist()} "
-                                  f"{'matches' if ok else 'differs from'} {np.round(reference, 4).tolist()}")
+    _verdict(
+        exercise,
+        ok,
+        f"{np.round(answer, 4).tolist()} {'matches' if ok else 'differs from'} {np.round(reference, 4).tolist()}",
+    )
 
 
 def check_choice(exercise: str, answer: Any, correct: Any, why: str, expected: str = "") -> None:
@@ -55,8 +59,11 @@ def check_stw(exercise: str, stw, scores: Sequence[float] = tuple(range(1, 101))
     """A custom score-to-weight function: finite, non-negative, non-decreasing in the score, and falling from
     the top result to the tenth (score 91 of 100) faster than the linear STW and slower than the reciprocal."""
     if stw is None:
-        return _not_attempted(exercise, "a function of the score s, >= 0, rising with s, whose weight at position "
-                                        "10 lies between the linear STW's (0.91 of the top) and the reciprocal's (0.1)")
+        return _not_attempted(
+            exercise,
+            "a function of the score s, >= 0, rising with s, whose weight at position "
+            "10 lies between the linear STW's (0.91 of the top) and the reciprocal's (0.1)",
+        )
     import torch
 
     s = torch.tensor(scores, dtype=torch.float32)
@@ -67,12 +74,24 @@ def check_stw(exercise: str, stw, scores: Sequence[float] = tuple(range(1, 101))
         return _verdict(exercise, False, "a better score must never get a smaller weight")
     tenth = float(w[s == 91][0] / w[-1])
     ok = 0.1 < tenth < 0.91
-    _verdict(exercise, ok, f"position 10 gets {tenth:.2f} of the top weight "
-                                  f"({'between' if ok else 'not between'} reciprocal's 0.10 and linear's 0.91)")
+    _verdict(
+        exercise,
+        ok,
+        f"position 10 gets {tenth:.2f} of the top weight "
+        f"({'between' if ok else 'not between'} reciprocal's 0.10 and linear's 0.91)",
+    )
 
 
-def check_result(exercise: str, results: pd.DataFrame, method: str, rival: str, metric: str, split: str,
-                 expected: str, higher: bool = True) -> None:
+def check_result(
+    exercise: str,
+    results: pd.DataFrame,
+    method: str,
+    rival: str,
+    metric: str,
+    split: str,
+    expected: str,
+    higher: bool = True,
+) -> None:
     """A training exercise: `method` was run and beats (`higher`) or trails `rival` on `metric` in `split`
     of `results` (an experiment's results table). Not run yet: prints the expected outcome."""
     have = set(results["method"])
@@ -80,8 +99,12 @@ def check_result(exercise: str, results: pd.DataFrame, method: str, rival: str, 
         return _not_attempted(exercise, expected)
     mean = results[results["split"] == split].groupby("method")[metric].mean()
     ok = (mean[method] > mean[rival]) == higher
-    _verdict(exercise, ok, f"{split} {metric}: {method} {mean[method]:.3f} vs {rival} {mean[rival]:.3f} "
-                                  f"({'as expected' if ok else 'not what the committed runs show'}: {expected})")
+    _verdict(
+        exercise,
+        ok,
+        f"{split} {metric}: {method} {mean[method]:.3f} vs {rival} {mean[rival]:.3f} "
+        f"({'as expected' if ok else 'not what the committed runs show'}: {expected})",
+    )
 
 
 def check_below(exercise: str, value: float | None, reference: float, what: str, expected: str) -> None:

@@ -4,6 +4,7 @@ The first batch the `sampler` batching draws (distinct queries, as training does
 that some of its documents are results of another row's query too: the rows where CLIP's identity target, GCL's
 weighted diagonal and the graded multi-positive matrix differ.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,13 @@ def real_batch(pairs: pd.DataFrame, batch_size: int, n: int, seed: int = 0) -> p
     return pairs.iloc[batch[np.sort(order[:n])]].reset_index(drop=True)
 
 
-def batch_targets(rows: pd.DataFrame, pairs: pd.DataFrame, stw: str = "linear", rescale: str | None = "mean",
-                  score_column: str = "score_linear") -> dict[str, np.ndarray]:
+def batch_targets(
+    rows: pd.DataFrame,
+    pairs: pd.DataFrame,
+    stw: str = "linear",
+    rescale: str | None = "mean",
+    score_column: str = "score_linear",
+) -> dict[str, np.ndarray]:
     """The (n, n) targets of the loss for a batch `rows` of the training table `pairs`, as training builds
     them: CLIP's identity, GCL's weighted diagonal diag(w) and the graded multi-positive matrix T."""
     scores = torch.tensor(rows[score_column].to_numpy(), dtype=torch.float32)
@@ -40,6 +46,8 @@ def batch_targets(rows: pd.DataFrame, pairs: pd.DataFrame, stw: str = "linear", 
     diag_loss = GCLLoss(stw, rescale=rescale)
     multipos_loss = GCLLoss(stw, rescale=rescale, target="multipos", lookup=lookup)
     weights = diag_loss.rescaling(diag_loss.pair_weight(scores))  # the STW, then the batch rescaling
-    return {"CLIP: identity": np.eye(len(rows)),
-            "GCL: diag(w)": np.diag(weights.numpy()),
-            "GCL multi-positive: T": multipos_loss.target_matrix(query_codes, doc_codes).numpy()}
+    return {
+        "CLIP: identity": np.eye(len(rows)),
+        "GCL: diag(w)": np.diag(weights.numpy()),
+        "GCL multi-positive: T": multipos_loss.target_matrix(query_codes, doc_codes).numpy(),
+    }

@@ -11,6 +11,7 @@ A preset is data: the TrainConfig fields it changes from TrainConfig's defaults,
 - `gpu`:   ViT-B-32 towers at 224 px, batch 512, bf16 autocast, data-loader workers (one GPU or torchrun).
 CI mode runs the `smoke` preset whatever preset is asked for (`effective_preset`, the one place of that rule).
 """
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -22,8 +23,18 @@ from gcl_nb.training.config import TrainConfig
 TRAIN_PRESETS: dict[str, dict] = {
     "smoke": dict(image_size=32, batch_size=16, steps=12, warmup=2),
     "cpu": {},
-    "gpu": dict(arch="ViT-B-32", image_size=224, batch_size=512, steps=3000, warmup=200, lr=5e-4, weight_decay=0.2,
-                num_workers=8, image_cache=False, checkpoint_every=500),
+    "gpu": dict(
+        arch="ViT-B-32",
+        image_size=224,
+        batch_size=512,
+        steps=3000,
+        warmup=200,
+        lr=5e-4,
+        weight_decay=0.2,
+        num_workers=8,
+        image_cache=False,
+        checkpoint_every=500,
+    ),
 }
 
 
@@ -38,6 +49,7 @@ def train_config(preset: str = "cpu", **overrides) -> TrainConfig:
     check_choice("preset", preset, tuple(TRAIN_PRESETS))
     unknown = sorted(set(overrides) - {f.name for f in fields(TrainConfig)})
     if unknown:
-        raise SettingError(f"unknown training setting(s) {unknown}: TrainConfig has "
-                           f"{', '.join(f.name for f in fields(TrainConfig))}")
+        raise SettingError(
+            f"unknown training setting(s) {unknown}: TrainConfig has {', '.join(f.name for f in fields(TrainConfig))}"
+        )
     return TrainConfig(**{**TRAIN_PRESETS[preset], "preset": preset, **overrides})

@@ -15,6 +15,7 @@ Conventions: *levels* is a DataFrame (index query_id, columns product_id of one 
 levels; *qrels* {query_id: {product_id: grade}} as built by gcl_nb.evaluation.protocol; grades are linear gains, NDCG
 discounts 1 / log2(rank + 1) (gcl_nb.metrics.dcg) and its ideal comes from the judged grades, as in gcl_nb.metrics.ndcg.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -52,8 +53,11 @@ def corpus_levels(products: pd.DataFrame, queries: pd.DataFrame, product_ids: Se
     if (cols < 0).any():
         raise ValueError(f"product {product_ids[int(np.flatnonzero(cols < 0)[0])]!r} is not in `products`")
     rows = [np.rint(LEVEL_SCALE * engine.relevance(query_dict(q)))[cols] for q in queries.to_dict("records")]
-    return pd.DataFrame(np.array(rows, dtype=np.int64), index=queries["query_id"].astype(str).to_numpy(),
-                        columns=pd.Index(product_ids, dtype=str))
+    return pd.DataFrame(
+        np.array(rows, dtype=np.int64),
+        index=queries["query_id"].astype(str).to_numpy(),
+        columns=pd.Index(product_ids, dtype=str),
+    )
 
 
 # ------------------------------------------------------------------------------------ level part of NDCG
@@ -80,8 +84,9 @@ def _grades(qrels: Mapping[str, float], product_ids: pd.Index) -> np.ndarray:
     return np.array([qrels.get(p, 0) for p in product_ids], dtype=float)
 
 
-def level_oracle_ndcg(qrels: Mapping[str, Mapping[str, float]], levels: pd.DataFrame, k: int = 10,
-                      within: pd.Series | None = None) -> pd.Series:
+def level_oracle_ndcg(
+    qrels: Mapping[str, Mapping[str, float]], levels: pd.DataFrame, k: int = 10, within: pd.Series | None = None
+) -> pd.Series:
     """Per-query NDCG@k (index query_id) of an oracle ranking the corpus by level, best first.
 
     within None: products of one level in random order (the exact expectation over orders, via
@@ -139,14 +144,23 @@ def delta_power_summary(deltas: pd.DataFrame) -> pd.DataFrame:
     """Per split of a `gcl_nb.viz.ranking.per_query_deltas` table: n, mean, sem and sd of the delta, share of
     queries improved / hurt, and the smallest mean delta detectable with 80% power at alpha 0.05 (2.8 sem)."""
     g = deltas.groupby("split", sort=False)["delta"]
-    out = pd.DataFrame({"n": g.size(), "mean": g.mean(), "sem": g.sem(), "sd": g.std(),
-                        "improved": g.apply(lambda d: (d > 0).mean()), "hurt": g.apply(lambda d: (d < 0).mean())})
+    out = pd.DataFrame(
+        {
+            "n": g.size(),
+            "mean": g.mean(),
+            "sem": g.sem(),
+            "sd": g.std(),
+            "improved": g.apply(lambda d: (d > 0).mean()),
+            "hurt": g.apply(lambda d: (d < 0).mean()),
+        }
+    )
     out["mde80"] = 2.8 * out["sem"]
     return out
 
 
-def deltas_by_query_property(deltas: pd.DataFrame, properties: pd.DataFrame,
-                             columns: Sequence[str] | None = None) -> pd.DataFrame:
+def deltas_by_query_property(
+    deltas: pd.DataFrame, properties: pd.DataFrame, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Spearman correlation of the per-query delta with each query property, per split.
 
     properties: one row per query_id (or per split and query_id when it has a `split` column). Returns
@@ -174,11 +188,18 @@ def query_properties(queries: pd.DataFrame, train_side: int = 0) -> pd.DataFrame
         others = train[train["query_id"] != q["query_id"]]
         shared = sum((others[a] == v).to_numpy(int) for a, v in own.items())
         same_cat = others["category"] == own.get("category")
-        rows.append({"query_id": q["query_id"], "n_attributes": len(own), "n_exact": q.get("n_exact", np.nan),
-                     "train_same_category": int(same_cat.sum()) if "category" in own else np.nan,
-                     "train_same_category_colour": int((same_cat & (others["colour"] == own.get("colour"))).sum())
-                     if "category" in own and "colour" in own else np.nan,
-                     "train_all_but_one": int((shared >= len(own) - 1).sum())})
+        rows.append(
+            {
+                "query_id": q["query_id"],
+                "n_attributes": len(own),
+                "n_exact": q.get("n_exact", np.nan),
+                "train_same_category": int(same_cat.sum()) if "category" in own else np.nan,
+                "train_same_category_colour": int((same_cat & (others["colour"] == own.get("colour"))).sum())
+                if "category" in own and "colour" in own
+                else np.nan,
+                "train_all_but_one": int((shared >= len(own) - 1).sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 

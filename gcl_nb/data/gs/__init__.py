@@ -13,6 +13,7 @@ A missing or empty title (or image, with on_bad_image="skip") loads: the field g
 embedding; `GSData.missing` counts them. Errors name the file, the physical line (CSV) or row (parquet) and what
 to do.
 """
+
 from gcl_nb.data.gs.containers import Corpus, GSData
 from gcl_nb.data.gs.loader import load_gs
 from gcl_nb.data.gs.parquet_write import export_parquet

@@ -1,4 +1,5 @@
 """The loaded data: a Corpus per corpus half (products + lazy images) and GSData (pair tables + corpora)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ class Corpus:
     """The documents a split is evaluated against: `.products` (DataFrame indexed by product_id: title and any
     further text field) and lazy images. `split` is None for a whole corpus half, else the split whose own rows
     it holds."""
+
     half: int
     products: pd.DataFrame
     images: FolderImages | ParquetImages = field(repr=False)
@@ -38,16 +40,16 @@ class Corpus:
         if product_id not in self.products.index:
             raise DataError(f"product {product_id!r} is not in {self.name}")
         if product_id in self.without_image:
-            raise DataError(f"product {product_id!r}: image {self.images.describe(product_id)} was skipped at "
-                            f"load time (missing or unreadable); check has_image() first")
+            raise DataError(
+                f"product {product_id!r}: image {self.images.describe(product_id)} was skipped at "
+                f"load time (missing or unreadable); check has_image() first"
+            )
         return decode_image(self.images.read(product_id), product_id, self.images.describe(product_id))
 
     def restricted(self, split: str, product_ids) -> "Corpus":
         """The products of one split's rows (first-appearance order), sharing this half's images."""
         ids = pd.Index(pd.unique(np.asarray(product_ids, dtype=object)))
         return Corpus(self.half, self.products.loc[ids], self.images, self.without_image.intersection(ids), split)
-
-
 
 
 @dataclass
@@ -59,6 +61,7 @@ class GSData:
     their rows stay in the split tables and `corpus.has_image(pid)` is False. `missing`: per split (rows) and per
     corpus half (products) the count without a title, without an image, and without either. `derived_columns`:
     per split the PAIR_COLUMNS its files lack (derived, see gcl_nb.data.gs.validation)."""
+
     root: Path
     layout: str
     corpora: dict[int, Corpus]
@@ -107,6 +110,10 @@ def missing_fields(tables: dict[str, pd.DataFrame], corpora: dict[int, Corpus]) 
     for name, titles, pids, corpus in parts:
         no_title = (titles.astype(str).str.strip() == "").to_numpy()
         no_image = pids.isin(corpus.without_image).to_numpy()
-        counts[name] = {"rows": len(titles), "no_title": int(no_title.sum()), "no_image": int(no_image.sum()),
-                        "no_field": int((no_title & no_image).sum())}
+        counts[name] = {
+            "rows": len(titles),
+            "no_title": int(no_title.sum()),
+            "no_image": int(no_image.sum()),
+            "no_field": int((no_title & no_image).sum()),
+        }
     return pd.DataFrame.from_dict(counts, orient="index", columns=["rows", "no_title", "no_image", "no_field"])

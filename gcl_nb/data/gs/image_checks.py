@@ -1,4 +1,5 @@
 """Load-time image checks: which products have a missing or unreadable image, per the on_bad_image policy."""
+
 from __future__ import annotations
 
 import warnings
@@ -36,11 +37,16 @@ def check_corpus_images(corpora: dict[int, Corpus], mode: str, on_bad_image: str
                     bad[pid] = str(e)
         if bad and on_bad_image == "error":
             pid, why = next(iter(bad.items()))
-            raise DataError(f"product {pid!r} (corpus half {corpus.half}): {why}; {len(bad)} product(s) have a bad "
-                            f"image. Point image_root (--image-root) at the image folder, or pass "
-                            f"on_bad_image='skip' (--on-bad-image skip) to load without them")
+            raise DataError(
+                f"product {pid!r} (corpus half {corpus.half}): {why}; {len(bad)} product(s) have a bad "
+                f"image. Point image_root (--image-root) at the image folder, or pass "
+                f"on_bad_image='skip' (--on-bad-image skip) to load without them"
+            )
         corpus.without_image = frozenset(p for p in corpus.products.index if p in bad or p in unnamed)
     if bad:
-        warnings.warn(f"skipped {len(bad)} missing or unreadable image(s); those products keep their title only "
-                      f"(GSData.bad_images)", stacklevel=3)
+        warnings.warn(
+            f"skipped {len(bad)} missing or unreadable image(s); those products keep their title only "
+            f"(GSData.bad_images)",
+            stacklevel=3,
+        )
     return tuple(bad)

@@ -1,4 +1,5 @@
 """Where a product's image bytes come from: files in a folder (tarball layout) or parquet shards; decoding."""
+
 from __future__ import annotations
 
 import os
@@ -37,13 +38,17 @@ class FolderImages:
     def path(self, product_id: str) -> Path:
         name = self.names[product_id]
         if name in ("", ".") or ".." in PurePosixPath(name).parts or name.startswith("/") or "\0" in name:
-            raise DataError(f"product {product_id!r}: image name {name!r} is not a file under {self.root}; fix "
-                            f"image_local in the corpus file")
+            raise DataError(
+                f"product {product_id!r}: image name {name!r} is not a file under {self.root}; fix "
+                f"image_local in the corpus file"
+            )
         path = self.root / name
         real = path.resolve()
         if real.parent != self._real_root and self._real_root not in real.parents:
-            raise DataError(f"product {product_id!r}: image {path} is a link leading outside the image root "
-                            f"{self.root} ({real}); refusing to open it")
+            raise DataError(
+                f"product {product_id!r}: image {path} is a link leading outside the image root "
+                f"{self.root} ({real}); refusing to open it"
+            )
         return path
 
     def present(self) -> set[str]:
@@ -75,8 +80,10 @@ class FolderImages:
         try:
             return path.read_bytes()
         except OSError as e:
-            raise DataError(f"product {product_id!r}: cannot read image file {path} ({e.strerror or e}); "
-                            f"check image_root or pass on_bad_image='skip'") from None
+            raise DataError(
+                f"product {product_id!r}: cannot read image file {path} ({e.strerror or e}); "
+                f"check image_root or pass on_bad_image='skip'"
+            ) from None
 
 
 class ParquetImages:
@@ -121,8 +128,10 @@ class ParquetImages:
         f, g, r = self._where(product_id)
         value = self._group(f, g)[r].as_py()
         if not value:
-            raise DataError(f"product {product_id!r}: no image bytes in {self.describe(product_id)}; "
-                            f"pass on_bad_image='skip' to load the data without it")
+            raise DataError(
+                f"product {product_id!r}: no image bytes in {self.describe(product_id)}; "
+                f"pass on_bad_image='skip' to load the data without it"
+            )
         return value
 
     def empty_rows(self) -> list[str]:
@@ -150,5 +159,7 @@ def decode_image(data: bytes, product_id: str, where: str) -> Image.Image:
         with Image.open(BytesIO(data)) as img:
             return img.convert("RGB")
     except Exception as e:  # PIL raises several types for corrupt data
-        raise DataError(f"product {product_id!r}: image {where} cannot be decoded ({type(e).__name__}: {e}); "
-                        f"replace the file or pass on_bad_image='skip'") from None
+        raise DataError(
+            f"product {product_id!r}: image {where} cannot be decoded ({type(e).__name__}: {e}); "
+            f"replace the file or pass on_bad_image='skip'"
+        ) from None

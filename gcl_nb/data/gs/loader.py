@@ -1,4 +1,5 @@
 """load_gs: detect the release layout of a folder, read it, check its images, report missing fields."""
+
 from __future__ import annotations
 
 import warnings
@@ -27,20 +28,27 @@ def _detect_layout(root: Path) -> str:
         return "tarball"
     if any(parquet_files(root, s) for s in SPLITS):
         return "parquet"
-    raise DataError(f"{root}: no Marqo-GS split found; expected query_{{0,1}}_product_id_{{0,1}}.csv (tarball) or "
-                    f"<split>/*.parquet, data/<split>-*.parquet, <split>-*.parquet (parquet) for splits "
-                    f"{', '.join(SPLITS)}")
+    raise DataError(
+        f"{root}: no Marqo-GS split found; expected query_{{0,1}}_product_id_{{0,1}}.csv (tarball) or "
+        f"<split>/*.parquet, data/<split>-*.parquet, <split>-*.parquet (parquet) for splits "
+        f"{', '.join(SPLITS)}"
+    )
+
 
 def _warn_missing_titles(missing: pd.DataFrame) -> None:
     lacking = missing[missing["no_title"] > 0]
     if len(lacking):
         counts = ", ".join(f"{name} {row.no_title:,} of {row.rows:,}" for name, row in lacking.iterrows())
-        warnings.warn(f"rows without a title: {counts}; they load with an empty title, which gets weight 0 in the "
-                      f"fused embedding (BM25 sees an empty text); counts per field in GSData.missing", stacklevel=3)
+        warnings.warn(
+            f"rows without a title: {counts}; they load with an empty title, which gets weight 0 in the "
+            f"fused embedding (BM25 sees an empty text); counts per field in GSData.missing",
+            stacklevel=3,
+        )
 
 
-def load_gs(path, image_root=None, on_bad_image: str = "error", check_images: str = "exists",
-            splits=None, corpus: str = "half") -> GSData:
+def load_gs(
+    path, image_root=None, on_bad_image: str = "error", check_images: str = "exists", splits=None, corpus: str = "half"
+) -> GSData:
     """Load a Marqo-GS subset folder (tarball or parquet layout) into a GSData.
 
     image_root: image folder for the tarball layout (default `<path>/images`; the official release unpacks the
@@ -68,7 +76,14 @@ def load_gs(path, image_root=None, on_bad_image: str = "error", check_images: st
     if not tables:
         raise DataError(f"{root}: none of the requested splits {list(wanted)} is present")
     bad = check_corpus_images(corpora, check_images, on_bad_image)
-    data = GSData(root=root, layout=layout, corpora=corpora, tables=tables, bad_images=bad, corpus_scope=corpus,
-                  derived_columns=derived)
+    data = GSData(
+        root=root,
+        layout=layout,
+        corpora=corpora,
+        tables=tables,
+        bad_images=bad,
+        corpus_scope=corpus,
+        derived_columns=derived,
+    )
     _warn_missing_titles(data.missing)
     return data

@@ -10,6 +10,7 @@ are read per row group on demand (ParquetImages), so memory stays bounded by the
 shard and row.
 The writer of this layout is gcl_nb.data.gs.parquet_write.
 """
+
 from __future__ import annotations
 
 import re
@@ -71,8 +72,10 @@ def _check_shard_sets(files: list[Path]) -> None:
         missing = [folder / f"{stem}-{i:0{width}d}-of-{count}.parquet" for i in range(int(count)) if i not in present]
         if missing:
             shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            raise DataError(f"{folder}: shard set {stem}-*-of-{count}.parquet lacks {len(missing)} of its {int(count)} "
-                            f"files ({shown}); download the missing shards")
+            raise DataError(
+                f"{folder}: shard set {stem}-*-of-{count}.parquet lacks {len(missing)} of its {int(count)} "
+                f"files ({shown}); download the missing shards"
+            )
 
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
@@ -102,20 +105,26 @@ def _check_parquet_schema(path: Path, schema: pa.Schema, id_types: dict) -> None
     else:
         ok = any(f(image) for f in binary)
     if not ok:
-        raise DataError(f"{path}: column 'image' has type {image}; expected the release's struct {{bytes, path}} "
-                        f"or plain binary image bytes")
+        raise DataError(
+            f"{path}: column 'image' has type {image}; expected the release's struct {{bytes, path}} "
+            f"or plain binary image bytes"
+        )
     for col in ID_COLUMNS:
         if col not in schema.names:
             continue
         kind = _id_kind(schema.field(col).type)
         if kind is None:
-            raise DataError(f"{path}: column {col!r} has type {schema.field(col).type}; ids must be strings "
-                            f"(as in the release) or integers")
+            raise DataError(
+                f"{path}: column {col!r} has type {schema.field(col).type}; ids must be strings "
+                f"(as in the release) or integers"
+            )
         first_path, first_type = id_types.setdefault(col, (path, schema.field(col).type))
         if _id_kind(first_type) != kind:
-            raise DataError(f"column {col!r} is {first_type} in {first_path} but {schema.field(col).type} in {path}: "
-                            f"ids such as '0042' and 42 would name different items; give every shard the same id "
-                            f"type (string, as the release)")
+            raise DataError(
+                f"column {col!r} is {first_type} in {first_path} but {schema.field(col).type} in {path}: "
+                f"ids such as '0042' and 42 would name different items; give every shard the same id "
+                f"type (string, as the release)"
+            )
 
 
 def _further_text_columns(schema: pa.Schema) -> list[str]:
@@ -131,6 +140,7 @@ def _shard_where(paths: list[Path], lengths: list[int]) -> Where:
     def where(i: int) -> str:
         k = int(np.searchsorted(starts, i, side="right") - 1)
         return f"{paths[k]}, row {i - starts[k]}"
+
     return where
 
 
@@ -152,20 +162,33 @@ def load_parquet(root: Path, wanted: tuple[str, ...], scope: str):
             names = [c for c in pf.schema_arrow.names if c != "image"]
             columns = columns or (path, names)
             if set(names) != set(columns[1]):
-                raise DataError(f"{path} has columns {sorted(names)} but {columns[0]} has {sorted(columns[1])}; "
-                                f"every shard of split {split!r} needs the same columns")
+                raise DataError(
+                    f"{path} has columns {sorted(names)} but {columns[0]} has {sorted(columns[1])}; "
+                    f"every shard of split {split!r} needs the same columns"
+                )
             raw = pf.read(columns=names).to_pandas()
             part = validate_pairs(raw, str(path))
             starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
             first = np.flatnonzero(~part["product_id"].duplicated().to_numpy())
             group = np.searchsorted(starts, first, side="right") - 1
             titles = part["title"].to_numpy()[first] if "title" in part.columns else ""
-            further = {name: [field_text(v) for v in raw[name].to_numpy()[first]]
-                       for name in _further_text_columns(pf.schema_arrow)}
-            locations[SPLIT_CORPUS[split]].append(pd.DataFrame({
-                "product_id": part["product_id"].to_numpy()[first], "title": titles, **further,
-                "no_image": null_image_rows(pf)[first], "file": len(files), "group": group,
-                "row": first - starts[group]}))
+            further = {
+                name: [field_text(v) for v in raw[name].to_numpy()[first]]
+                for name in _further_text_columns(pf.schema_arrow)
+            }
+            locations[SPLIT_CORPUS[split]].append(
+                pd.DataFrame(
+                    {
+                        "product_id": part["product_id"].to_numpy()[first],
+                        "title": titles,
+                        **further,
+                        "no_image": null_image_rows(pf)[first],
+                        "file": len(files),
+                        "group": group,
+                        "row": first - starts[group],
+                    }
+                )
+            )
             files.append(path)
             parts.append(part)
         if parts:
@@ -177,10 +200,12 @@ def load_parquet(root: Path, wanted: tuple[str, ...], scope: str):
             partner = _partner(split)
             if partner not in tables:
                 looked = ", ".join(str(root / p.format(partner)) for p in PARQUET_PATTERNS[:3])
-                raise DataError(f"{root}: corpus half {SPLIT_CORPUS[split]} is the products of {split} + {partner}, "
-                                f"but no {partner} shard was found (looked for {looked}); add the {partner} "
-                                f"shard(s), or pass corpus='split' (--corpus split) to search each split's own "
-                                f"rows, as the official Hugging Face evaluator does")
+                raise DataError(
+                    f"{root}: corpus half {SPLIT_CORPUS[split]} is the products of {split} + {partner}, "
+                    f"but no {partner} shard was found (looked for {looked}); add the {partner} "
+                    f"shard(s), or pass corpus='split' (--corpus split) to search each split's own "
+                    f"rows, as the official Hugging Face evaluator does"
+                )
     corpora = {}
     for half, parts in locations.items():
         if parts:

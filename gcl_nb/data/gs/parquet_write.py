@@ -5,6 +5,7 @@
 score_reciprocal, no_score, query_id; then the corpus's further text fields (description, brand, ...) as string
 columns.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,17 @@ from gcl_nb.data.gs.validation import CORPUS_FIELDS
 from gcl_nb.data.schema import DataError
 
 IMAGE_TYPE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-PARQUET_COLUMNS = ("query", "product_id", "position", "title", "pair_id", "score_linear", "score_reciprocal",
-                   "no_score", "query_id")
+PARQUET_COLUMNS = (
+    "query",
+    "product_id",
+    "position",
+    "title",
+    "pair_id",
+    "score_linear",
+    "score_reciprocal",
+    "no_score",
+    "query_id",
+)
 INT_COLUMNS = ("position", "score_linear", "no_score")  # integers in the release
 
 
@@ -35,7 +45,10 @@ def export_parquet(src_root, dst_root, image_root=None, row_group_size: int = 25
         table, corpus = data.split(split), data.corpus_for(split)
         cache: dict[str, dict | None] = {
             pid: {"bytes": corpus.images.read(pid), "path": corpus.images.describe(pid).rsplit("/", 1)[-1]}
-            if corpus.has_image(pid) else None for pid in table["product_id"].unique()}
+            if corpus.has_image(pid)
+            else None
+            for pid in table["product_id"].unique()
+        }
         columns = {"image": pa.array([cache[p] for p in table["product_id"]], type=IMAGE_TYPE)}
         for col in PARQUET_COLUMNS:
             values = table[col]

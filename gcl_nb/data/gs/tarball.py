@@ -9,6 +9,7 @@ fields of a corpus entry (description, brand, ...) load as text columns of `Corp
 like '..' and symlinks leaving it are rejected) and no file is rewritten. Errors name the file and the physical CSV
 line.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,9 @@ def _read_corpus_json(path: Path, half: int, image_root: Path) -> Corpus:
     """corpus_<half>.json -> Corpus (products with title, image_local and any further text field of the entries;
     a missing text becomes "")."""
     if not path.is_file():
-        raise DataError(f"{path}: corpus file missing; the tarball layout needs corpus_{half}.json beside the "
-                        f"split CSVs")
+        raise DataError(
+            f"{path}: corpus file missing; the tarball layout needs corpus_{half}.json beside the split CSVs"
+        )
     if path.stat().st_size == 0:
         raise empty_file(path)
     try:
@@ -73,8 +75,10 @@ def _read_corpus_json(path: Path, half: int, image_root: Path) -> Corpus:
     ids, fields = [], {name: [] for name in CORPUS_FIELDS}
     for pid, entry in data.items():
         if not isinstance(entry, dict):
-            raise DataError(f"{path}, product {pid!r}: expected an object {{title, image_local}}, got "
-                            f"{type(entry).__name__}; fix the entry")
+            raise DataError(
+                f"{path}, product {pid!r}: expected an object {{title, image_local}}, got "
+                f"{type(entry).__name__}; fix the entry"
+            )
         for name in entry.keys() - fields.keys():  # a further text field (description, brand, ...)
             fields[name] = [""] * len(ids)
         for name, values in fields.items():

@@ -6,6 +6,7 @@ evaluator does), pair_id = row number, title from the corpus file (tarball) or e
 score_linear within the query, score_reciprocal = 1 / position, no_score = 1. Ids (query_id, product_id, pair_id)
 are strings everywhere.
 """
+
 from __future__ import annotations
 
 import csv
@@ -94,8 +95,10 @@ def validate_pairs(raw: pd.DataFrame, source: str, where: Where = lambda i: f"ro
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         optional = [c for c in PAIR_COLUMNS if c not in REQUIRED_COLUMNS]
-        raise DataError(f"{source}: missing column(s) {missing}; a split table needs {list(REQUIRED_COLUMNS)} "
-                        f"({optional} are derived when absent); found {list(raw.columns)}. Use the release files")
+        raise DataError(
+            f"{source}: missing column(s) {missing}; a split table needs {list(REQUIRED_COLUMNS)} "
+            f"({optional} are derived when absent); found {list(raw.columns)}. Use the release files"
+        )
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
     for col in ("query", *ID_COLUMNS):
         if col in raw.columns:
@@ -112,8 +115,9 @@ def validate_pairs(raw: pd.DataFrame, source: str, where: Where = lambda i: f"ro
         if bad.any():
             i = _first(bad)
             need = "an integer >= 1" if col == "position" else "a finite number >= 0"
-            raise DataError(f"{source}, {where(i)}, column {col!r}: value {raw[col].iloc[i]!r} is not {need}; "
-                            f"fix or drop the row")
+            raise DataError(
+                f"{source}, {where(i)}, column {col!r}: value {raw[col].iloc[i]!r} is not {need}; fix or drop the row"
+            )
         out[col] = values.astype(np.int64) if col == "position" else values
     return out
 
@@ -126,8 +130,10 @@ def finish_split(table: pd.DataFrame, source: str, where: Where) -> pd.DataFrame
         i = _first(dup)
         q, p = table["query"].iat[i], table["product_id"].iat[i]
         j = _first(((table["query"] == q) & (table["product_id"] == p)).to_numpy())
-        raise DataError(f"{source}, {where(i)}: duplicate (query, product_id) pair ({q!r}, {p!r}), first seen at "
-                        f"{where(j)}; keep one row per pair")
+        raise DataError(
+            f"{source}, {where(i)}: duplicate (query, product_id) pair ({q!r}, {p!r}), first seen at "
+            f"{where(j)}; keep one row per pair"
+        )
     if "title" not in table.columns:
         table["title"] = ""
     if "position" not in table.columns:
@@ -157,13 +163,20 @@ def _check_query_ids(table: pd.DataFrame, source: str, where: Where) -> None:
         a = clash.index[0]
         b = clash.index[1 + _first((clash[col].iloc[1:] == clash[col].iloc[0]).to_numpy())]
         if col == "query":
-            what = (f"query {table['query'][a]!r} has query_id {table['query_id'][a]!r} at {where(a)} and "
-                    f"{table['query_id'][b]!r} at {where(b)}")
+            what = (
+                f"query {table['query'][a]!r} has query_id {table['query_id'][a]!r} at {where(a)} and "
+                f"{table['query_id'][b]!r} at {where(b)}"
+            )
         else:
-            what = (f"query_id {table['query_id'][a]!r} names two queries: {table['query'][a]!r} at {where(a)} and "
-                    f"{table['query'][b]!r} at {where(b)}")
-        warnings.warn(f"{source}: {what}; queries are keyed by their text (as the official evaluator), so this "
-                      f"split's query_id is derived from the text instead", stacklevel=4)
+            what = (
+                f"query_id {table['query_id'][a]!r} names two queries: {table['query'][a]!r} at {where(a)} and "
+                f"{table['query'][b]!r} at {where(b)}"
+            )
+        warnings.warn(
+            f"{source}: {what}; queries are keyed by their text (as the official evaluator), so this "
+            f"split's query_id is derived from the text instead",
+            stacklevel=4,
+        )
         table["query_id"] = derived_query_ids(table["query"])
         return
 
@@ -172,9 +185,11 @@ def check_in_corpus(table: pd.DataFrame, corpus: Corpus, source: str, where: Whe
     absent = ~table["product_id"].isin(corpus.products.index).to_numpy()
     if absent.any():
         i = _first(absent)
-        raise DataError(f"{source}, {where(i)}, column 'product_id': product {table['product_id'].iat[i]!r} is "
-                        f"not in corpus half {corpus.half} ({absent.sum()} row(s) like this); the split and "
-                        f"corpus files must come from the same release")
+        raise DataError(
+            f"{source}, {where(i)}, column 'product_id': product {table['product_id'].iat[i]!r} is "
+            f"not in corpus half {corpus.half} ({absent.sum()} row(s) like this); the split and "
+            f"corpus files must come from the same release"
+        )
 
 
 def check_disjoint(corpora: dict, describe: Callable[[int, str], str]) -> None:
@@ -182,13 +197,15 @@ def check_disjoint(corpora: dict, describe: Callable[[int, str], str]) -> None:
         common = corpora[1].products.index.intersection(corpora[2].products.index)
         if len(common):
             pid = common[0]
-            raise DataError(f"product {pid!r} is in both corpus halves ({describe(1, pid)} and {describe(2, pid)}; "
-                            f"{len(common)} such id(s)); the halves of a release are disjoint: use files from one "
-                            f"release")
-
+            raise DataError(
+                f"product {pid!r} is in both corpus halves ({describe(1, pid)} and {describe(2, pid)}; "
+                f"{len(common)} such id(s)); the halves of a release are disjoint: use files from one "
+                f"release"
+            )
 
 
 def empty_file(path: Path) -> DataError:
     """The error for a 0-byte input file."""
-    return DataError(f"{path}: empty file (0 bytes); re-extract or re-download it (or remove it to load the "
-                     f"other splits)")
+    return DataError(
+        f"{path}: empty file (0 bytes); re-extract or re-download it (or remove it to load the other splits)"
+    )

@@ -6,6 +6,7 @@ product half) with positions from the full ranking; writer.py writes the tarball
 steps, each with its own random stream (random_streams.py); presets.py holds the parameters and the named sizes.
 Same seed, same bytes. `gcl-nb make-data --preset P --seed S --out DIR` runs `make_synthshop`.
 """
+
 from gcl_nb.data.synthshop.engine import MATCH_LEVELS
 from gcl_nb.data.synthshop.generator import generate_tables, make_synthshop, ranking_stats
 from gcl_nb.data.synthshop.presets import SYNTHSHOP_PRESETS, SynthShopParams

@@ -4,6 +4,7 @@ Each attribute has a vocabulary; some are drawn in the image only (pattern), som
 (brand, material, style, size), some show in both (category, colour). Related values (categories of the same
 group, colours of a shared family) get partial credit in the ranking engine (see engine.py).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,15 +64,33 @@ MATERIALS = {
     "home": ["ceramic", "glass", "metal", "wood", "porcelain"],
 }
 
-BRANDS = ["acme", "northwind", "lumen", "bellamy", "orla", "kestrel", "marlow", "vantage",
-          "tidewell", "corvo", "halden", "juniper", "solace", "ferris", "brio", "quill"]
+BRANDS = [
+    "acme",
+    "northwind",
+    "lumen",
+    "bellamy",
+    "orla",
+    "kestrel",
+    "marlow",
+    "vantage",
+    "tidewell",
+    "corvo",
+    "halden",
+    "juniper",
+    "solace",
+    "ferris",
+    "brio",
+    "quill",
+]
 STYLES = ["casual", "formal", "vintage", "sporty", "classic", "modern", "minimalist"]
 
 #: category group -> size labels (title only; never queried).
 SIZES = {
-    "tops": ["XS", "S", "M", "L", "XL"], "bottoms": ["XS", "S", "M", "L", "XL"],
+    "tops": ["XS", "S", "M", "L", "XL"],
+    "bottoms": ["XS", "S", "M", "L", "XL"],
     "footwear": ["37", "38", "39", "40", "41", "42", "43", "44"],
-    "accessories": ["small", "medium", "large"], "home": ["small", "medium", "large"],
+    "accessories": ["small", "medium", "large"],
+    "home": ["small", "medium", "large"],
 }
 
 #: attributes a query can name, in the order shoppers type them (category last).
@@ -114,16 +133,23 @@ def make_catalog(n_products: int, rng: np.random.Generator, seed: int) -> pd.Dat
     pattern = rng.choice(np.array(list(PATTERNS)), size=n_products, p=[0.36, 0.16, 0.16, 0.16, 0.16])
     brand_weights = 1.0 / np.arange(1, len(BRANDS) + 1) ** 0.6
     brand_idx = rng.choice(len(BRANDS), size=n_products, p=brand_weights / brand_weights.sum())
-    material = np.array([MATERIALS[g][i % len(MATERIALS[g])] for g, i in
-                         zip(group, rng.integers(0, 1000, size=n_products))])
-    size = np.array([SIZES[g][i % len(SIZES[g])] for g, i in
-                     zip(group, rng.integers(0, 1000, size=n_products))])
+    material = np.array(
+        [MATERIALS[g][i % len(MATERIALS[g])] for g, i in zip(group, rng.integers(0, 1000, size=n_products))]
+    )
+    size = np.array([SIZES[g][i % len(SIZES[g])] for g, i in zip(group, rng.integers(0, 1000, size=n_products))])
     style = rng.choice(np.array(STYLES), size=n_products)
     brand_effect = -np.log1p(brand_idx)
     popularity = np.exp(0.5 * brand_effect + 0.8 * rng.standard_normal(n_products))
-    return pd.DataFrame({
-        "product_id": product_ids(n_products, seed),
-        "category": cat, "colour": colour, "pattern": pattern, "material": material,
-        "brand": np.array(BRANDS)[brand_idx], "style": style, "size": size,
-        "popularity": np.round(popularity, 6),
-    })
+    return pd.DataFrame(
+        {
+            "product_id": product_ids(n_products, seed),
+            "category": cat,
+            "colour": colour,
+            "pattern": pattern,
+            "material": material,
+            "brand": np.array(BRANDS)[brand_idx],
+            "style": style,
+            "size": size,
+            "popularity": np.round(popularity, 6),
+        }
+    )

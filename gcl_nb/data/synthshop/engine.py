@@ -7,6 +7,7 @@ as weights are multiples of 0.05) and u = 0.5 + 0.49 * tanh(t / 4) in (0, 1) wit
     t = popularity_strength * zscore(log popularity_p) + noise_strength * N(0, 1)
 so popularity and noise only order products *within* one relevance level. The top `top_n` are returned.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ def _similarity(values: list[str], related) -> np.ndarray:
 @dataclass
 class ProductCodes:
     """Products as integer codes per attribute, for vectorised matching."""
+
     vocab: dict[str, list[str]]
     codes: dict[str, np.ndarray]
     pop_z: np.ndarray
@@ -57,17 +59,20 @@ class ProductCodes:
 class Engine:
     """Ranks every product for a query (a dict attribute -> value)."""
 
-    def __init__(self, products: pd.DataFrame, top_n: int, popularity_strength: float, noise_strength: float,
-                 seed: int):
+    def __init__(
+        self, products: pd.DataFrame, top_n: int, popularity_strength: float, noise_strength: float, seed: int
+    ):
         self.p = ProductCodes.from_catalog(products)
         self.top_n, self.seed = top_n, seed
         self.popularity_strength, self.noise_strength = popularity_strength, noise_strength
         cats, cols = self.p.vocab["category"], self.p.vocab["colour"]
         self.sim = {
-            "category": np.where(np.eye(len(cats)) > 0, 1.0,
-                                 RELATED_CREDIT["category"] * _similarity(cats, related_categories)),
-            "colour": np.where(np.eye(len(cols)) > 0, 1.0,
-                               RELATED_CREDIT["colour"] * _similarity(cols, related_colours)),
+            "category": np.where(
+                np.eye(len(cats)) > 0, 1.0, RELATED_CREDIT["category"] * _similarity(cats, related_categories)
+            ),
+            "colour": np.where(
+                np.eye(len(cols)) > 0, 1.0, RELATED_CREDIT["colour"] * _similarity(cols, related_colours)
+            ),
         }
 
     def exact_mask(self, query: dict[str, str]) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The SynthShop generator: catalogue, titles, queries and their ranking as tables (`generate_tables`), then the
 data set on disk with its images (`make_synthshop`). gcl_nb.data.synthshop's docstring tells the whole pipeline."""
+
 from __future__ import annotations
 
 import shutil
@@ -32,12 +33,14 @@ def generate_tables(params: SynthShopParams, seed: int) -> tuple[pd.DataFrame, p
     """(products, queries, ranked) without images: products with title and half (1|2), queries with query_id and
     side (0|1), ranked with query_index, product_index, position, relevance, match_level per result."""
     products = make_catalog(params.n_products, stream_rng(seed, Stream.CATALOG), seed)
-    products["title"] = make_titles(products, stream_rng(seed, Stream.TITLES), params.p_omit_colour,
-                                    params.p_omit_other)
+    products["title"] = make_titles(
+        products, stream_rng(seed, Stream.TITLES), params.p_omit_colour, params.p_omit_other
+    )
     engine = Engine(products, params.top_n, params.popularity_strength, params.noise_strength, seed)
     max_exact = int(params.exact_fraction * params.top_n)
-    queries = generate_queries(products, engine, params.n_queries, max_exact, params.p_category,
-                             stream_rng(seed, Stream.QUERIES))
+    queries = generate_queries(
+        products, engine, params.n_queries, max_exact, params.p_category, stream_rng(seed, Stream.QUERIES)
+    )
     split_rng = stream_rng(seed, Stream.SPLITS)
     queries.insert(0, "query_id", [f"{i:06d}" for i in range(len(queries))])
     queries["side"] = _split_sides(len(queries), params.query_fraction, split_rng)
@@ -46,8 +49,17 @@ def generate_tables(params: SynthShopParams, seed: int) -> tuple[pd.DataFrame, p
     for qi, row in enumerate(queries.itertuples(index=False)):
         query = {a: getattr(row, a) for a in engine.p.codes if getattr(row, a)}
         top, rel = engine.rank(query, qi)
-        parts.append(pd.DataFrame({"query_index": qi, "product_index": top, "position": np.arange(1, len(top) + 1),
-                                   "relevance": rel, "match_level": engine.match_levels(query)[top]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "query_index": qi,
+                    "product_index": top,
+                    "position": np.arange(1, len(top) + 1),
+                    "relevance": rel,
+                    "match_level": engine.match_levels(query)[top],
+                }
+            )
+        )
     return products, queries, pd.concat(parts, ignore_index=True)
 
 
@@ -67,17 +79,20 @@ def ranking_stats(ranked: pd.DataFrame) -> dict:
         "share_queries_with_3plus_match_levels": float((levels >= 3).mean()),
         "median_relevance_levels_in_top_n": float(rel_levels.median()),
         "median_share_of_largest_relevance_level": round(float(biggest_tier.median()), 4),
-        "mean_exact_in_top_n": float(exact.mean()), "max_exact_in_top_n": int(exact.max()),
-        "row_share_per_match_level": {MATCH_LEVELS[i]: round(float(share.get(i, 0.0)), 4)
-                                      for i in range(len(MATCH_LEVELS))},
+        "mean_exact_in_top_n": float(exact.mean()),
+        "max_exact_in_top_n": int(exact.max()),
+        "row_share_per_match_level": {
+            MATCH_LEVELS[i]: round(float(share.get(i, 0.0)), 4) for i in range(len(MATCH_LEVELS))
+        },
     }
 
 
 def _write_images(image_dir: Path, products: pd.DataFrame, params: SynthShopParams, seed: int) -> None:
     image_dir.mkdir(parents=True, exist_ok=True)
     for row in products.itertuples():
-        img = draw_product(row.category, row.colour, row.pattern, params.image_size,
-                           stream_rng(seed, Stream.IMAGES, row.Index))
+        img = draw_product(
+            row.category, row.colour, row.pattern, params.image_size, stream_rng(seed, Stream.IMAGES, row.Index)
+        )
         (image_dir / image_file(row.product_id)).write_bytes(encode_jpeg(img, params.jpeg_quality))
 
 
@@ -95,9 +110,16 @@ def make_synthshop(root, preset: str = "smoke", seed: int = 0, **overrides) -> P
     products, queries, ranked = generate_tables(params, seed)
     # Like the real release, the data set holds only products that some query returned.
     products = products[products.index.isin(ranked["product_index"])]
-    meta = {"generator": "synthshop", "version": GENERATOR_VERSION, "preset": preset, "seed": seed,
-            "parameters": asdict(params), "n_products_returned": len(products), "n_rows": len(ranked),
-            "stats": ranking_stats(ranked)}
+    meta = {
+        "generator": "synthshop",
+        "version": GENERATOR_VERSION,
+        "preset": preset,
+        "seed": seed,
+        "parameters": asdict(params),
+        "n_products_returned": len(products),
+        "n_rows": len(ranked),
+        "stats": ranking_stats(ranked),
+    }
     write_dataset(root, products, queries, ranked, meta, seed)
     _write_images(root / "images", products, params, seed)
     return root

@@ -3,6 +3,7 @@
 Jitter per image (all from the product's own random stream): scale, rotation, offset, mirror, background tone,
 colour shade, pattern phase/period and pixel noise. Shapes are drawn at 4x and downsampled (anti-aliasing).
 """
+
 from __future__ import annotations
 
 import io
@@ -15,25 +16,101 @@ from gcl_nb.data.synthshop.catalog import COLOURS
 # Shapes in unit coordinates (x right, y down): ("poly", points) | ("ellipse", box) | ("rect", box)
 # | ("arc", box, start_deg, end_deg, width).
 SILHOUETTES = {
-    "shirt": [("poly", [(.30, .15), (.42, .10), (.58, .10), (.70, .15), (.92, .32), (.82, .45), (.72, .38),
-                        (.72, .90), (.28, .90), (.28, .38), (.18, .45), (.08, .32)])],
-    "sweater": [("poly", [(.30, .12), (.70, .12), (.88, .30), (.95, .85), (.82, .87), (.74, .40), (.74, .90),
-                          (.26, .90), (.26, .40), (.18, .87), (.05, .85), (.12, .30)])],
-    "dress": [("poly", [(.40, .08), (.60, .08), (.64, .30), (.58, .45), (.85, .92), (.15, .92), (.42, .45),
-                        (.36, .30)])],
-    "skirt": [("poly", [(.35, .20), (.65, .20), (.85, .80), (.15, .80)])],
-    "trousers": [("poly", [(.30, .08), (.70, .08), (.76, .92), (.56, .92), (.50, .35), (.44, .92), (.24, .92)])],
-    "shorts": [("poly", [(.25, .25), (.75, .25), (.82, .70), (.56, .72), (.50, .50), (.44, .72), (.18, .70)])],
-    "shoe": [("poly", [(.10, .45), (.30, .45), (.45, .60), (.85, .65), (.92, .78), (.90, .82), (.10, .82)])],
-    "boot": [("poly", [(.25, .10), (.50, .10), (.52, .60), (.85, .68), (.90, .88), (.25, .88)])],
-    "bag": [("poly", [(.15, .40), (.85, .40), (.90, .88), (.10, .88)]), ("arc", (.30, .15, .70, .65), 180, 360, .07)],
-    "backpack": [("ellipse", (.25, .12, .75, .45)), ("rect", (.25, .28, .75, .90)), ("rect", (.33, .60, .67, .85))],
-    "hat": [("ellipse", (.08, .58, .92, .78)), ("ellipse", (.28, .25, .72, .72))],
-    "mug": [("rect", (.22, .25, .68, .85)), ("arc", (.56, .38, .88, .72), 270, 90, .07)],
-    "vase": [("poly", [(.40, .10), (.60, .10), (.58, .25), (.76, .50), (.68, .88), (.32, .88), (.24, .50),
-                       (.42, .25)])],
-    "lamp": [("poly", [(.35, .10), (.65, .10), (.80, .45), (.20, .45)]), ("rect", (.47, .45, .53, .82)),
-             ("ellipse", (.30, .80, .70, .92))],
+    "shirt": [
+        (
+            "poly",
+            [
+                (0.30, 0.15),
+                (0.42, 0.10),
+                (0.58, 0.10),
+                (0.70, 0.15),
+                (0.92, 0.32),
+                (0.82, 0.45),
+                (0.72, 0.38),
+                (0.72, 0.90),
+                (0.28, 0.90),
+                (0.28, 0.38),
+                (0.18, 0.45),
+                (0.08, 0.32),
+            ],
+        )
+    ],
+    "sweater": [
+        (
+            "poly",
+            [
+                (0.30, 0.12),
+                (0.70, 0.12),
+                (0.88, 0.30),
+                (0.95, 0.85),
+                (0.82, 0.87),
+                (0.74, 0.40),
+                (0.74, 0.90),
+                (0.26, 0.90),
+                (0.26, 0.40),
+                (0.18, 0.87),
+                (0.05, 0.85),
+                (0.12, 0.30),
+            ],
+        )
+    ],
+    "dress": [
+        (
+            "poly",
+            [
+                (0.40, 0.08),
+                (0.60, 0.08),
+                (0.64, 0.30),
+                (0.58, 0.45),
+                (0.85, 0.92),
+                (0.15, 0.92),
+                (0.42, 0.45),
+                (0.36, 0.30),
+            ],
+        )
+    ],
+    "skirt": [("poly", [(0.35, 0.20), (0.65, 0.20), (0.85, 0.80), (0.15, 0.80)])],
+    "trousers": [
+        ("poly", [(0.30, 0.08), (0.70, 0.08), (0.76, 0.92), (0.56, 0.92), (0.50, 0.35), (0.44, 0.92), (0.24, 0.92)])
+    ],
+    "shorts": [
+        ("poly", [(0.25, 0.25), (0.75, 0.25), (0.82, 0.70), (0.56, 0.72), (0.50, 0.50), (0.44, 0.72), (0.18, 0.70)])
+    ],
+    "shoe": [
+        ("poly", [(0.10, 0.45), (0.30, 0.45), (0.45, 0.60), (0.85, 0.65), (0.92, 0.78), (0.90, 0.82), (0.10, 0.82)])
+    ],
+    "boot": [("poly", [(0.25, 0.10), (0.50, 0.10), (0.52, 0.60), (0.85, 0.68), (0.90, 0.88), (0.25, 0.88)])],
+    "bag": [
+        ("poly", [(0.15, 0.40), (0.85, 0.40), (0.90, 0.88), (0.10, 0.88)]),
+        ("arc", (0.30, 0.15, 0.70, 0.65), 180, 360, 0.07),
+    ],
+    "backpack": [
+        ("ellipse", (0.25, 0.12, 0.75, 0.45)),
+        ("rect", (0.25, 0.28, 0.75, 0.90)),
+        ("rect", (0.33, 0.60, 0.67, 0.85)),
+    ],
+    "hat": [("ellipse", (0.08, 0.58, 0.92, 0.78)), ("ellipse", (0.28, 0.25, 0.72, 0.72))],
+    "mug": [("rect", (0.22, 0.25, 0.68, 0.85)), ("arc", (0.56, 0.38, 0.88, 0.72), 270, 90, 0.07)],
+    "vase": [
+        (
+            "poly",
+            [
+                (0.40, 0.10),
+                (0.60, 0.10),
+                (0.58, 0.25),
+                (0.76, 0.50),
+                (0.68, 0.88),
+                (0.32, 0.88),
+                (0.24, 0.50),
+                (0.42, 0.25),
+            ],
+        )
+    ],
+    "lamp": [
+        ("poly", [(0.35, 0.10), (0.65, 0.10), (0.80, 0.45), (0.20, 0.45)]),
+        ("rect", (0.47, 0.45, 0.53, 0.82)),
+        ("ellipse", (0.30, 0.80, 0.70, 0.92)),
+    ],
 }
 
 SUPERSAMPLE = 4
@@ -62,8 +139,9 @@ def _mask(category: str, size: int, rng: np.random.Generator) -> Image.Image:
         elif kind in ("ellipse", "rect"):
             x0, y0, x1, y1 = shape[1]
             if kind == "rect":
-                draw.polygon(_transform([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], big, scale, angle, dx, dy,
-                                        mirror), fill=255)
+                draw.polygon(
+                    _transform([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], big, scale, angle, dx, dy, mirror), fill=255
+                )
             else:
                 t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
                 pts = list(zip((x0 + x1) / 2 + (x1 - x0) / 2 * np.cos(t), (y0 + y1) / 2 + (y1 - y0) / 2 * np.sin(t)))
@@ -73,8 +151,12 @@ def _mask(category: str, size: int, rng: np.random.Generator) -> Image.Image:
             end = end if end > start else end + 360
             t = np.deg2rad(np.linspace(start, end, 24))
             pts = list(zip((x0 + x1) / 2 + (x1 - x0) / 2 * np.cos(t), (y0 + y1) / 2 + (y1 - y0) / 2 * np.sin(t)))
-            draw.line(_transform(pts, big, scale, angle, dx, dy, mirror), fill=255,
-                      width=max(1, int(width * big * scale)), joint="curve")
+            draw.line(
+                _transform(pts, big, scale, angle, dx, dy, mirror),
+                fill=255,
+                width=max(1, int(width * big * scale)),
+                joint="curve",
+            )
     return mask.resize((size, size), Image.Resampling.LANCZOS)
 
 
@@ -90,7 +172,7 @@ def _texture(colour: str, pattern: str, size: int, rng: np.random.Generator) -> 
     if pattern == "striped":
         on = (v % 1.0) < 0.4
     elif pattern == "dotted":
-        on = ((u % 1.0 - 0.5) ** 2 + (v % 1.0 - 0.5) ** 2) < 0.22 ** 2
+        on = ((u % 1.0 - 0.5) ** 2 + (v % 1.0 - 0.5) ** 2) < 0.22**2
     elif pattern == "checked":
         on = ((np.floor(u) + np.floor(v)) % 2) == 0
     elif pattern == "zigzag":

@@ -2,6 +2,7 @@
 
 A preset is data: the fields it changes from SynthShopParams' defaults, which are the `cpu` size, the same
 style as the training presets (gcl_nb.workbench.presets.TRAIN_PRESETS)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -17,6 +18,7 @@ class SynthShopParams:
     at most floor(exact_fraction * top_n) exact matches; query_fraction: share of queries on side 0 (the 80%);
     p_category: chance a query names the category; p_omit_colour / p_omit_other: chance a title leaves out the
     colour / the style, material and size (the brand a third as often); jpeg_quality: image encoding quality."""
+
     n_products: int = 4000
     n_queries: int = 400
     top_n: int = 100

@@ -5,6 +5,7 @@ matches than `max_exact` get another attribute of that product until they are sp
 enough the query is dropped. This keeps exact matches rarer than the engine's top N, so every result list spans
 several match levels (exact -> partial -> same category -> related) and the graded scores carry signal.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,12 @@ MAX_ATTRIBUTES = 4
 def phrase(query: dict[str, str], rng: np.random.Generator) -> str:
     """Shopper wording: attributes in typing order, synonyms, an occasional filler word."""
     words = {
-        "category": lambda v: CATEGORIES[v][1], "colour": lambda v: COLOURS[v][2],
-        "pattern": lambda v: PATTERNS[v], "brand": lambda v: [v], "material": lambda v: [v], "style": lambda v: [v],
+        "category": lambda v: CATEGORIES[v][1],
+        "colour": lambda v: COLOURS[v][2],
+        "pattern": lambda v: PATTERNS[v],
+        "brand": lambda v: [v],
+        "material": lambda v: [v],
+        "style": lambda v: [v],
     }
     parts = []
     for a in QUERY_ATTRIBUTES:
@@ -43,8 +48,9 @@ def _pick_attribute(rng: np.random.Generator, taken: dict, p_category: float) ->
     return options[int(rng.choice(len(options), p=weights / weights.sum()))]
 
 
-def generate_queries(products: pd.DataFrame, engine: Engine, n_queries: int, max_exact: int, p_category: float,
-                   rng: np.random.Generator) -> pd.DataFrame:
+def generate_queries(
+    products: pd.DataFrame, engine: Engine, n_queries: int, max_exact: int, p_category: float, rng: np.random.Generator
+) -> pd.DataFrame:
     """`n_queries` distinct queries: columns query, n_attributes, n_exact and one column per attribute ("" when
     the query does not ask for it)."""
     rows, seen_sets, seen_text = [], set(), set()
@@ -72,9 +78,17 @@ def generate_queries(products: pd.DataFrame, engine: Engine, n_queries: int, max
             continue
         seen_sets.add(key)
         seen_text.add(text)
-        rows.append({"query": text, **{a: query.get(a, "") for a in QUERY_ATTRIBUTES},
-                     "n_attributes": len(query), "n_exact": n_exact})
+        rows.append(
+            {
+                "query": text,
+                **{a: query.get(a, "") for a in QUERY_ATTRIBUTES},
+                "n_attributes": len(query),
+                "n_exact": n_exact,
+            }
+        )
     if len(rows) < n_queries:
-        raise ValueError(f"could only sample {len(rows)} of {n_queries} distinct queries from "
-                         f"{len(products)} products: lower n_queries or raise n_products / top_n")
+        raise ValueError(
+            f"could only sample {len(rows)} of {n_queries} distinct queries from "
+            f"{len(products)} products: lower n_queries or raise n_products / top_n"
+        )
     return pd.DataFrame(rows)

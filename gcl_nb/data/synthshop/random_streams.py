@@ -1,6 +1,7 @@
 """SynthShop's independent random streams: each part of the generator draws from its own numpy generator,
 seeded with (seed, stream[, item]), so changing one part (e.g. image jitter) leaves every other part's draws
 unchanged. The numbers are part of the data set's identity: same seed, same bytes."""
+
 from __future__ import annotations
 
 from enum import IntEnum

@@ -3,6 +3,7 @@
 Titles never mention the pattern (it is only visible in the image). The colour is left out of a share of titles
 (`p_omit_colour`), so the image is then the only place the colour shows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,10 @@ def _tidy(text: str) -> str:
     for junk, repl in (("( )", ""), ("()", ""), ("| |", "|"), (", ,", ","), (" ,", ",")):
         text = text.replace(junk, repl)
     text = " ".join(text.split()).strip(" ,|-")
-    return " ".join(w if w.isupper() or w[0].isdigit() else
-                    (w[:2].upper() + w[2:] if w[0] == "(" else w[:1].upper() + w[1:]) for w in text.split())
+    return " ".join(
+        w if w.isupper() or w[0].isdigit() else (w[:2].upper() + w[2:] if w[0] == "(" else w[:1].upper() + w[1:])
+        for w in text.split()
+    )
 
 
 def make_title(row: pd.Series, rng: np.random.Generator, p_omit_colour: float, p_omit_other: float) -> str:
@@ -54,6 +57,7 @@ def make_title(row: pd.Series, rng: np.random.Generator, p_omit_colour: float, p
     return _tidy(template.format(**parts))
 
 
-def make_titles(products: pd.DataFrame, rng: np.random.Generator, p_omit_colour: float,
-                p_omit_other: float) -> list[str]:
+def make_titles(
+    products: pd.DataFrame, rng: np.random.Generator, p_omit_colour: float, p_omit_other: float
+) -> list[str]:
     return [make_title(row, rng, p_omit_colour, p_omit_other) for _, row in products.iterrows()]

@@ -1,4 +1,5 @@
 """What several subcommands share: the data-source flags and NAME=VALUE arguments."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,16 +33,26 @@ def add_eval_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--splits", nargs="+", default=list(default.splits), choices=SPLITS)
     group.add_argument("--top-q", type=int, default=default.top_q, help="sampled queries per split (-1: all)")
     group.add_argument("--top-k", type=int, default=default.top_k, help="documents retrieved per query")
-    group.add_argument("--ground-truth", choices=GROUND_TRUTH_FILES,
-                       help="use the tarball's <split>_gt_<which>.json files instead of sampling queries")
+    group.add_argument(
+        "--ground-truth",
+        choices=GROUND_TRUTH_FILES,
+        help="use the tarball's <split>_gt_<which>.json files instead of sampling queries",
+    )
     group.add_argument("--batch-size", type=int, default=default.batch_size, help="texts / products per forward pass")
     group.add_argument("--cache-dir", help="cache document embeddings here")
 
 
 def eval_config(args: argparse.Namespace) -> EvalConfig:
     """The EvalConfig given by the flags of add_eval_options (and --progress)."""
-    return EvalConfig(splits=tuple(args.splits), top_q=args.top_q, top_k=args.top_k, ground_truth=args.ground_truth,
-                      batch_size=args.batch_size, cache_dir=args.cache_dir, progress=args.progress)
+    return EvalConfig(
+        splits=tuple(args.splits),
+        top_q=args.top_q,
+        top_k=args.top_k,
+        ground_truth=args.ground_truth,
+        batch_size=args.batch_size,
+        cache_dir=args.cache_dir,
+        progress=args.progress,
+    )
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

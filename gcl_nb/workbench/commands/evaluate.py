@@ -1,4 +1,5 @@
 """`gcl-nb evaluate`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,7 @@ from gcl_nb.data.field_drop import describe_shares, drop_fields
 from gcl_nb.evaluation.split_evaluation import per_query_table, run_protocol, summary_table
 from gcl_nb.evaluation.trec import write_qrels, write_run
 from gcl_nb.models import load_encoder
+from gcl_nb.models.factory import resolve_device
 from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.workbench.commands.common import add_data_options, add_eval_options, data_options, eval_config, field_shares
 
@@ -20,9 +22,14 @@ def add_cli(parser) -> None:
     parser.add_argument("--data", required=True, help="Marqo-GS subset or SynthShop folder")
     add_data_options(parser, corpus=True)
     add_eval_options(parser)
-    parser.add_argument("--drop-field", type=field_shares, default={}, metavar="FIELD:SHARE[,...]",
-                        help="remove a document field from a seeded share of each corpus half's products, e.g. "
-                             "title:0.3 (recorded in the table's drop_field column)")
+    parser.add_argument(
+        "--drop-field",
+        type=field_shares,
+        default={},
+        metavar="FIELD:SHARE[,...]",
+        help="remove a document field from a seeded share of each corpus half's products, e.g. "
+        "title:0.3 (recorded in the table's drop_field column)",
+    )
     parser.add_argument("--drop-seed", type=int, default=0, help="seed of --drop-field's choice of products")
     parser.add_argument("--out", help="write the per-split table to this CSV")
     parser.add_argument("--per-query", help="write the per-query table to this CSV")
@@ -32,11 +39,11 @@ def add_cli(parser) -> None:
 
 
 def run_cli(args) -> int:
-    config = eval_config(args)  # checked before any work
+    config, device = eval_config(args), resolve_device(args.device, "--device")  # checked before any work
     if args.bm25:
         model = BM25Retriever()
     else:
-        model = load_encoder(args.model, device=args.device)
+        model = load_encoder(args.model, device=device)
     data = data_options(args).load(args.data, splits=config.splits, corpus=args.corpus)
     if args.drop_field:
         fields = ["title"] if args.bm25 else [f.name for f in model.config.rhs]

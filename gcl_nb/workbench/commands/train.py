@@ -1,4 +1,5 @@
 """`gcl-nb train`."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,9 @@ def _cli_type(hint):
         return lambda text: [args[0](x) for x in text.split(",") if x]
     if get_origin(hint) is Union:
         inner = _cli_type(args[0])
-        return (lambda text: None if text.lower() == "none" else inner(text)) if len(args) < len(get_args(hint)) \
-            else inner
+        return (
+            (lambda text: None if text.lower() == "none" else inner(text)) if len(args) < len(get_args(hint)) else inner
+        )
     return hint
 
 
@@ -41,8 +43,11 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-                 if f.name != "preset" and getattr(args, f.name, None) is not None}
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in fields(TrainConfig)
+        if f.name != "preset" and getattr(args, f.name, None) is not None
+    }
     overrides["data_options"] = data_options(args)
     run_dir = train(train_config(args.preset, **overrides))
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, only the first process prints

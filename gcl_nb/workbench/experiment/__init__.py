@@ -12,23 +12,38 @@ tower without fine-tuning; its projection to the embedding size is random). `run
 per split over the per-query values (averaged over seeds) of each method against the baseline. `sweeps`
 reruns the experiment over regenerated SynthShop data.
 """
+
 from gcl_nb.metrics import HEADLINE_METRICS, OFFICIAL_METRICS
 from gcl_nb.workbench.experiment.methods import METHODS, PAPER_METHODS, UNTRAINED, UNTRAINED_ENCODERS
 from gcl_nb.workbench.experiment.outputs import RESULT_COLUMNS, read_run_log
 from gcl_nb.workbench.experiment.reporting import gains, loss_report, loss_table, mean_std, report, significance_table
 from gcl_nb.workbench.experiment.runner import (
-                                                ExperimentConfig,
-                                                method_train_config,
-                                                run_experiment,
-                                                train_or_build_model,
+    ExperimentConfig,
+    method_train_config,
+    run_experiment,
+    train_or_build_model,
 )
 from gcl_nb.workbench.experiment.sweeps import strength_sweep, sweep_gains
 
 __all__ = [
-    "METHODS", "UNTRAINED_ENCODERS", "UNTRAINED", "PAPER_METHODS",
-    "RESULT_COLUMNS", "read_run_log",
-    "ExperimentConfig", "method_train_config", "train_or_build_model", "run_experiment",
-    "HEADLINE_METRICS", "OFFICIAL_METRICS", "mean_std", "gains", "significance_table", "report", "loss_table",
+    "METHODS",
+    "UNTRAINED_ENCODERS",
+    "UNTRAINED",
+    "PAPER_METHODS",
+    "RESULT_COLUMNS",
+    "read_run_log",
+    "ExperimentConfig",
+    "method_train_config",
+    "train_or_build_model",
+    "run_experiment",
+    "HEADLINE_METRICS",
+    "OFFICIAL_METRICS",
+    "mean_std",
+    "gains",
+    "significance_table",
+    "report",
+    "loss_table",
     "loss_report",
-    "strength_sweep", "sweep_gains",
+    "strength_sweep",
+    "sweep_gains",
 ]

@@ -1,4 +1,5 @@
 """The methods an experiment compares: named TrainConfig overrides, and the untrained references."""
+
 from __future__ import annotations
 
 from gcl_nb.models.multifield import PAPER_RHS_WEIGHTS
@@ -28,8 +29,13 @@ METHODS: dict[str, dict] = {
     # text only, pretrained MiniLM text tower (the paper's e5 table), fine-tuned at a pretrained model's lr
     "minilm-clip": {"stw": "constant", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},
     "minilm-gcl-linear": {"stw": "linear", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},
-    "minilm-gcl-multipos": {"stw": "linear", "target": "multipos", "text_tower": "minilm", "rhs": ["title"],
-                            "lr": 1e-4},
+    "minilm-gcl-multipos": {
+        "stw": "linear",
+        "target": "multipos",
+        "text_tower": "minilm",
+        "rhs": ["title"],
+        "lr": 1e-4,
+    },
 }
 #: untrained encoders (evaluated as built: the architecture of the named method) and BM25 over titles
 UNTRAINED_ENCODERS = {"random-init": "clip", "minilm-zeroshot": "minilm-clip"}

@@ -5,6 +5,7 @@ their readers and writers.
 split and query), `runs.jsonl` (the run log: one line per finished run: method, seed, run_dir (None when
 untrained), seconds) and `experiment.json` (the ExperimentConfig the tables were made with).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,11 @@ import pandas as pd
 from gcl_nb.metrics import METRIC_COLUMNS
 
 RESULTS_NAME, PER_QUERY_NAME, RUN_LOG_NAME, SETTINGS_NAME = (
-    "results.csv", "per_query.csv", "runs.jsonl", "experiment.json")
+    "results.csv",
+    "per_query.csv",
+    "runs.jsonl",
+    "experiment.json",
+)
 RESULT_COLUMNS = ("method", "seed", "split", *METRIC_COLUMNS, "n_queries", "corpus", "n_docs")
 RUN_LOG_COLUMNS = ("method", "seed", "run_dir", "seconds")
 
@@ -25,15 +30,25 @@ def read_table(path: Path) -> pd.DataFrame:
     """A results / per-query CSV (ids as strings), or an empty results table with RESULT_COLUMNS."""
     if path.exists():
         return pd.read_csv(path, dtype={"query_id": str, "split": str, "method": str})
-    return pd.DataFrame({c: pd.Series(dtype=str if c in ("method", "split", "corpus") else float)
-                         for c in RESULT_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series(dtype=str if c in ("method", "split", "corpus") else float) for c in RESULT_COLUMNS}
+    )
 
 
 def log_run(out: Path, method: str, seed: int, run_dir: Optional[Path], seconds: float) -> None:
     """Append one finished run to `out/runs.jsonl`."""
     with open(out / RUN_LOG_NAME, "a") as f:
-        f.write(json.dumps({"method": method, "seed": seed, "run_dir": str(run_dir) if run_dir else None,
-                            "seconds": round(seconds, 1)}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "method": method,
+                    "seed": seed,
+                    "run_dir": str(run_dir) if run_dir else None,
+                    "seconds": round(seconds, 1),
+                }
+            )
+            + "\n"
+        )
 
 
 def read_run_log(out: str | Path) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """The experiment's report: mean +- std over seeds, the gain over the baseline, paired tests per split over the
 per-query values (averaged over seeds) of each method against the baseline, and the training-loss table."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,9 @@ def gains(results: pd.DataFrame, baseline: str = "clip", metrics: Sequence[str] 
     return (means - base) / base
 
 
-def significance_table(per_query: pd.DataFrame, baseline: str = "clip",
-                       metrics: Sequence[str] = HEADLINE_METRICS, seed: int = 0) -> pd.DataFrame:
+def significance_table(
+    per_query: pd.DataFrame, baseline: str = "clip", metrics: Sequence[str] = HEADLINE_METRICS, seed: int = 0
+) -> pd.DataFrame:
     """Paired tests of every method against the baseline per split, on per-query values averaged over seeds.
 
     The protocol samples the same queries for every model (the sampling depends on the data only), so
@@ -44,9 +46,15 @@ def significance_table(per_query: pd.DataFrame, baseline: str = "clip",
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
-def report(results: pd.DataFrame, per_query: pd.DataFrame, baseline: str = "clip",
-           metrics: Sequence[str] = HEADLINE_METRICS, title: str = "GCL vs CLIP", command: str = "",
-           notes: str = "") -> str:
+def report(
+    results: pd.DataFrame,
+    per_query: pd.DataFrame,
+    baseline: str = "clip",
+    metrics: Sequence[str] = HEADLINE_METRICS,
+    title: str = "GCL vs CLIP",
+    command: str = "",
+    notes: str = "",
+) -> str:
     """Markdown: per split, each method's mean +- std over seeds, gain over the baseline and paired p-value."""
     stats = mean_std(results, metrics).set_index(["method", "split"])
     gain = gains(results, baseline, metrics) if baseline in set(results["method"]) else None
@@ -57,19 +65,28 @@ def report(results: pd.DataFrame, per_query: pd.DataFrame, baseline: str = "clip
         lines += ["Produced by:", "", "```bash", command, "```", ""]
     if notes:
         lines += [notes, ""]
-    lines += [f"Mean +- std over seeds (seeds per method: {', '.join(f'{m} {n}' for m, n in seeds.items())}); "
-              f"gain = relative to `{baseline}`; p = paired t-test over the split's sampled queries "
-              "(per-query values averaged over seeds), with the bootstrap 95% CI of the NDCG@10 difference: "
-              "it holds the trained models fixed. p (runs) takes each training run as one observation "
-              "(exact permutation test over the runs' split means; 0.1 is the smallest possible with 3 + 3 "
-              "runs; blank with a single run): it asks whether retraining with new seeds would keep the "
-              "difference.", ""]
+    lines += [
+        f"Mean +- std over seeds (seeds per method: {', '.join(f'{m} {n}' for m, n in seeds.items())}); "
+        f"gain = relative to `{baseline}`; p = paired t-test over the split's sampled queries "
+        "(per-query values averaged over seeds), with the bootstrap 95% CI of the NDCG@10 difference: "
+        "it holds the trained models fixed. p (runs) takes each training run as one observation "
+        "(exact permutation test over the runs' split means; 0.1 is the smallest possible with 3 + 3 "
+        "runs; blank with a single run): it asks whether retraining with new seeds would keep the "
+        "difference.",
+        "",
+    ]
     methods = list(dict.fromkeys(results["method"]))
     for split in protocol_order(results["split"], others=False):
-        lines += [f"## {split}", "",
-                  "| method | " + " | ".join(metrics) + " | " + " | ".join(f"gain {m}" for m in metrics)
-                  + " | p (ndcg@10) | 95% CI diff ndcg@10 | p (runs, ndcg@10) |",
-                  "|---" * (2 * len(metrics) + 4) + "|"]
+        lines += [
+            f"## {split}",
+            "",
+            "| method | "
+            + " | ".join(metrics)
+            + " | "
+            + " | ".join(f"gain {m}" for m in metrics)
+            + " | p (ndcg@10) | 95% CI diff ndcg@10 | p (runs, ndcg@10) |",
+            "|---" * (2 * len(metrics) + 4) + "|",
+        ]
         for method in methods:
             if (method, split) not in stats.index:
                 continue
@@ -78,8 +95,10 @@ def report(results: pd.DataFrame, per_query: pd.DataFrame, baseline: str = "clip
             if gain is not None and method != baseline:
                 cells += [f"{gain.loc[(method, split), m]:+.1%}" for m in metrics]
                 hit = sig[(sig["method"] == method) & (sig["split"] == split) & (sig["metric"] == metrics[0])]
-                cells += [f"{hit['p_value'].iloc[0]:.2g}" if len(hit) else "",
-                          f"[{hit['ci_low'].iloc[0]:+.4f}, {hit['ci_high'].iloc[0]:+.4f}]" if len(hit) else ""]
+                cells += [
+                    f"{hit['p_value'].iloc[0]:.2g}" if len(hit) else "",
+                    f"[{hit['ci_low'].iloc[0]:+.4f}, {hit['ci_high'].iloc[0]:+.4f}]" if len(hit) else "",
+                ]
                 split_runs = results[results["split"] == split]
                 runs = compare_runs(split_runs, baseline, method, metrics[:1]).iloc[0]
                 cells.append(f"{runs['p_permutation']:.2g}" if min(runs["runs_a"], runs["runs_b"]) > 1 else "")
@@ -100,8 +119,10 @@ def loss_table(run_dirs: dict[str, Path], fractions: Sequence[float] = (0.1, 0.2
         history = read_history(run_dir)
         n = len(history)
         width = max(1, n // 10)
-        rows[name] = {f"{int(f * 100)}%": history["loss"].iloc[max(0, int(f * n) - width):max(1, int(f * n))].mean()
-                      for f in fractions}
+        rows[name] = {
+            f"{int(f * 100)}%": history["loss"].iloc[max(0, int(f * n) - width) : max(1, int(f * n))].mean()
+            for f in fractions
+        }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -110,5 +131,7 @@ def loss_report(out: Path) -> str:
     log = read_run_log(out).dropna(subset=["run_dir"])
     latest = log.drop_duplicates(["method", "seed"], keep="last")
     table = loss_table({f"{m}-s{s}": Path(d) for m, s, d in zip(latest["method"], latest["seed"], latest["run_dir"])})
-    return ("## Training loss\n\nMean loss over the 10% of steps ending at each point of training; a small change "
-            "between the last columns means the curve has flattened.\n\n" + table.to_markdown(floatfmt=".3f") + "\n")
+    return (
+        "## Training loss\n\nMean loss over the 10% of steps ending at each point of training; a small change "
+        "between the last columns means the curve has flattened.\n\n" + table.to_markdown(floatfmt=".3f") + "\n"
+    )

@@ -4,6 +4,7 @@ Every (method, seed) run writes its run directory under `out/`; its evaluation i
 `out` (gcl_nb.workbench.experiment.outputs) as soon as it finishes, so an interrupted experiment resumes where
 it stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,6 +22,7 @@ from gcl_nb.data.schema import SettingError, check_corpus_scope
 from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.split_evaluation import per_query_table, run_protocol, summary_table
 from gcl_nb.models import build_encoder, load_encoder
+from gcl_nb.models.factory import resolve_device
 from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.training import TrainConfig, train
 from gcl_nb.workbench.experiment.methods import METHODS, PAPER_METHODS, UNTRAINED, UNTRAINED_ENCODERS
@@ -62,6 +64,7 @@ class ExperimentConfig:
         if isinstance(self.evaluation, dict):  # as read back from settings.json
             self.evaluation = EvalConfig(**self.evaluation)
         check_corpus_scope(self.corpus)
+        resolve_device(self.device)
         unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
         if unknown:
             raise SettingError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
@@ -73,17 +76,19 @@ class ExperimentConfig:
 
 def method_train_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:
     """The TrainConfig of one (method, seed) run: preset, then the experiment's overrides, then the method's."""
-    return train_config(config.preset, **{
-        **config.overrides, **METHODS[method], "data": config.data, "data_options": config.data_options,
-        "seed": seed, "device": config.device,
-        "out": str(Path(config.out) / f"{method}-s{seed}"), "progress": config.progress})
-
-
-def experiment_device(config: ExperimentConfig) -> torch.device:
-    """The device the experiment trains and evaluates on ("auto": CUDA when present, else the CPU)."""
-    if config.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(config.device)
+    return train_config(
+        config.preset,
+        **{
+            **config.overrides,
+            **METHODS[method],
+            "data": config.data,
+            "data_options": config.data_options,
+            "seed": seed,
+            "device": config.device,
+            "out": str(Path(config.out) / f"{method}-s{seed}"),
+            "progress": config.progress,
+        },
+    )
 
 
 def train_or_build_model(config: ExperimentConfig, method: str, seed: int):
@@ -91,7 +96,7 @@ def train_or_build_model(config: ExperimentConfig, method: str, seed: int):
     returns (model, run_dir or None)."""
     if method == "bm25":
         return BM25Retriever(), None
-    device = experiment_device(config)
+    device = resolve_device(config.device)
     if method in UNTRAINED_ENCODERS:
         torch.manual_seed(seed)
         encoder_config = method_train_config(config, UNTRAINED_ENCODERS[method], seed).encoder_config()
@@ -100,8 +105,9 @@ def train_or_build_model(config: ExperimentConfig, method: str, seed: int):
     return load_encoder(run_dir, device=device).eval(), run_dir
 
 
-def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.DataFrame], None]] = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run_experiment(
+    config: ExperimentConfig, on_result: Optional[Callable[[pd.DataFrame], None]] = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and evaluate every (method, seed); returns (results, per_query) and keeps them in `config.out`.
 
     Runs already in `out/results.csv` are skipped (resume). `on_result(rows)` is called after each run.
@@ -122,7 +128,8 @@ def run_experiment(config: ExperimentConfig, on_result: Optional[Callable[[pd.Da
             rows = summary_table(evaluated).assign(method=method, seed=seed)[list(RESULT_COLUMNS)]
             rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
             per_query_table(evaluated).assign(method=method, seed=seed).to_csv(
-                per_query_path, mode="a", header=not per_query_path.exists(), index=False)
+                per_query_path, mode="a", header=not per_query_path.exists(), index=False
+            )
             results = read_table(results_path)
             log_run(out, method, seed, run_dir, time.perf_counter() - start)
             if on_result is not None:
@@ -155,8 +162,12 @@ def _identity(settings: dict, key: str):
     if key == "data":
         return str(Path(value or "").resolve())  # one folder, however it is written
     if key == "evaluation" and value is None and "top_q" in settings:  # written before EvalConfig: same protocol
-        value = {"splits": settings.get("splits"), "top_q": settings["top_q"], "top_k": settings.get("top_k"),
-                 "ground_truth": None}
+        value = {
+            "splits": settings.get("splits"),
+            "top_q": settings["top_q"],
+            "top_k": settings.get("top_k"),
+            "ground_truth": None,
+        }
     if key == "evaluation" and isinstance(value, dict):
         return {k: v for k, v in value.items() if k not in _EVALUATION_MECHANICS}
     return value

@@ -1,5 +1,6 @@
 """When does GCL help? Sweep a SynthShop generator parameter, run the experiment at each value, and tabulate
 the gain over the baseline against it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,10 +12,16 @@ from gcl_nb.data import make_synthshop
 from gcl_nb.workbench.experiment.runner import ExperimentConfig, run_experiment
 
 
-def strength_sweep(out: str | Path, strengths: Sequence[float], preset: str = "cpu",
-                   methods: Sequence[str] = ("clip", "gcl-linear", "gcl-multipos"), seeds: Sequence[int] = (0,),
-                   data_seed: int = 0, vary: Sequence[str] = ("noise_strength",), **experiment_options
-                   ) -> pd.DataFrame:
+def strength_sweep(
+    out: str | Path,
+    strengths: Sequence[float],
+    preset: str = "cpu",
+    methods: Sequence[str] = ("clip", "gcl-linear", "gcl-multipos"),
+    seeds: Sequence[int] = (0,),
+    data_seed: int = 0,
+    vary: Sequence[str] = ("noise_strength",),
+    **experiment_options,
+) -> pd.DataFrame:
     """Regenerate SynthShop with each generator parameter in `vary` set to s, for each s; run the experiment.
 
     Returns the results table with a `strength` column. Within a match level the engine orders products by
@@ -26,8 +33,14 @@ def strength_sweep(out: str | Path, strengths: Sequence[float], preset: str = "c
     for s in strengths:
         root = Path(out) / f"strength-{s:g}"
         data = make_synthshop(root / "data", preset=preset, seed=data_seed, **{name: s for name in vary})
-        config = ExperimentConfig(data=str(data), out=str(root / "runs"), preset=preset, methods=list(methods),
-                                  seeds=list(seeds), **experiment_options)
+        config = ExperimentConfig(
+            data=str(data),
+            out=str(root / "runs"),
+            preset=preset,
+            methods=list(methods),
+            seeds=list(seeds),
+            **experiment_options,
+        )
         results, _ = run_experiment(config)
         tables.append(results.assign(strength=s))
     return pd.concat(tables, ignore_index=True)
