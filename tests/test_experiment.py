@@ -173,3 +173,51 @@ def test_results_written_before_eval_config_are_kept_when_the_protocol_is_the_sa
         results.write_text("method,seed\nbm25,0\n")
         _start_afresh_if_changed(tmp_path, config, [results])
         assert results.exists() == kept, top_q
+
+
+def _run_rows(method: str, seed: int, value: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    results = pd.DataFrame(
+        [{c: value for c in RESULT_COLUMNS} | {"method": method, "seed": seed, "split": "in_domain", "corpus": "half"}]
+    )
+    per_query = pd.DataFrame(
+        {
+            "split": "in_domain",
+            "query_id": ["1", "2"],
+            "query": ["a", "b"],
+            "ndcg@10": [value, value],
+            "method": method,
+            "seed": seed,
+        }
+    )
+    return results, per_query
+
+
+def test_a_run_is_recorded_per_query_first_and_an_interrupted_run_leaves_no_torn_or_duplicate_rows(
+    tmp_path, monkeypatch
+):
+    from gcl_nb.workbench.experiment.outputs import PER_QUERY_NAME, RESULTS_NAME, read_table, record_run
+
+    record_run(tmp_path, *_run_rows("clip", 0, 0.5))
+    # interrupted while writing results.csv: its per-query rows are in, its results row is not
+    calls = []
+
+    def interrupted(self, path_or_buf=None, **kwargs):
+        calls.append(path_or_buf)
+        if len(calls) == 2:  # the second table written: results.csv
+            path_or_buf.write(b"method,seed,spl")  # half a row, then the interrupt
+            raise KeyboardInterrupt
+        return original(self, path_or_buf, **kwargs)
+
+    original = pd.DataFrame.to_csv
+    monkeypatch.setattr(pd.DataFrame, "to_csv", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        record_run(tmp_path, *_run_rows("gcl-linear", 0, 0.7))
+    monkeypatch.setattr(pd.DataFrame, "to_csv", original)
+    assert read_table(tmp_path / RESULTS_NAME)["method"].tolist() == ["clip"]  # the previous table, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == [PER_QUERY_NAME, RESULTS_NAME]  # no temporary file left
+    # the resumed run records again: its per-query rows replace the interrupted run's, once
+    record_run(tmp_path, *_run_rows("gcl-linear", 0, 0.8))
+    per_query = read_table(tmp_path / PER_QUERY_NAME)
+    assert per_query.groupby("method").size().to_dict() == {"clip": 2, "gcl-linear": 2}
+    assert per_query.loc[per_query["method"] == "gcl-linear", "ndcg@10"].tolist() == [0.8, 0.8]
+    assert read_table(tmp_path / RESULTS_NAME)["method"].tolist() == ["clip", "gcl-linear"]

@@ -168,6 +168,22 @@ def test_overrides_and_bad_parameters(tmp_path):
         make_synthshop(tmp_path / "busy")
 
 
+def test_an_interrupted_generation_leaves_no_folder_that_looks_finished(tmp_path, monkeypatch):
+    from gcl_nb.data.synthshop import generator
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generator, "_write_images", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        make_synthshop(tmp_path / "shop", preset="smoke")
+    assert not (tmp_path / "shop").exists()  # half-written files stay in .shop.partial
+    monkeypatch.undo()
+    root = make_synthshop(tmp_path / "shop", preset="smoke")
+    assert (root / "synthshop.json").is_file() and any((root / "images").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop"]  # the partial folder became the data set
+
+
 def test_cli_make_data(tmp_path, capsys):
     out = tmp_path / "cli"
     assert (

@@ -315,3 +315,17 @@ def test_global_batch_norm_in_one_process_is_batch_norm(tmp_path):
         torch.testing.assert_close(synced(x), reference(x))
     finally:
         dist.destroy_process_group()
+
+
+def test_a_history_cut_short_by_a_kill_is_read_without_its_last_line(tmp_path):
+    from gcl_nb.data.schema import DataError
+    from gcl_nb.training.run_dir import HISTORY_NAME, history_records, read_history, start_history
+
+    path = tmp_path / HISTORY_NAME
+    path.write_text('{"step": 0, "loss": 2.0}\n{"step": 1, "loss": 1.5}\n{"step": 2, "lo')  # killed mid-line
+    assert read_history(tmp_path)["step"].tolist() == [0, 1]
+    start_history(tmp_path, keep_before=1)  # a resume from the step-1 checkpoint
+    assert path.read_text() == '{"step": 0, "loss": 2.0}\n'
+    path.write_text('{"step": 0, "loss": 2.0}\n{"ste\n{"step": 2, "loss": 1.0}\n')
+    with pytest.raises(DataError, match="line 2"):
+        history_records(path)

@@ -2,7 +2,8 @@
 crash or an interrupt leaves the previous file (or none), never a half-written one.
 
 Used for what is read back later: checkpoints and their config.json (gcl_nb.models.checkpoint), the resume
-state and summary of a run directory (gcl_nb.training). Here, at the bottom layer, so every layer above may use it.
+state and summary of a run directory (gcl_nb.training), an experiment's tables, run log and settings
+(gcl_nb.workbench.experiment). Here, at the bottom layer, so every layer above may use it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
+import pandas as pd
 import torch
 
 
@@ -37,4 +39,14 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
 
 def atomic_write_json(obj: Any, path: str | Path) -> None:
     """json.dump (indented) to `path` through a temporary file and a rename."""
-    _atomic_write(Path(path), lambda f: f.write(json.dumps(obj, indent=2, default=str).encode()))
+    atomic_write_text(json.dumps(obj, indent=2, default=str), path)
+
+
+def atomic_write_text(text: str, path: str | Path) -> None:
+    """`text` (UTF-8) to `path` through a temporary file and a rename."""
+    _atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+def atomic_write_csv(table: pd.DataFrame, path: str | Path) -> None:
+    """`table` as CSV (no index) to `path` through a temporary file and a rename."""
+    _atomic_write(Path(path), lambda f: table.to_csv(f, index=False))

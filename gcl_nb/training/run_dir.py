@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gcl_nb.data.atomic_files import atomic_write_json
+from gcl_nb.data.atomic_files import atomic_write_json, atomic_write_text
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.models.checkpoint import CONFIG_NAME, read_config
 
@@ -23,19 +23,29 @@ def start_history(run_dir: str | Path, keep_before: int | None = None) -> Path:
     """`<run_dir>/history.jsonl` holding only the records of steps below `keep_before` (a resumed run keeps the
     history of the steps its weights have seen; None: a fresh, empty history); returns its path."""
     path = Path(run_dir) / HISTORY_NAME
-    kept = (
-        [line for line in path.read_text().splitlines() if json.loads(line)["step"] < keep_before]
-        if keep_before is not None and path.is_file()
-        else []
-    )
-    path.write_text("".join(line + "\n" for line in kept))
+    kept = [r for r in history_records(path) if r["step"] < keep_before] if keep_before is not None else []
+    atomic_write_text("".join(json.dumps(r) + "\n" for r in kept), path)
     return path
+
+
+def history_records(path: Path) -> list[dict]:
+    """The records of a history.jsonl ([] when there is none). A last line cut short (the process killed while
+    appending it) is left out; an unreadable line before it is a DataError naming the file and line."""
+    lines = [line for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise DataError(f"{path}, line {number}: not a JSON record; start a fresh run") from None
+    return records
 
 
 def write_summary(run_dir: str | Path, **facts) -> dict:
     """`<run_dir>/summary.json`: `facts` (steps, device, wall_s, ...) plus what the history says (median pairs/s,
     first loss, mean loss of the last 10% of steps); returns it."""
-    records = [json.loads(line) for line in (Path(run_dir) / HISTORY_NAME).read_text().splitlines()]
+    records = history_records(Path(run_dir) / HISTORY_NAME)
     tail = records[-max(1, len(records) // 10) :]
     summary = {
         **facts,
@@ -52,7 +62,7 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
     path = Path(run_dir) / HISTORY_NAME
     if not path.is_file():
         raise ValueError(f"{path}: no training history; train into {run_dir} first")
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = history_records(path)
     if not rows:
         raise ValueError(f"{path}: empty training history")
     return pd.DataFrame(rows)

@@ -99,14 +99,25 @@ def _write_images(image_dir: Path, products: pd.DataFrame, params: SynthShopPara
 def make_synthshop(root, preset: str = "smoke", seed: int = 0, **overrides) -> Path:
     """Generate SynthShop into `root` (created; an existing SynthShop there is replaced) and return the path.
 
-    `overrides` change SynthShopParams fields of the preset, e.g. popularity_strength=0.0."""
+    The data set is written into a sibling folder `.<name>.partial` and renamed to `root` once complete, so an
+    interrupted generation never leaves a folder that looks finished (the next call starts the partial one
+    afresh). `overrides` change SynthShopParams fields of the preset, e.g. popularity_strength=0.0."""
     params = preset_params(preset, **overrides)
     root = Path(root)
-    if root.exists() and any(root.iterdir()):
-        if not (root / "synthshop.json").exists():
-            raise ValueError(f"{root} is not empty and holds no synthshop.json: choose an empty or new folder")
+    if root.exists() and any(root.iterdir()) and not (root / "synthshop.json").exists():
+        raise ValueError(f"{root} is not empty and holds no synthshop.json: choose an empty or new folder")
+    partial = root.parent / f".{root.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    _generate(partial, params, preset, seed)
+    if root.exists():
         shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
+    partial.rename(root)
+    return root
+
+
+def _generate(root: Path, params: SynthShopParams, preset: str, seed: int) -> None:
+    """Every file of the data set, into the empty folder `root`."""
     products, queries, ranked = generate_tables(params, seed)
     # Like the real release, the data set holds only products that some query returned.
     products = products[products.index.isin(ranked["product_index"])]
@@ -122,4 +133,3 @@ def make_synthshop(root, preset: str = "smoke", seed: int = 0, **overrides) -> P
     }
     write_dataset(root, products, queries, ranked, meta, seed)
     _write_images(root / "images", products, params, seed)
-    return root

@@ -14,6 +14,7 @@ from typing import Optional
 
 import pandas as pd
 
+from gcl_nb.data.atomic_files import atomic_write_csv, atomic_write_text
 from gcl_nb.metrics import METRIC_COLUMNS
 
 RESULTS_NAME, PER_QUERY_NAME, RUN_LOG_NAME, SETTINGS_NAME = (
@@ -35,20 +36,25 @@ def read_table(path: Path) -> pd.DataFrame:
     )
 
 
+def record_run(out: Path, results: pd.DataFrame, per_query: pd.DataFrame) -> None:
+    """Add one finished (method, seed) run's rows to `out/per_query.csv`, then to `out/results.csv`.
+
+    Each file is rewritten atomically (gcl_nb.data.atomic_files), so an interrupt leaves the previous table, never
+    a torn row; results.csv goes last because a run counts as done once its rows are there (resume). Rows of the
+    same (method, seed) already in per_query.csv, left by a run interrupted before its results were written, are
+    replaced, not duplicated."""
+    ((method, seed),) = results[["method", "seed"]].drop_duplicates().itertuples(index=False, name=None)
+    for name, rows in ((PER_QUERY_NAME, per_query), (RESULTS_NAME, results)):
+        kept = read_table(out / name) if (out / name).exists() else rows.iloc[:0]
+        kept = kept[~((kept["method"] == method) & (kept["seed"] == seed))]
+        atomic_write_csv(pd.concat([kept, rows], ignore_index=True) if len(kept) else rows, out / name)
+
+
 def log_run(out: Path, method: str, seed: int, run_dir: Optional[Path], seconds: float) -> None:
-    """Append one finished run to `out/runs.jsonl`."""
-    with open(out / RUN_LOG_NAME, "a") as f:
-        f.write(
-            json.dumps(
-                {
-                    "method": method,
-                    "seed": seed,
-                    "run_dir": str(run_dir) if run_dir else None,
-                    "seconds": round(seconds, 1),
-                }
-            )
-            + "\n"
-        )
+    """Add one finished run to `out/runs.jsonl` (rewritten atomically)."""
+    entry = {"method": method, "seed": seed, "run_dir": str(run_dir) if run_dir else None, "seconds": round(seconds, 1)}
+    path = out / RUN_LOG_NAME
+    atomic_write_text((path.read_text() if path.exists() else "") + json.dumps(entry) + "\n", path)
 
 
 def read_run_log(out: str | Path) -> pd.DataFrame:

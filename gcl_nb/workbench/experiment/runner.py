@@ -34,6 +34,7 @@ from gcl_nb.workbench.experiment.outputs import (
     SETTINGS_NAME,
     log_run,
     read_table,
+    record_run,
 )
 from gcl_nb.workbench.presets import train_config
 
@@ -126,10 +127,7 @@ def run_experiment(
             model, run_dir = train_or_build_model(config, method, seed)
             evaluated = run_protocol(model, data, config.evaluation)
             rows = summary_table(evaluated).assign(method=method, seed=seed)[list(RESULT_COLUMNS)]
-            rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
-            per_query_table(evaluated).assign(method=method, seed=seed).to_csv(
-                per_query_path, mode="a", header=not per_query_path.exists(), index=False
-            )
+            record_run(out, rows, per_query_table(evaluated).assign(method=method, seed=seed))
             results = read_table(results_path)
             log_run(out, method, seed, run_dir, time.perf_counter() - start)
             if on_result is not None:
