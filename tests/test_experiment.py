@@ -1,5 +1,6 @@
 """The experiment harness: equal-terms training, tidy results, resume, and the report's statistics."""
 
+import dataclasses
 import json
 import os
 
@@ -64,7 +65,7 @@ def test_experiment_trains_evaluates_and_resumes(synthshop_smoke, tmp_path):
     assert "## Training loss" in losses and "| clip-s0 " in losses and "| gcl-linear-s0 " in losses
     # other protocol settings make a different experiment: its old results are not reused
     changed = ExperimentConfig(
-        **{**config.__dict__, "methods": ["bm25"], "evaluation": config.evaluation.replace(top_q=10)}
+        **{**config.__dict__, "methods": ["bm25"], "evaluation": dataclasses.replace(config.evaluation, top_q=10)}
     )
     fresh, _ = run_experiment(changed)
     assert set(fresh["method"]) == {"bm25"} and (fresh["n_queries"] <= 10).all()

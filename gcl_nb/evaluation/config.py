@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gcl_nb.data.schema import SPLITS, SettingError
@@ -58,10 +58,6 @@ class EvalConfig:
             or isinstance(self.ground_truth, Mapping)
         ):
             raise SettingError(f"ground_truth={self.ground_truth!r}: use None, 'test', 'dev' or {{split: path}}")
-
-    def replace(self, **changes) -> EvalConfig:
-        """A copy with `changes` (checked like a new EvalConfig)."""
-        return replace(self, **changes)
 
 
 def _check_int(name: str, value, allow: tuple = ()) -> None:

@@ -27,6 +27,9 @@ from gcl_nb.metrics import METRIC_COLUMNS
 from gcl_nb.metrics.mrr import first_relevant_ranks
 from gcl_nb.viz.ranking import rank_correlation_table, side_by_side_view
 
+#: how deep a query's summary searches: the evaluation's top_k, so its metrics are the evaluation's
+QUERY_SUMMARY_DEPTH = 1000
+
 
 class ModelViews:
     """Rankings, ground truth and embeddings of several models on one data set, graded as the evaluation
@@ -137,20 +140,12 @@ class ModelViews:
         return self.rankings(split, [query_id], k, [model])[model][str(query_id)]
 
     def query_summary(
-        self, split: str, query_id: str, models: Sequence[str] | None = None, depth: int = 1000
+        self, split: str, query_id: str, models: Sequence[str] | None = None, depth: int = QUERY_SUMMARY_DEPTH
     ) -> pd.DataFrame:
         """One row per model (index): the query's metrics as the evaluation computes them with top_k `depth`
         (`ranked`) and `first_relevant`, the rank of its first product with grade > 0 as MRR ranks it (exact
         score ties ordered as trec_eval does; NaN when none is in the top `depth`)."""
-        rows = {}
-        for model in models or list(self.models):
-            result = self.ranked(model, split, [query_id], depth)
-            first = first_relevant_ranks(result.ranked)[0]
-            rows[model] = {
-                **result.per_query[list(METRIC_COLUMNS)].iloc[0].to_dict(),
-                "first_relevant": float(first) if first <= depth else np.nan,
-            }
-        return pd.DataFrame.from_dict(rows, orient="index")
+        return _summary_table({m: self.ranked(m, split, [query_id], depth) for m in models or list(self.models)})
 
     def rank_correlations(self, split: str, query_ids: Sequence[str], k: int = 100) -> pd.DataFrame:
         """Per (model, query): Kendall tau and Spearman rho of the model's top-`k` order against the
@@ -170,8 +165,9 @@ class ModelViews:
         qrels = self.qrels(split, query_id)
         query = self.queries(split).set_index("query_id").loc[str(query_id), "query"]
         titles = self.titles(split).to_dict()
-        rankings = {m: ranked[str(query_id)] for m, ranked in self.rankings(split, [query_id], k, models).items()}
-        summary = summary_line(self.query_summary(split, query_id, models), metric)
+        results = {m: self.ranked(m, split, [query_id], QUERY_SUMMARY_DEPTH) for m in models}  # one search per model
+        rankings = {m: [r.doc_ids[i] for i in r.doc_index[0, :k] if i >= 0] for m, r in results.items()}
+        summary = summary_line(_summary_table(results), metric)
         return summary + side_by_side_view(
             qrels,
             rankings,
@@ -231,6 +227,19 @@ class ModelViews:
         ]
         labels = pd.concat([lab.assign(split=s) for (lab, _), s in zip(parts, splits)], ignore_index=True)
         return labels, np.concatenate([emb for _, emb in parts])
+
+
+def _summary_table(results: Mapping[str, SplitResult]) -> pd.DataFrame:
+    """One row per model of one query's `ranked` results: its metrics and `first_relevant` (NaN when no relevant
+    product is in the searched depth)."""
+    rows = {}
+    for model, result in results.items():
+        first = first_relevant_ranks(result.ranked)[0]
+        rows[model] = {
+            **result.per_query[list(METRIC_COLUMNS)].iloc[0].to_dict(),
+            "first_relevant": float(first) if first <= result.doc_index.shape[1] else np.nan,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def summary_line(summary: pd.DataFrame, metric: str = "ndcg@10") -> str:

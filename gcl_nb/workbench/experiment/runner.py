@@ -62,8 +62,6 @@ class ExperimentConfig:
 
     def __post_init__(self):
         self.data_options = DataOptions.coerce(self.data_options)
-        if isinstance(self.evaluation, dict):  # as read back from settings.json
-            self.evaluation = EvalConfig(**self.evaluation)
         check_corpus_scope(self.corpus)
         resolve_device(self.device)
         unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
