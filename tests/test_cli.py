@@ -106,7 +106,11 @@ def test_a_batch_that_does_not_split_over_the_processes_is_one_line_from_the_fir
 def test_evaluate_reports_a_missing_or_broken_checkpoint(synthshop_smoke, tmp_path, capsys):
     base = ["--data", str(synthshop_smoke), "--splits", "zero_shot", "--top-q", "4"]
     _one_line_error(
-        capsys, ["evaluate", "--model", str(tmp_path / "nowhere"), *base], "data error", "no checkpoint at", "nowhere"
+        capsys,
+        ["evaluate", "--model", str(tmp_path / "nowhere"), *base],
+        "data error",
+        "no such file or folder",
+        "nowhere",
     )
     run = tmp_path / "run"
     run.mkdir()

@@ -41,8 +41,8 @@ def test_config_defaults_and_validation():
         FieldSpec("title", "audio")
     with pytest.raises(SettingError, match="arch='ViT-Q-99': unknown architecture"):
         build_encoder(EncoderConfig(arch="ViT-Q-99"))
-    with pytest.raises(SettingError, match="nothing is downloaded"):
-        build_encoder(EncoderConfig(arch="ViT-B-32", pretrained="laion2b_s34b_b79k"))
+    with pytest.raises(SettingError, match="neither a file nor an open_clip pretrained tag of ViT-B-32"):
+        build_encoder(EncoderConfig(arch="ViT-B-32", pretrained="laion2b_nonexistent"))
 
 
 def images(encoder, n):
@@ -139,10 +139,14 @@ def test_checkpoint_errors(encoder, tmp_path):
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         load_encoder(tmp_path / "pickled.pt")
     (tmp_path / "config.json").unlink()
-    with pytest.raises(ValueError, match="config.json is missing"):
+    with pytest.raises(SettingError, match="without this project's config.json beside it; name its architecture"):
         load_encoder(file)
-    with pytest.raises(DataError, match="no checkpoint"):
+    assert load_encoder(file, config=encoder.config).config == encoder.config  # the config given instead
+    with pytest.raises(DataError, match="no such file or folder"):
         load_encoder(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no checkpoint"):
+        load_encoder(tmp_path / "empty")
 
 
 def test_image_less_minilm_text_tower(tmp_path):

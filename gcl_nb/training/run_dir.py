@@ -14,9 +14,9 @@ import pandas as pd
 
 from gcl_nb.data.atomic_files import atomic_write_json, atomic_write_text
 from gcl_nb.data.schema import DataError, SettingError
-from gcl_nb.models.checkpoint import CONFIG_NAME, read_config
+from gcl_nb.models.checkpoint import CONFIG_NAME, SUMMARY_NAME, read_config
 
-STATE_NAME, HISTORY_NAME, SUMMARY_NAME = "train_state.pt", "history.jsonl", "summary.json"
+STATE_NAME, HISTORY_NAME = "train_state.pt", "history.jsonl"
 
 
 def start_history(run_dir: str | Path, keep_before: int | None = None) -> Path:
@@ -76,7 +76,7 @@ def read_summary(run_dir: str | Path) -> dict:
 #: TrainConfig fields a resumed run may change without notice, and those it may change with a record in config.json
 #: (how it runs, not what it trains; `steps` may grow, not fall below the checkpoint's step)
 RESUME_IGNORED = ("out", "resume", "progress")
-RESUME_RECORDED = ("preset", "checkpoint_every", "num_workers", "device", "steps")
+RESUME_RECORDED = ("preset", "checkpoint_every", "num_workers", "device", "steps", "model_cache_dir")
 
 
 def _comparable(settings: dict) -> dict:

@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "make-data": ("gcl_nb.workbench.commands.make_data", "generate the SynthShop data set in the Marqo-GS layout"),
     "train": ("gcl_nb.workbench.commands.train", "train a multi-field model with the GCL (or CLIP) loss"),
     "evaluate": ("gcl_nb.workbench.commands.evaluate", "evaluate a trained model on the Marqo-GS protocol, per split"),
+    "export": ("gcl_nb.workbench.commands.export", "write a model in open_clip's hub layout, with a model card"),
     "experiment": ("gcl_nb.workbench.commands.experiment", "CLIP vs GCL variants over seeds and splits, with a report"),
     "notebooks": ("gcl_nb.workbench.commands.notebooks", "execute the four notebooks with papermill and export HTML"),
 }

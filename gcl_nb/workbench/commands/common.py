@@ -1,4 +1,4 @@
-"""What several subcommands share: the data-source flags and NAME=VALUE arguments."""
+"""What several subcommands share: the data-source flags, the model-naming flags and NAME=VALUE arguments."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 from gcl_nb.data.options import HELP, DataOptions
 from gcl_nb.data.schema import CHECK_IMAGES, CORPUS_SCOPES, ON_BAD_IMAGE, SPLITS
 from gcl_nb.evaluation.config import GROUND_TRUTH_FILES, EvalConfig
+from gcl_nb.models.checkpoint import load_encoder
+from gcl_nb.models.multifield import PAPER_RHS_WEIGHTS
 
 
 def add_data_options(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
@@ -24,6 +26,57 @@ def add_data_options(parser: argparse.ArgumentParser, corpus: bool = False) -> N
 def data_options(args: argparse.Namespace) -> DataOptions:
     """The DataOptions given by the flags of add_data_options."""
     return DataOptions(args.image_root, args.on_bad_image, args.check_images)
+
+
+def add_model_options(parser: argparse.ArgumentParser, model_required: bool = False) -> None:
+    """Add --model, --arch, --pretrained, --rhs, --rhs-weights, --model-cache-dir, --allow-partial: one way to name a
+    model (gcl_nb.models.load_encoder)."""
+    group = parser.add_argument_group("model (gcl_nb.models.load_encoder)")
+    if model_required:
+        group.add_argument("model", help="run folder, exported folder, checkpoint file (--arch), hf-hub:, local-dir:")
+    group.add_argument(
+        "--arch",
+        help="architecture of an open_clip checkpoint file given as the model (e.g. ViT-B-32), or of the model "
+        "itself with --pretrained",
+    )
+    group.add_argument(
+        "--pretrained",
+        help="with --arch and no model: an open_clip pretrained tag (laion2b_s34b_b79k) or checkpoint file",
+    )
+    group.add_argument(
+        "--rhs",
+        type=lambda text: [f for f in text.split(",") if f],
+        help="document fields, name[:kind],... (default: the model's own; for a model without this project's "
+        "config the official evaluator's image,title)",
+    )
+    group.add_argument(
+        "--rhs-weights",
+        type=lambda text: [float(w) for w in text.split(",") if w],
+        help="their fusion weights (default: the model's own; else the official evaluator's "
+        f"{','.join(map(str, PAPER_RHS_WEIGHTS))} for image,title, equal weights for other fields)",
+    )
+    group.add_argument(
+        "--model-cache-dir", help="Hugging Face cache for hub models and pretrained tags (default: the usual one)"
+    )
+    group.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="load a training run that stopped before its last step (its last checkpoint; tables say so)",
+    )
+
+
+def load_model(args: argparse.Namespace, device="cpu"):
+    """The encoder the flags of add_model_options name, on `device`."""
+    return load_encoder(
+        args.model,
+        device=device,
+        arch=args.arch,
+        pretrained=args.pretrained,
+        rhs=args.rhs,
+        rhs_weights=args.rhs_weights,
+        cache_dir=args.model_cache_dir,
+        allow_partial=args.allow_partial,
+    )
 
 
 def add_eval_options(parser: argparse.ArgumentParser) -> None:

@@ -36,6 +36,10 @@ def add_cli(parser) -> None:
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, help="override the preset's training steps")
+    start = parser.add_argument_group("starting model of every trained method (and of method `pretrained`)")
+    start.add_argument("--arch", help="open_clip name, hf-hub:ORG/NAME or local-dir:PATH (default: the preset's)")
+    start.add_argument("--pretrained", help="open_clip pretrained tag (laion2b_s34b_b79k) or checkpoint file")
+    start.add_argument("--model-cache-dir", help="Hugging Face cache for hub models and tags (default: the usual one)")
     parser.add_argument(
         "--set",
         nargs="*",
@@ -68,6 +72,9 @@ def run_cli(args) -> int:
     overrides = dict(args.set)
     if args.steps:
         overrides["steps"] = args.steps
+    for name in ("arch", "pretrained", "model_cache_dir"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     command = "gcl-nb " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     options = dict(
         evaluation=eval_config(args),

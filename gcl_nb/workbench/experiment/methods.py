@@ -25,7 +25,7 @@ METHODS: dict[str, dict] = {
     "gcl-linear-title-dropout-0.1": {"stw": "linear", "field_dropout": {"title": 0.1}},
     "gcl-linear-title-dropout-0.075": {"stw": "linear", "field_dropout": {"title": 0.075}},  # between the two
     # the image tower: the first default's vision transformer instead of the small ResNet
-    "gcl-linear-vit": {"stw": "linear", "arch": "gcl-tiny"},
+    "gcl-linear-vit": {"stw": "linear", "arch": "gcl-tiny", "image_size": 64},
     # text only, pretrained MiniLM text tower (the paper's e5 table), fine-tuned at a pretrained model's lr
     "minilm-clip": {"stw": "constant", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},
     "minilm-gcl-linear": {"stw": "linear", "text_tower": "minilm", "rhs": ["title"], "lr": 1e-4},
@@ -37,7 +37,10 @@ METHODS: dict[str, dict] = {
         "lr": 1e-4,
     },
 }
-#: untrained encoders (evaluated as built: the architecture of the named method) and BM25 over titles
-UNTRAINED_ENCODERS = {"random-init": "clip", "minilm-zeroshot": "minilm-clip"}
+#: untrained encoders (evaluated as built: the architecture of the named method) and BM25 over titles.
+#: `pretrained` is where every fine-tune starts (the experiment's arch and pretrained weights; without pretrained
+#: weights, the same random init as `random-init`), so a fine-tune is shown against its start; `random-init` is
+#: the architecture with random weights whatever the start (chance level).
+UNTRAINED_ENCODERS = {"pretrained": "clip", "random-init": "clip", "minilm-zeroshot": "minilm-clip"}
 UNTRAINED = ("bm25", *UNTRAINED_ENCODERS)
 PAPER_METHODS = ("clip", "gcl-linear", "gcl-reciprocal", "gcl-multipos")

@@ -98,8 +98,11 @@ def train_or_build_model(config: ExperimentConfig, method: str, seed: int):
     device = resolve_device(config.device)
     if method in UNTRAINED_ENCODERS:
         torch.manual_seed(seed)
-        encoder_config = method_train_config(config, UNTRAINED_ENCODERS[method], seed).encoder_config()
-        return build_encoder(encoder_config).to(device).eval(), None
+        start = method_train_config(config, UNTRAINED_ENCODERS[method], seed)
+        encoder = build_encoder(
+            start.encoder_config(), device, cache_dir=start.model_cache_dir, load_weights=method != "random-init"
+        )
+        return encoder.eval(), None
     run_dir = train(method_train_config(config, method, seed))
     return load_encoder(run_dir, device=device).eval(), run_dir
 
