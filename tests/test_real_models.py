@@ -304,3 +304,20 @@ def test_experiment_method_pretrained_is_the_start_untrained(tiny, synthshop_smo
     np.testing.assert_allclose(start["err"], direct["err"], atol=1e-9)
     # `random-init` builds the same architecture without the starting weights: another model
     assert not np.allclose(results[results["method"] == "random-init"][["ndcg@10", "err"]], start[["ndcg@10", "err"]])
+
+
+@pytest.mark.slow
+def test_the_explorer_shows_an_embedding_table_beside_the_model_it_came_from(tiny, synthshop_smoke, tmp_path):
+    from gcl_nb.evaluation.precomputed import EmbeddingTable
+    from gcl_nb.viz.model_views import ModelViews
+
+    data = load_gs(synthshop_smoke)
+    files = write_embeddings(tiny, data, tmp_path)
+    table = EmbeddingTable.read(files["q.parquet"], files["d.parquet"])
+    views = ModelViews({"model": tiny, "its embeddings": table}, data)
+    qids = views.queries(SPLIT)["query_id"].head(6).tolist()
+    by_model = views.rankings(SPLIT, qids, k=20)
+    assert len(by_model["model"]) == 6 and by_model["model"] == by_model["its embeddings"]
+    pd.testing.assert_frame_equal(
+        views.ranked("model", SPLIT, qids, 20).per_query, views.ranked("its embeddings", SPLIT, qids, 20).per_query
+    )

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 
+from gcl_nb.data.schema import SettingError
 from gcl_nb.data.synthshop import make_synthshop
+from gcl_nb.evaluation.precomputed import EmbeddingTable
 from gcl_nb.evaluation.protocol import grade_scores
 from gcl_nb.models import load_encoder
 from gcl_nb.viz.model_views import ModelViews
@@ -73,11 +75,25 @@ def trained_runs(run_dir: str | Path, methods: Sequence[str] | None = (BASELINE,
     return {m: runs[m] for m in methods}
 
 
-def load_views(run_dir: str | Path, data, methods: Sequence[str] | None = (BASELINE, CANDIDATE), seed: int = 0):
-    """ModelViews over `data` of the methods trained into `run_dir` (`trained_runs`; None: all of them),
-    graded as the evaluation protocol does."""
-    encoders = {m: load_encoder(path).eval() for m, path in trained_runs(run_dir, methods, seed).items()}
-    return ModelViews(encoders, data)
+def load_views(
+    run_dir: str | Path,
+    data,
+    methods: Sequence[str] | None = (BASELINE, CANDIDATE),
+    seed: int = 0,
+    extra: Mapping[str, str | Sequence[str]] | None = None,
+):
+    """ModelViews over `data` of the methods trained into `run_dir` (`trained_runs`; None: all of them), and of
+    the `extra` models {label: any name load_encoder takes, or [query file, document file] of precomputed
+    embeddings (gcl_nb.evaluation.precomputed)}, graded as the evaluation protocol does."""
+    if extra is not None and not isinstance(extra, Mapping):
+        raise SettingError(f"extra_models={extra!r}: give {{label: model name}}, e.g. {{\"paper\": \"hf-hub:ORG/NAME\"}}")
+    models = {m: load_encoder(path).eval() for m, path in trained_runs(run_dir, methods, seed).items()}
+    for label, name in (extra or {}).items():
+        if label in models:
+            raise SettingError(f"extra_models: {label!r} is already a trained method of {run_dir}; use another label")
+        is_pair = isinstance(name, (list, tuple))
+        models[label] = EmbeddingTable.read(*name) if is_pair and len(name) == 2 else load_encoder(name).eval()
+    return ModelViews(models, data)
 
 
 def committed_result(name: str) -> Path | None:
