@@ -85,6 +85,12 @@ class TrainConfig:
     # optimisation
     steps: int = _help("optimiser steps", default=600)
     batch_size: int = _help("global batch size (pairs)", default=128)
+    micro_batch: Optional[int] = _help(
+        "encode the batch in chunks of this many pairs with cached gradients: memory of one chunk, the whole batch's "
+        "gradient (exact up to float rounding without BatchNorm; BatchNorm towers normalise each chunk with its own "
+        "statistics). None: the whole batch at once (gcl_nb.training.loop.gradient_cached_backward)",
+        default=None,
+    )
     lr: float = _help("peak learning rate", default=1e-3)
     weight_decay: float = _help("AdamW weight decay (not on gains, biases, logit scale)", default=0.1)
     warmup: int = _help("linear warmup steps", default=50)
@@ -109,6 +115,15 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise SettingError(f"{name}={value!r}: must be an integer >= {minimum}")
+        if self.micro_batch is not None and (
+            isinstance(self.micro_batch, bool)
+            or not isinstance(self.micro_batch, int)
+            or not 2 <= self.micro_batch <= self.batch_size
+        ):
+            raise SettingError(
+                f"micro_batch={self.micro_batch!r}: must be an integer from 2 to batch_size ({self.batch_size}), "
+                "or None for the whole batch at once"
+            )
         for name, positive in (("lr", True), ("weight_decay", False), ("grad_clip", False)):
             value = getattr(self, name)
             if (

@@ -133,29 +133,94 @@ def train_step(
     batch: dict,
     grad_clip: float,
     autocast=nullcontext(),
+    micro_batch: Optional[int] = None,
 ) -> torch.Tensor:
     """One optimiser step on a collated batch: encode (under `autocast`), GCL loss of the (global) batch,
-    backward, gradient clipping (0: off), optimiser step, logit-scale clamp. Returns the detached loss; a
-    non-finite loss raises FloatingPointError before the weights change."""
+    backward, gradient clipping (0: off), optimiser step, logit-scale clamp. With `micro_batch` below the batch,
+    the gradient is cached (`gradient_cached_backward`): memory of one chunk, the whole batch's gradient. Returns
+    the detached loss; a non-finite loss raises FloatingPointError before the weights change."""
     encoder = getattr(model, "module", model)  # under DistributedDataParallel
     device = encoder.logit_scale.device
-    with autocast:
-        q, d, scale = model(
-            {"query": batch["query"].to(device)},
-            {k: v.to(device) for k, v in batch["fields"].items()},
-            batch["field_mask"].to(device),
-        )
-    loss = loss_fn(q, d, scale, batch["score"], batch["query_code"], batch["doc_code"])
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"loss is {loss.item()}")
+    inputs = (
+        {"query": batch["query"].to(device)},
+        {k: v.to(device) for k, v in batch["fields"].items()},
+        batch["field_mask"].to(device),
+    )
+    targets = (batch["score"], batch["query_code"], batch["doc_code"])
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    if micro_batch is not None and micro_batch < len(batch["score"]):
+        loss = gradient_cached_backward(model, loss_fn, inputs, targets, micro_batch, autocast)
+    else:
+        with autocast:
+            q, d, scale = model(*inputs)
+        loss = _finite(loss_fn(q, d, scale, *targets))
+        loss.backward()
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(encoder.parameters(), grad_clip)
     optimizer.step()
     with torch.no_grad():
         encoder.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
     return loss.detach()
+
+
+def _finite(loss: torch.Tensor) -> torch.Tensor:
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss is {loss.item()}")
+    return loss
+
+
+def gradient_cached_backward(model, loss_fn, inputs: tuple, targets: tuple, micro_batch: int, autocast) -> torch.Tensor:
+    """The batch's gradient with one chunk of at most `micro_batch` rows in memory at a time (balanced chunks of 2
+    rows or more; GradCache, Gao et al. 2021, arXiv 2101.06983), for any target and weighting of the GCL loss;
+    returns the loss.
+
+    1. Encode every chunk without gradients and join the embeddings (BatchNorm's running statistics are restored
+       after this pass, so each chunk updates them once, in step 3).
+    2. The loss of the whole (under torchrun: global) batch on those embeddings, and its gradient with respect to
+       each embedding and to the logit scale.
+    3. Encode each chunk again with gradients and back-propagate its rows' cached embedding gradients (the
+       logit scale's with the last chunk); parameter gradients add up over the chunks. DDP synchronises once,
+       in the last chunk's backward.
+    Augmentation happened in the data loader, so both passes see the same tensors. Towers without BatchNorm get
+    the whole batch's gradient up to float rounding; BatchNorm normalises each chunk with its own statistics (as
+    each process's share does in multi-process training without synchronised BatchNorm).
+    """
+    lhs, rhs, mask = inputs
+    n = len(mask)
+    n_chunks = max(1, min(math.ceil(n / micro_batch), n // 2))  # balanced, at least 2 rows each (BatchNorm)
+    bounds = [round(i * n / n_chunks) for i in range(n_chunks + 1)]
+    chunks = [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+
+    def encode(rows: slice):
+        return model({k: v[rows] for k, v in lhs.items()}, {k: v[rows] for k, v in rhs.items()}, mask[rows])
+
+    encoder = getattr(model, "module", model)
+    running = {
+        name: b.clone() for name, b in encoder.named_buffers() if "running_" in name or "batches_tracked" in name
+    }
+    with torch.no_grad(), autocast:
+        encoded = [encode(rows) for rows in chunks]
+    with torch.no_grad():
+        for name, b in encoder.named_buffers():
+            if name in running:
+                b.copy_(running[name])
+    q = torch.cat([e[0] for e in encoded]).requires_grad_()
+    d = torch.cat([e[1] for e in encoded]).requires_grad_()
+    scale = encoded[0][2].detach().requires_grad_()
+    del encoded
+    loss = _finite(loss_fn(q, d, scale, *targets))
+    loss.backward()
+    for i, rows in enumerate(chunks):
+        last = i == len(chunks) - 1
+        with nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync():
+            with autocast:
+                q_rows, d_rows, scale_again = encode(rows)
+            outputs, grads = [q_rows, d_rows], [q.grad[rows], d.grad[rows]]
+            if last:
+                outputs.append(scale_again)
+                grads.append(scale.grad)
+            torch.autograd.backward(outputs, grads)
+    return loss
 
 
 def _setup_distributed(config: TrainConfig) -> tuple[int, int, torch.device]:
@@ -360,7 +425,7 @@ def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Modul
             for group in optimizer.param_groups:
                 group["lr"] = lr
             try:
-                loss = train_step(model, loss_fn, optimizer, batch, config.grad_clip, autocast)
+                loss = train_step(model, loss_fn, optimizer, batch, config.grad_clip, autocast, config.micro_batch)
             except FloatingPointError as error:
                 where = (
                     f"the last good checkpoint (step {last_saved}) is in {run_dir}"

@@ -76,7 +76,7 @@ def read_summary(run_dir: str | Path) -> dict:
 #: TrainConfig fields a resumed run may change without notice, and those it may change with a record in config.json
 #: (how it runs, not what it trains; `steps` may grow, not fall below the checkpoint's step)
 RESUME_IGNORED = ("out", "resume", "progress")
-RESUME_RECORDED = ("preset", "checkpoint_every", "num_workers", "device", "steps", "model_cache_dir")
+RESUME_RECORDED = ("preset", "checkpoint_every", "num_workers", "device", "steps", "model_cache_dir", "micro_batch")
 
 
 def _comparable(settings: dict) -> dict:
