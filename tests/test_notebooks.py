@@ -143,6 +143,45 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, ca
         notebooks.run_notebooks(out, params={"nope": 1}, notebooks=[src.name], notebook_dir=src.parent)
 
 
+def test_relative_paths_mean_what_they_mean_where_the_command_runs(tmp_path, monkeypatch, capsys):
+    """The notebooks run in the run directory; `-p data_path=data/shop` and `--image-root img` are read from the
+    working directory of `gcl-nb notebooks`, as in the user's shell."""
+    from gcl_nb.workbench.cli import main as cli_main
+
+    source = tmp_path / "nb"
+    source.mkdir()
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "run_dir = ''\npreset = 'cpu'\nci = False\ndata_path = None\nimage_root = None\non_bad_image = 'error'\n"
+            "check_images = 'exists'\ncorpus = 'half'",
+            metadata={"tags": ["parameters"]},
+        ),
+        nbformat.v4.new_code_cell(
+            "from pathlib import Path\nassert (Path(data_path) / 'here.txt').is_file(), data_path\n"
+            "assert (Path(image_root) / 'a.png').is_file(), image_root"
+        ),
+    ]
+    for name in notebooks.NOTEBOOKS:
+        nbformat.write(nb, source / name)
+    work = tmp_path / "work"
+    (work / "data" / "shop").mkdir(parents=True)
+    (work / "data" / "shop" / "here.txt").write_text("x")
+    (work / "img").mkdir()
+    (work / "img" / "a.png").write_bytes(b"x")
+    monkeypatch.chdir(work)
+    args = ["notebooks", "--notebook-dir", str(source), "--out", "runs/x", "--no-html", "--image-root", "img"]
+    assert cli_main([*args, "-p", "data_path=data/shop"]) == 0
+    injected = next(
+        c.source
+        for c in nbformat.read(work / "runs" / "x" / notebooks.NOTEBOOKS[0], as_version=4).cells
+        if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    assert f'data_path = "{work / "data" / "shop"}"' in injected and f'image_root = "{work / "img"}"' in injected
+
+
 def test_cli_arguments():
     import argparse
 
