@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from gcl_nb.data import load_gs
-from gcl_nb.data.schema import QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
+from gcl_nb.data.schema import QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError
 from gcl_nb.workbench.cli import main as cli_main
 
 COLOURS = {"crimson": (200, 20, 60), "teal": (0, 128, 128), "amber": (255, 190, 0), "slate": (90, 100, 110)}
@@ -19,8 +19,9 @@ BRANDS = ["Nordhaus", "Kiku", "Atelier 9"]
 
 
 def write_shop(root: Path) -> dict:
-    """A homeware shop: 72 catalogued products (ids like 'HW-0007-b'), 48 queries judged by clicks, 40x56 PNG
-    images in per-kind subfolders, a brand column; plus the irregular rows the report must count."""
+    """A homeware shop: 72 catalogued products (ids like 'HW-0007-b'; the last 24 duplicate the 24 before them
+    under their own ids), 48 queries judged by clicks, 40x56 PNG images in per-kind subfolders, a brand column;
+    plus the irregular rows the report must count."""
     rng = np.random.default_rng(5)
     images = root / "img"
     products = []
@@ -41,6 +42,8 @@ def write_shop(root: Path) -> dict:
     products[5]["picture"] = ""  # no image: found by its title
     (images / "lamp" / "broken.png").write_bytes(b"not a png")
     products[7]["picture"] = "lamp/broken.png"  # unreadable image: kept without it
+    for i in range(48, 72):  # duplicates of 24..47 under their own ids (same title, image, brand): exact score ties
+        products[i] = {**products[i - 24], "sku": products[i]["sku"]}
     log = []
     for q, (colour, kind) in enumerate((c, k) for c in COLOURS for k in KINDS):
         for extra in ("", " for my flat"):
@@ -314,16 +317,19 @@ def test_a_rank_column_becomes_position(shop, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_notebooks_run_on_the_prepared_folder(shop, prepared, tmp_path):
-    """01 explores it, 02 trains on it (CI mode: a few steps), 03 and 04 analyse those runs."""
-    from gcl_nb.workbench.notebooks import run_notebooks
+def test_the_readme_own_data_commands_run_as_written(tmp_path, monkeypatch):
+    """README "Your own data" from the folder holding the shop's files, relative paths as written: prepare, then
+    the notebooks in CI mode (01 explores the folder, 02 trains a few steps, 03 and 04 analyse those runs; 03's hand
+    check agrees with the evaluation on a ranking with tied duplicates)."""
+    import nbformat
 
-    executed = run_notebooks(
-        tmp_path / "run",
-        preset="smoke",
-        ci=True,
-        params={"data_path": str(prepared), "image_root": str(shop["images"]), "batch_size": 8},
-    )
+    write_shop(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    relative = {"pairs": Path("log.jsonl"), "catalogue": Path("catalogue.csv"), "images": Path("img")}
+    assert cli_main(prepare_args(relative, Path("data/shop"))) == 0
+    notebooks = ["notebooks", "--preset", "smoke", "--ci", "--image-root", "img", "-p", "data_path=data/shop"]
+    assert cli_main([*notebooks, "-p", "batch_size=8", "--out", "runs/default"]) == 0
+    executed = sorted((tmp_path / "runs" / "default").glob("*.ipynb"))
     assert [p.name for p in executed] == [
         "01_data_exploration.ipynb",
         "02_gpu_training.ipynb",
@@ -331,6 +337,10 @@ def test_the_notebooks_run_on_the_prepared_folder(shop, prepared, tmp_path):
         "04_embedding_maps.ipynb",
     ]
     assert all(p.with_suffix(".html").is_file() for p in executed)
+    printed = "".join(
+        o.get("text", "") for c in nbformat.read(executed[2], as_version=4).cells for o in c.get("outputs", [])
+    )
+    assert all(f"✓ {m}: by hand" in printed for m in ("ndcg@10", "err", "rbp@0.9")) and "✗" not in printed
 
 
 def test_relative_image_paths_stay_under_the_image_root(tmp_path):
@@ -344,3 +354,88 @@ def test_relative_image_paths_stay_under_the_image_root(tmp_path):
     assert images.present() == {"lamps/a.png"} and images.path("a") == tmp_path / "lamps" / "a.png"
     with pytest.raises(DataError, match="is not a file under"):
         images.path("b")
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_an_interrupted_prepare_is_recognisably_incomplete(shop, tmp_path, monkeypatch, capsys):
+    """Killed after the split files and before its report (here: an interrupt once the parquet files are written),
+    prepare leaves no `--out` folder but `.<name>.partial`, which every reader names, with the command to rerun."""
+    from gcl_nb.data import prepare as prepare_module
+
+    def export_then_interrupt(*args, **kwargs):
+        export_parquet(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    export_parquet = prepare_module.export_parquet
+    monkeypatch.setattr(prepare_module, "export_parquet", export_then_interrupt)
+    out = tmp_path / "shop"
+    with pytest.raises(KeyboardInterrupt):
+        cli_main(prepare_args(shop, out, "--layout", "parquet"))
+    assert not out.exists() and len(list((tmp_path / ".shop.partial" / "data").glob("*.parquet"))) == 4
+    assert cli_main(["evaluate", "--bm25", "--data", str(out), "--splits", "in_domain", "novel_query"]) == 2
+    assert f"{out}: incomplete: gcl-nb prepare was interrupted while writing it" in _one_line_error(capsys)
+    from gcl_nb.workbench.notebooks import workbench_data
+
+    with pytest.raises(DataError, match="run gcl-nb prepare again"):
+        workbench_data(tmp_path / "run", data_path=out)
+    monkeypatch.undo()
+    assert cli_main(prepare_args(shop, out, "--layout", "parquet")) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop"] and load_gs(out).layout == "parquet"
+    listed = json.loads((out / "prepare_report.json").read_text())["files"]
+    assert listed == [f"data/{split}-00000-of-00001.parquet" for split in sorted(SPLITS)]
+
+
+def test_a_prepared_folder_lacking_a_file_is_refused_new_and_old(shop, prepared, tmp_path):
+    """A folder whose report lists its files must hold them all; one prepared before reports listed files (no
+    `files`) must hold the four split files and both corpus files, and loads when it does."""
+    import shutil
+
+    folder = tmp_path / "shop"
+    shutil.copytree(prepared, folder)
+    report = json.loads((folder / "prepare_report.json").read_text())
+    assert "query_1_product_id_1.csv" in report["files"] and "corpus_2.json" in report["files"]
+    (folder / "query_1_product_id_1_gt_dev.json").unlink()
+    with pytest.raises(DataError, match=r"shop: incomplete data folder: query_1_product_id_1_gt_dev.json missing"):
+        load_gs(folder, image_root=shop["images"])
+    del report["files"]  # as written before this change
+    (folder / "prepare_report.json").write_text(json.dumps(report))
+    assert load_gs(folder, image_root=shop["images"]).splits == SPLITS
+    (folder / "query_1_product_id_1.csv").unlink()
+    with pytest.raises(DataError, match="query_1_product_id_1.csv missing .*make it again with gcl-nb prepare"):
+        load_gs(folder, image_root=shop["images"], splits=["in_domain"])
+    (folder / "prepare_report.json").write_text(json.dumps(report)[:40])  # cut short by a kill
+    with pytest.raises(DataError, match="prepare_report.json: unreadable .* did not complete this folder"):
+        load_gs(folder, image_root=shop["images"])
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--top-q", "0"], "top_q (--top-q)=0: give a whole number >= 1 (or -1: every query)"),
+        (["--batch-size", "-4"], "batch_size (--batch-size)=-4: give a whole number >= 2"),
+        (["--seed", "-1"], "seed (--seed)=-1: give a whole number >= 0"),
+    ],
+)
+def test_every_option_is_checked_before_anything_is_written(shop, tmp_path, capsys, extra, message):
+    assert cli_main(prepare_args(shop, tmp_path / "out", *extra)) == 2
+    assert _one_line_error(capsys).endswith(f"invalid setting: {message} (--debug shows the traceback)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_score_the_split_files_cannot_hold_exactly_is_one_line(shop, tmp_path, capsys):
+    log = pd.read_json(shop["pairs"], lines=True)
+    log["clicks"] = log["clicks"].astype(object)
+    log.loc[2, "clicks"] = "1e19"  # int64 would wrap it to -9223372036854775808
+    bad = tmp_path / "log.csv"
+    log.to_csv(bad, index=False)
+    args = prepare_args(shop, tmp_path / "out")
+    args[args.index(str(shop["pairs"]))] = str(bad)
+    assert cli_main(args) == 2
+    err = _one_line_error(capsys)
+    assert f"{bad}, line 4: score 1e19 in column 'clicks' is beyond 9,007,199,254,740,992 (2**53)" in err
+    assert "scale the column down" in err and not (tmp_path / "out").exists()

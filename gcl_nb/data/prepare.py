@@ -43,17 +43,30 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from gcl_nb.data.atomic_files import WRITER_FILE, atomic_write_text, folder_written_whole
 from gcl_nb.data.gs.parquet_write import export_parquet
 from gcl_nb.data.gs.validation import csv_line, derived_query_ids
-from gcl_nb.data.schema import PAIR_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError
+from gcl_nb.data.schema import (
+    PAIR_COLUMNS,
+    PREPARE_REPORT,
+    SPLIT_CORPUS,
+    SPLIT_FILE_STEMS,
+    SPLITS,
+    DataError,
+    SettingError,
+    check_choice,
+    check_whole_number,
+)
 from gcl_nb.data.synthshop.writer import write_layout
 
-REPORT_NAME = "prepare_report.json"
 SCORE_KINDS = ("auto", "score", "rank")
 LAYOUTS = ("tarball", "parquet")
 RANK_COLUMN_NAMES = ("position", "rank")
 QUERY_SHARE, PRODUCT_SHARE = 0.8, 0.5  # the release's split: queries 80/20, products 50/50
 MIN_JUDGED = 2
+#: the largest whole score (or rank) the split files hold exactly: 2**53, beyond which float64 (CSV and parquet
+#: readers) rounds whole numbers
+MAX_EXACT_SCORE = 2**53
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
@@ -126,6 +139,14 @@ def _scores(pairs: pd.DataFrame, path: Path, column: str, kind: str) -> np.ndarr
         raise DataError(
             f"{_where(path, i)}: score {numbers[i]:g} is negative; scores are weights (higher is "
             f"better, >= 0). If {column!r} is a rank, pass --score-is rank"
+        )
+    too_large = np.abs(numbers) > MAX_EXACT_SCORE
+    if too_large.any():
+        i = int(np.flatnonzero(too_large)[0])
+        raise DataError(
+            f"{_where(path, i)}: {'rank' if kind == 'rank' else 'score'} {raw.iloc[i]} in column {column!r} is "
+            f"beyond {MAX_EXACT_SCORE:,} (2**53), the largest whole number the split files hold exactly "
+            f"({too_large.sum()} rows like this); scale the column down (e.g. divide it by 1000) or drop those rows"
         )
     if kind == "rank" and ((numbers < 1) | (numbers % 1 != 0)).any():
         i = int(np.flatnonzero((numbers < 1) | (numbers % 1 != 0))[0])
@@ -225,8 +246,7 @@ def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.
 
 
 def _score_kind(column: str, kind: str) -> str:
-    if kind not in SCORE_KINDS:
-        raise ValueError(f"score_is={kind!r}: choose one of {SCORE_KINDS}")
+    check_choice("score_is (--score-is)", kind, SCORE_KINDS)
     if kind == "auto":
         return "rank" if column.lower() in RANK_COLUMN_NAMES else "score"
     return kind
@@ -306,13 +326,18 @@ def prepare(
 ) -> dict:
     """Write the data folder `out` (see the module docstring) and return the report (also in
     `out/prepare_report.json`). `top_q` / `batch_size`: the evaluation's sampled queries and the training batch
-    the report checks the splits against."""
+    the report checks the splits against.
+
+    The folder is written whole or not at all (gcl_nb.data.atomic_files.folder_written_whole); its report,
+    written last, lists every file of it (`files`), which the loader checks are all there."""
     pairs_path, catalogue_path, image_root, out = Path(pairs), Path(catalogue), Path(image_root), Path(out)
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout={layout!r}: choose one of {LAYOUTS}")
+    check_choice("layout (--layout)", layout, LAYOUTS)
     kind = _score_kind(score_column, score_is)
+    check_whole_number("seed (--seed)", seed, minimum=0)
+    check_whole_number("top_q (--top-q)", top_q, minimum=1, also=(-1, "every query"))
+    check_whole_number("batch_size (--batch-size)", batch_size, minimum=2)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise DataError(f"{out}: exists and is not an empty folder; choose a new --out or remove it")
+        raise SettingError(f"{out}: exists and is not an empty folder; choose a new --out or remove it")
     if not image_root.is_dir():
         raise DataError(
             f"{image_root}: the image root is not a folder; pass the folder the catalogue's image "
@@ -393,14 +418,16 @@ def prepare(
 
     entries = products[["product_id", "half", "title", "image_local", *extra]]
     entries = entries.astype(object).where(entries != "", None)  # a missing field is null in the corpus file
-    if layout == "tarball":
-        out.mkdir(parents=True, exist_ok=True)
-        write_layout(out, rows, entries, dev_queries)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            write_layout(Path(tmp), rows, entries, dev_queries)
-            export_parquet(tmp, out, image_root=image_root)
-    (out / REPORT_NAME).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    with folder_written_whole(out, "gcl-nb prepare") as partial:
+        if layout == "tarball":
+            write_layout(partial, rows, entries, dev_queries)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                write_layout(Path(tmp), rows, entries, dev_queries)
+                export_parquet(tmp, partial, image_root=image_root)
+        written = (f for f in partial.rglob("*") if f.is_file() and f.name != WRITER_FILE)
+        report["files"] = sorted(f.relative_to(partial).as_posix() for f in written)
+        atomic_write_text(json.dumps(report, indent=2, ensure_ascii=False), partial / PREPARE_REPORT)
     return report
 
 

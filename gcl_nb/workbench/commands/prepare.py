@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gcl_nb.data.prepare import LAYOUTS, REPORT_NAME, SCORE_KINDS, Columns, format_report, prepare
+from gcl_nb.data.prepare import LAYOUTS, SCORE_KINDS, Columns, format_report, prepare
+from gcl_nb.data.schema import PREPARE_REPORT
 
 
 def add_cli(parser) -> None:
@@ -66,7 +67,7 @@ def run_cli(args) -> int:
     )
     print(format_report(report))
     print(
-        f"data folder: {args.out} (report: {args.out}/{REPORT_NAME}); train with "
+        f"data folder: {args.out} (report: {args.out}/{PREPARE_REPORT}); train with "
         f"--data {args.out} --image-root {args.image_root}"
     )
     return 0
