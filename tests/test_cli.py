@@ -33,7 +33,13 @@ def test_ctrl_c_ends_a_subcommand_with_one_line_and_status_130(tmp_path):
 
     out = tmp_path / "shop"
     command = [sys.executable, "-m", "gcl_nb", "make-data", "--preset", "cpu", "--out", str(out)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(  # SIGINT as a terminal sends it, even when pytest runs with it ignored
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while not (tmp_path / ".shop.partial").is_dir() and time.monotonic() < deadline:
         time.sleep(0.05)

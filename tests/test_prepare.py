@@ -2,6 +2,7 @@
 sizes, images in subfolders, a further text field) -> the Marqo-GS layout -> train -> evaluate -> experiment."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -374,8 +375,8 @@ def test_an_interrupted_prepare_is_recognisably_incomplete(shop, tmp_path, monke
     export_parquet = prepare_module.export_parquet
     monkeypatch.setattr(prepare_module, "export_parquet", export_then_interrupt)
     out = tmp_path / "shop"
-    with pytest.raises(KeyboardInterrupt):
-        cli_main(prepare_args(shop, out, "--layout", "parquet"))
+    assert cli_main(prepare_args(shop, out, "--layout", "parquet")) == 130
+    assert _one_line_error(capsys).startswith("gcl-nb prepare: interrupted")
     assert not out.exists() and len(list((tmp_path / ".shop.partial" / "data").glob("*.parquet"))) == 4
     assert cli_main(["evaluate", "--bm25", "--data", str(out), "--splits", "in_domain", "novel_query"]) == 2
     assert f"{out}: incomplete: gcl-nb prepare was interrupted while writing it" in _one_line_error(capsys)
@@ -439,3 +440,99 @@ def test_a_score_the_split_files_cannot_hold_exactly_is_one_line(shop, tmp_path,
     err = _one_line_error(capsys)
     assert f"{bad}, line 4: score 1e19 in column 'clicks' is beyond 9,007,199,254,740,992 (2**53)" in err
     assert "scale the column down" in err and not (tmp_path / "out").exists()
+
+
+def _log_as_csv(shop: dict, folder: Path, name: str = "log.csv", **to_csv) -> Path:
+    path = folder / name
+    pd.read_json(shop["pairs"], lines=True).to_csv(path, index=False, **to_csv)
+    return path
+
+
+def _with(args: list[str], old: str, new: str) -> list[str]:
+    return [new if a == old else a for a in args]
+
+
+def test_files_in_other_shapes_are_read_as_they_are(shop, tmp_path):
+    """A semicolon-delimited log, a header with spaces after its commas, a latin-1 catalogue (--encoding) and a
+    catalogue naming its product ids otherwise (--catalogue-product-column) all prepare the same folder."""
+    semicolons = _log_as_csv(shop, tmp_path, "semicolons.csv", sep=";")
+    spaced = _log_as_csv(shop, tmp_path, "spaced.csv")
+    lines = spaced.read_text().splitlines()
+    spaced.write_text("\n".join([lines[0].replace(",", ", "), *lines[1:]]) + "\n")
+    catalogue = pd.read_csv(shop["catalogue"]).rename(columns={"sku": "Product ID"})
+    catalogue.loc[0, "name"] = "Crème kettle"
+    latin = tmp_path / "catalogue.csv"
+    latin.write_bytes(catalogue.to_csv(index=False).encode("latin-1"))
+    base = prepare_args(shop, tmp_path / "base")
+    assert cli_main(base) == 0
+    expected = json.loads((tmp_path / "base" / "prepare_report.json").read_text())["pairs"]
+    for name, log in (("semicolons", semicolons), ("spaced", spaced)):
+        assert cli_main(_with(prepare_args(shop, tmp_path / name), str(shop["pairs"]), str(log))) == 0
+        assert json.loads((tmp_path / name / "prepare_report.json").read_text())["pairs"] == expected, name
+    args = [*_with(prepare_args(shop, tmp_path / "latin"), str(shop["catalogue"]), str(latin)), "--encoding", "latin-1"]
+    assert cli_main([*args, "--catalogue-product-column", "Product ID"]) == 0
+    products = load_gs(tmp_path / "latin", image_root=shop["images"]).corpora
+    assert "Crème kettle" in set(products[1].products["title"]) | set(products[2].products["title"])
+
+
+def _break_json_line(shop, folder):
+    lines = shop["pairs"].read_text().splitlines()
+    lines[4] = lines[4][:-1]
+    (folder / "log.jsonl").write_text("\n".join(lines) + "\n")
+    return {"pairs": folder / "log.jsonl"}
+
+
+def _one_query_per_product(shop, folder):
+    log = pd.read_json(shop["pairs"], lines=True).drop_duplicates("search")
+    log.to_json(folder / "log.jsonl", orient="records", lines=True)
+    return {"pairs": folder / "log.jsonl"}
+
+
+def _header_only(shop, folder):
+    (folder / "log.csv").write_text("search,sku,clicks\n")
+    return {"pairs": folder / "log.csv"}
+
+
+def _no_images(shop, folder):
+    pd.read_csv(shop["catalogue"]).assign(picture="").to_csv(folder / "catalogue.csv", index=False)
+    return {"catalogue": folder / "catalogue.csv"}
+
+
+def _latin1_log(shop, folder):
+    path = _log_as_csv(shop, folder)
+    path.write_bytes(path.read_bytes().replace(b"teal rug", "teal rug à".encode("latin-1")))
+    return {"pairs": path}
+
+
+def _other_product_column(shop, folder):
+    pd.read_csv(shop["catalogue"]).rename(columns={"sku": "product_id"}).to_csv(folder / "cat.csv", index=False)
+    return {"catalogue": folder / "cat.csv"}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_break_json_line, r"log.jsonl, line 5: not valid JSON \(.*\); fix or remove that line of the pairs table"),
+        (_one_query_per_product, r"every query has fewer than two judged products \(49 queries\); the evaluation"),
+        (_header_only, "log.csv: the log holds a header and no rows"),
+        (_no_images, "catalogue.csv: image column 'picture' is empty in every row"),
+        (_latin1_log, r"log.csv, line \d+: the pairs table is not utf-8 .*--encoding latin-1"),
+        (_other_product_column, "no column 'sku' .* name it with --catalogue-product-column"),
+    ],
+)
+def test_advice_names_the_actual_cause(shop, tmp_path, capsys, change, message):
+    own = {**shop, **change(shop, tmp_path)}
+    assert cli_main(prepare_args(own, tmp_path / "out")) == 2
+    assert re.search(message, _one_line_error(capsys))
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.partial").exists()
+
+
+def test_an_empty_split_suggests_the_others(shop, tmp_path):
+    log = pd.read_json(shop["pairs"], lines=True)
+    two_queries = tmp_path / "log.jsonl"
+    log[log["search"].isin(["teal lamp", "amber mug"])].to_json(two_queries, orient="records", lines=True)
+    assert cli_main(_with(prepare_args(shop, tmp_path / "out"), str(shop["pairs"]), str(two_queries))) == 0
+    warnings = json.loads((tmp_path / "out" / "prepare_report.json").read_text())["warnings"]
+    assert "novel_query, zero_shot: no rows; evaluating them fails: evaluate the others (--splits in_domain " in (
+        " ".join(warnings)
+    )

@@ -33,6 +33,7 @@ the file, line and what to do, before anything is written.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import tempfile
@@ -72,28 +73,92 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 @dataclass(frozen=True)
 class Columns:
-    """Column names of the inputs."""
+    """Column names of the inputs; `catalogue_product` names the catalogue's product id column when it differs
+    from the log's (`product`)."""
 
     query: str = "query"
     product: str = "product_id"
     title: str = "title"
     image: str = "image"
+    catalogue_product: str | None = None
 
 
-def _read_table(path: Path, role: str) -> pd.DataFrame:
+#: delimiters a CSV header may use instead of commas (detected when its header has no comma)
+OTHER_DELIMITERS = (";", "\t", "|")
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+NEWLINE = b"\n"
+
+
+def _csv_delimiter(path: Path, encoding: str) -> str:
+    """',' unless the header line has no comma but one of OTHER_DELIMITERS (the most frequent)."""
+    with open(path, encoding=encoding, errors="replace") as f:
+        header = f.readline()
+    counts = {d: header.count(d) for d in OTHER_DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if "," not in header and counts[best] else ","
+
+
+def _read_table(path: Path, role: str, encoding: str) -> pd.DataFrame:
+    """The table (CSV: text cells; its delimiter detected from the header) with header names stripped of
+    spaces. DataError naming the file, and the line of a line that does not parse or decode."""
     if not path.is_file():
         raise DataError(f"{path}: no such file (the {role} table)")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".ndjson", ".json"):
-            return pd.read_json(path, lines=True, dtype=False, convert_dates=False)
-    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+            table = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                sep=_csv_delimiter(path, encoding),
+                encoding=encoding,
+            )
+        elif suffix in (".parquet", ".pq"):
+            table = pd.read_parquet(path)
+        elif suffix in JSON_SUFFIXES:
+            table = pd.read_json(path, lines=True, dtype=False, convert_dates=False, encoding=encoding)
+        else:
+            raise DataError(f"{path}: unknown table format {suffix!r}; give the {role} as .csv, .parquet or .jsonl")
+    except UnicodeDecodeError as e:
+        raise _undecodable(path, role, encoding, e) from None
+    except (ValueError, OSError, pd.errors.ParserError) as e:
+        if suffix in JSON_SUFFIXES and not isinstance(e, DataError):
+            _raise_bad_json_line(path, role, encoding)
         raise DataError(f"{path}: cannot read the {role} table ({type(e).__name__}: {e})") from None
-    raise DataError(f"{path}: unknown table format {suffix!r}; give the {role} as .csv, .parquet or .jsonl")
+    return table.rename(columns=lambda name: str(name).strip())
+
+
+def _undecodable(path: Path, role: str, encoding: str, error: UnicodeDecodeError) -> DataError:
+    """The error for a file that is not in `encoding`, naming the line of the first byte that does not decode."""
+    data = path.read_bytes()
+    try:
+        data.decode(encoding)
+        where = ""
+    except UnicodeDecodeError as e:
+        where = f", line {data.count(NEWLINE, 0, e.start) + 1}"
+    return DataError(
+        f"{path}{where}: the {role} table is not {encoding} ({error.reason}); pass its encoding, e.g. "
+        f"--encoding latin-1 (or cp1252, utf-16)"
+    )
+
+
+def _raise_bad_json_line(path: Path, role: str, encoding: str) -> None:
+    """DataError naming the first line of a JSON lines file that is not a JSON object (returns when every line is
+    one: the error lies elsewhere)."""
+    with open(path, encoding=encoding) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                problem = f"not valid JSON ({e.msg}, column {e.colno})"
+            else:
+                if isinstance(record, dict):
+                    continue
+                problem = f"a JSON {type(record).__name__}, not an object {{column: value}}"
+            raise DataError(f"{path}, line {number}: {problem}; fix or remove that line of the {role} table")
 
 
 def _where(path: Path, i: int) -> str:
@@ -191,16 +256,19 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.DataFrame, set, list[str], dict]:
+def _read_catalogue(
+    path: Path, columns: Columns, image_root: Path, encoding: str
+) -> tuple[pd.DataFrame, set, list[str], dict]:
     """(usable products: product_id, title, image_local ("" when absent or unreadable), further fields; every
     catalogue id; the further field names; the catalogue part of the report)."""
-    raw = _read_table(path, "catalogue")
+    raw = _read_table(path, "catalogue", encoding)
+    product = columns.catalogue_product or columns.product
     _require_columns(
         raw,
         path,
-        {"--product-column": columns.product, "--title-column": columns.title, "--image-column": columns.image},
+        {"--catalogue-product-column": product, "--title-column": columns.title, "--image-column": columns.image},
     )
-    ids = _text(raw[columns.product])
+    ids = _text(raw[product])
     if (ids == "").any():
         i = int(np.flatnonzero((ids == "").to_numpy())[0])
         raise DataError(f"{_where(path, i)}: empty product id; every catalogue row needs one")
@@ -215,10 +283,15 @@ def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.
         )
     images = _image_paths(raw, path, columns.image, image_root)
     named = images != ""
+    if not named.any():
+        raise DataError(
+            f"{path}: image column {columns.image!r} is empty in every row; give each product's image path "
+            f"(relative to --image-root), or name the column that holds them with --image-column"
+        )
     readable = pd.Series(False, index=raw.index)
     readable[named] = [_readable(image_root / p) for p in images[named]]
     unreadable = named & ~readable
-    extra = [str(c) for c in raw.columns if c not in (columns.product, columns.title, columns.image)]
+    extra = [str(c) for c in raw.columns if c not in (product, columns.title, columns.image)]
     clashes = [c for c in extra if c in ("half", "image_local", "image", *PAIR_COLUMNS)]
     if clashes:
         raise DataError(
@@ -294,13 +367,18 @@ def _split_report(rows: pd.DataFrame, products: pd.DataFrame, top_q: int, batch_
             "products_judged": int(own["product_id"].nunique()),
             "corpus_products": int((products["half"] == SPLIT_CORPUS[split]).sum()),
         }
-        if n_queries == 0:
-            warnings.append(f"{split}: no rows; evaluation of this split fails: a larger log is needed")
-        elif n_queries < top_q:
+        if 0 < n_queries < top_q:
             warnings.append(
                 f"{split}: {n_queries} queries, fewer than top_q={top_q}: the protocol evaluates all "
                 f"{n_queries} (sampling needs more)"
             )
+    empty = [split for split, counts in splits.items() if counts["queries"] == 0]
+    if empty:
+        others = " ".join(split for split in SPLITS if split not in empty)
+        warnings.append(
+            f"{', '.join(empty)}: no rows; evaluating {'it' if len(empty) == 1 else 'them'} fails: evaluate the "
+            f"others (--splits {others}) or prepare a larger log"
+        )
     n_train = splits["in_domain"]["queries"]
     if n_train < batch_size:
         warnings.append(
@@ -323,10 +401,11 @@ def prepare(
     columns: Columns = Columns(),
     top_q: int = 2000,
     batch_size: int = 128,
+    encoding: str = "utf-8",
 ) -> dict:
     """Write the data folder `out` (see the module docstring) and return the report (also in
     `out/prepare_report.json`). `top_q` / `batch_size`: the evaluation's sampled queries and the training batch
-    the report checks the splits against.
+    the report checks the splits against. `encoding`: the text encoding of CSV and JSON lines inputs.
 
     The folder is written whole or not at all (gcl_nb.data.atomic_files.folder_written_whole); its report,
     written last, lists every file of it (`files`), which the loader checks are all there."""
@@ -336,6 +415,12 @@ def prepare(
     check_whole_number("seed (--seed)", seed, minimum=0)
     check_whole_number("top_q (--top-q)", top_q, minimum=1, also=(-1, "every query"))
     check_whole_number("batch_size (--batch-size)", batch_size, minimum=2)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise SettingError(
+            f"encoding (--encoding)={encoding!r}: not a known text encoding; e.g. utf-8, latin-1"
+        ) from None
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SettingError(f"{out}: exists and is not an empty folder; choose a new --out or remove it")
     if not image_root.is_dir():
@@ -344,28 +429,46 @@ def prepare(
             f"paths are relative to (--image-root)"
         )
 
-    log = _read_table(pairs_path, "pairs")
+    log = _read_table(pairs_path, "pairs", encoding)
     _require_columns(
         log,
         pairs_path,
         {"--query-column": columns.query, "--product-column": columns.product, "--score-column": score_column},
     )
     scores = _scores(log, pairs_path, score_column, kind)
-    products, catalogue_ids, extra, catalogue_report = _read_catalogue(catalogue_path, columns, image_root)
+    products, catalogue_ids, extra, catalogue_report = _read_catalogue(catalogue_path, columns, image_root, encoding)
 
     rows = pd.DataFrame(
         {"query": _text(log[columns.query]), "product_id": _text(log[columns.product]), "score": scores}
     )
     counts = {"rows_read": len(rows)}
+    if rows.empty:
+        raise DataError(f"{pairs_path}: the log holds a header and no rows; give it its (query, product, score) rows")
     empty = (rows["query"] == "") | (rows["product_id"] == "")
     counts["empty_query_or_product"] = int(empty.sum())
     rows = rows[~empty]
+    if rows.empty:
+        raise DataError(
+            f"{pairs_path}: every row has an empty query or product id (columns {columns.query!r}, "
+            f"{columns.product!r}); name the columns that hold them with --query-column / --product-column"
+        )
     catalogued = rows["product_id"].isin(catalogue_ids)
     counts["product_not_in_catalogue"] = int((~catalogued).sum())
+    if not catalogued.any():
+        raise DataError(
+            f"{pairs_path}: none of its product ids is in {catalogue_path} (e.g. {rows['product_id'].iloc[0]!r} "
+            f"here, {min(catalogue_ids)!r} there); check that both files hold the same ids (--product-column "
+            f"names the log's column, --catalogue-product-column the catalogue's)"
+        )
     rows = rows[catalogued]
     usable = rows["product_id"].isin(set(products["product_id"]))
     counts["product_without_any_field"] = int((~usable).sum())
     rows = rows[usable]
+    if rows.empty:
+        raise DataError(
+            f"{catalogue_path}: no judged product has a title or a readable image; check --title-column, "
+            f"--image-column and --image-root"
+        )
     best_first = rows.sort_values("score", ascending=kind == "rank", kind="stable")
     duplicate = best_first.duplicated(["query", "product_id"])
     counts["duplicate_pairs"] = int(duplicate.sum())
@@ -377,8 +480,9 @@ def prepare(
     counts["rows_kept"] = len(rows)
     if rows.empty:
         raise DataError(
-            f"{pairs_path}: no usable (query, product) pair is left ({counts}); check that the product "
-            f"ids of the log and the catalogue match"
+            f"{pairs_path}: every query has fewer than two judged products "
+            f"({counts['queries_with_fewer_than_2_judged']} queries); the evaluation ranks a query's judged "
+            f"products against each other: give a log with {MIN_JUDGED} or more judged products per query"
         )
 
     rows, score_report = _score_columns(rows, score_column, kind)
