@@ -2,11 +2,14 @@
 
     report = prepare("log.csv", "catalogue.csv", image_root="images", score_column="clicks", out="data/shop")
 
-Inputs (CSV, parquet or JSON lines, by file suffix; ids are read as text):
+Inputs (CSV, parquet or JSON lines, by file suffix; ids are read as text; CSV and JSON lines in `encoding`, UTF-8
+by default; a CSV's delimiter is detected from its header (',', or ';', tab or '|' when it has no comma); header
+names are stripped of spaces):
 - pairs: one row per (query, product) judgement: `query`, `product_id` and the score column (clicks, purchases,
   a grade: higher is better; or a rank position: 1 is best).
 - catalogue: `product_id`, `title`, `image` (a path relative to the image root, or an absolute path inside it)
-  and any further text columns (description, brand, ...), which become document fields of the corpus.
+  and any further text columns (description, brand, ...), which become document fields of the corpus. Its
+  product id column may be named otherwise than the log's (`Columns.catalogue_product`).
 
 What is written is the tarball layout of the release (parquet with the images and further fields inside, on
 request; a product without image has a null image there), with the release's split procedure: queries 80/20
@@ -26,9 +29,11 @@ How the score becomes the release's columns (recorded in the report under "score
 Dropped and counted in the report: rows with an empty query or product id, rows whose product is not in the
 catalogue, duplicate (query, product) pairs (the best score is kept), rows of products with neither a title
 nor a readable image, and queries left with fewer than two judged products. Products with an unreadable image
-keep their other fields. Unusable input (a missing column, a non-numeric or negative score, a duplicate
-product id, an image path outside the image root or a URL: nothing is downloaded) raises a DataError naming
-the file, line and what to do, before anything is written.
+keep their other fields. Unusable input (a missing column, a non-numeric or negative score, a score beyond
+2**53, a duplicate product id, an image path outside the image root or a URL: nothing is downloaded) raises a
+DataError naming the file, line and what to do, and an unusable argument a SettingError, before anything is
+written. The folder is written whole or not at all (into `.<name>.partial`, renamed when complete); its report,
+written last, lists its files.
 """
 
 from __future__ import annotations
