@@ -227,9 +227,13 @@ def test_notebooks_and_committed_results_come_from_the_source_checkout_the_packa
     assert not (tmp_path / "run").exists()
 
 
-def test_trained_runs_reads_the_latest_trained_run_per_method_from_the_run_log(tmp_path):
+def test_trained_runs_reads_the_latest_trained_run_per_method_from_the_run_log(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="runs.jsonl not found"):
         notebooks.trained_runs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    log_run(tmp_path, "gcl-linear", 5, Path("relative"), 1.0)  # `gcl-nb experiment --out` relative to the shell's
+    monkeypatch.chdir(ROOT)
+    assert notebooks.trained_runs(tmp_path, ["gcl-linear"], seed=5) == {"gcl-linear": tmp_path / "relative"}
     log_run(tmp_path, "bm25", 0, None, 1.0)
     log_run(tmp_path, "clip", 0, tmp_path / "old", 2.0)
     log_run(tmp_path, "gcl-linear", 1, tmp_path / "other-seed", 2.0)
