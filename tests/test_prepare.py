@@ -20,8 +20,8 @@ BRANDS = ["Nordhaus", "Kiku", "Atelier 9"]
 
 
 def write_shop(root: Path) -> dict:
-    """A homeware shop: 72 catalogued products (ids like 'HW-0007-b'; the last 24 duplicate the 24 before them
-    under their own ids), 48 queries judged by clicks, 40x56 PNG images in per-kind subfolders, a brand column;
+    """A homeware shop: 72 catalogued products (ids like 'HW-0007-b'; the last 24, 'AW-0048' on, duplicate the 24
+    before them), 48 queries judged by clicks, 40x56 PNG images in per-kind subfolders, a brand column;
     plus the irregular rows the report must count."""
     rng = np.random.default_rng(5)
     images = root / "img"
@@ -43,8 +43,8 @@ def write_shop(root: Path) -> dict:
     products[5]["picture"] = ""  # no image: found by its title
     (images / "lamp" / "broken.png").write_bytes(b"not a png")
     products[7]["picture"] = "lamp/broken.png"  # unreadable image: kept without it
-    for i in range(48, 72):  # duplicates of 24..47 under their own ids (same title, image, brand): exact score ties
-        products[i] = {**products[i - 24], "sku": products[i]["sku"]}
+    for i in range(48, 72):  # duplicates of 24..47 (same title, image, brand): exact score ties, broken by id
+        products[i] = {**products[i - 24], "sku": f"AW-{i:04d}"}  # an id sorting before its original's
     log = []
     for q, (colour, kind) in enumerate((c, k) for c in COLOURS for k in KINDS):
         for extra in ("", " for my flat"):
@@ -342,6 +342,32 @@ def test_the_readme_own_data_commands_run_as_written(tmp_path, monkeypatch):
         o.get("text", "") for c in nbformat.read(executed[2], as_version=4).cells for o in c.get("outputs", [])
     )
     assert all(f"✓ {m}: by hand" in printed for m in ("ndcg@10", "err", "rbp@0.9")) and "✗" not in printed
+    _hand_ranking_matches_the_evaluation_on_every_query(tmp_path / "runs" / "default")
+
+
+def _hand_ranking_matches_the_evaluation_on_every_query(run_dir: Path) -> None:
+    """03's hand check ranks the search's scores with metric_order: for every in-domain query of the candidate its
+    RBP@0.9 by hand is the evaluation's; the search's own order of the tied duplicates misses it for some."""
+    from gcl_nb.data import DataOptions
+    from gcl_nb.metrics import metric_order
+    from gcl_nb.workbench.notebooks import CANDIDATE, load_results, load_views
+
+    _, per_query = load_results(run_dir)
+    views = load_views(run_dir, DataOptions("img").load("data/shop"))
+    stored = per_query[(per_query["method"] == CANDIDATE) & (per_query["split"] == "in_domain")]
+    missed_in_search_order = 0
+    for query_id, expected in zip(stored["query_id"], stored["rbp@0.9"]):
+        result = views.ranked(CANDIDATE, "in_domain", [query_id], 1000)
+        qrels = views.qrels("in_domain", query_id)
+
+        def rbp(order: list) -> float:
+            grades = np.array([qrels.get(product, 0) for product in order], dtype=float)
+            return 0.1 * float(np.sum(grades / max(qrels.values()) * 0.9 ** np.arange(len(grades))))
+
+        assert rbp(metric_order(result.run()[query_id])) == pytest.approx(expected, rel=1e-6), query_id
+        search_order = [result.doc_ids[i] for i in result.doc_index[0] if i >= 0]
+        missed_in_search_order += rbp(search_order) != pytest.approx(expected, rel=1e-6)
+    assert missed_in_search_order > 0, "the duplicates tie with different grades somewhere"
 
 
 def test_relative_image_paths_stay_under_the_image_root(tmp_path):
