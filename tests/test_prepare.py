@@ -508,6 +508,11 @@ def _break_json_line(shop, folder):
     return {"pairs": folder / "log.jsonl"}
 
 
+def _json_array(shop, folder):
+    pd.read_json(shop["pairs"], lines=True).to_json(folder / "log.json", orient="records", indent=1)
+    return {"pairs": folder / "log.json"}
+
+
 def _one_query_per_product(shop, folder):
     log = pd.read_json(shop["pairs"], lines=True).drop_duplicates("search")
     log.to_json(folder / "log.jsonl", orient="records", lines=True)
@@ -539,6 +544,7 @@ def _other_product_column(shop, folder):
     "change, message",
     [
         (_break_json_line, r"log.jsonl, line 5: not valid JSON \(.*\); fix or remove that line of the pairs table"),
+        (_json_array, r"log.json, line 1: not valid JSON \(.*\): a JSON array\? give one JSON object per line"),
         (_one_query_per_product, r"every query has fewer than two judged products \(49 queries\); the evaluation"),
         (_header_only, "log.csv: the log holds a header and no rows"),
         (_no_images, "catalogue.csv: image column 'picture' is empty in every row"),

@@ -159,6 +159,8 @@ def _raise_bad_json_line(path: Path, role: str, encoding: str) -> None:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
                 problem = f"not valid JSON ({e.msg}, column {e.colno})"
+                if line.lstrip().startswith("["):
+                    problem += ": a JSON array? give one JSON object per line (JSON lines)"
             else:
                 if isinstance(record, dict):
                     continue
