@@ -145,7 +145,8 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, ca
 
 def test_relative_paths_mean_what_they_mean_where_the_command_runs(tmp_path, monkeypatch, capsys):
     """The notebooks run in the run directory; `-p data_path=data/shop` and `--image-root img` are read from the
-    working directory of `gcl-nb notebooks`, as in the user's shell."""
+    working directory of `gcl-nb notebooks`, as in the user's shell. A cell interrupted by Ctrl-C ends the command
+    with one line and status 130."""
     from gcl_nb.workbench.cli import main as cli_main
 
     source = tmp_path / "nb"
@@ -180,6 +181,12 @@ def test_relative_paths_mean_what_they_mean_where_the_command_runs(tmp_path, mon
         if "injected-parameters" in c.metadata.get("tags", [])
     )
     assert f'data_path = "{work / "data" / "shop"}"' in injected and f'image_root = "{work / "img"}"' in injected
+    nb.cells.append(nbformat.v4.new_code_cell("raise KeyboardInterrupt  # as Ctrl-C reaching the kernel"))
+    nbformat.write(nb, source / notebooks.NOTEBOOKS[0])
+    capsys.readouterr()
+    assert cli_main([*args, "-p", "data_path=data/shop"]) == 130
+    err = capsys.readouterr().err  # after papermill's progress bar
+    assert err.endswith("\ngcl-nb notebooks: interrupted (Ctrl-C)\n") and "Traceback" not in err
 
 
 def test_cli_arguments():

@@ -11,7 +11,8 @@ options `image_root`, `on_bad_image`, `check_images`, `corpus`: see gcl_nb.data.
 checked against the notebooks' declarations first (gcl_nb.workbench.notebooks.parameters). The notebooks run in
 the run directory, so a relative path in a PATH_PARAMETERS value is made absolute first: it means what it means
 where the caller runs (`gcl-nb notebooks -p data_path=data/shop` reads ./data/shop). A data error or an
-invalid setting in a notebook is raised as a DataError / SettingError naming the notebook. 02 writes checkpoints
+invalid setting in a notebook is raised as a DataError / SettingError naming the notebook, an interrupted cell
+(Ctrl-C) as KeyboardInterrupt. 02 writes checkpoints
 and results into `run_dir`; 03 and 04 read them.
 
 papermill is imported by the function that uses it: it takes seconds to import and the notebooks' kernels import
@@ -100,6 +101,8 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
                                        cwd=str(out_dir), progress_bar=log, log_output=log,
                                        extra_arguments=[_KERNEL_QUIET])
         except papermill.PapermillExecutionError as err:
+            if err.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too: the run was interrupted
+                raise KeyboardInterrupt from None
             reported = {"DataError": DataError, "SettingError": SettingError}.get(err.ename)
             if reported is not None:
                 raise reported(f"{err.evalue} (in {target}, cell [{err.exec_count}])") from None
