@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from gcl_nb.data import load_gs
 from gcl_nb.data.schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError, SettingError, check_split
 from gcl_nb.models import EncoderConfig
 from gcl_nb.workbench import cli
@@ -22,6 +23,31 @@ def test_unknown_subcommand_exits_with_usage_error():
     with pytest.raises(SystemExit) as exc:
         main(["no-such-command"])
     assert exc.value.code == 2
+
+
+def test_ctrl_c_ends_a_subcommand_with_one_line_and_status_130(tmp_path):
+    """SIGINT during `make-data` (once it writes): one line, no traceback, status 130, and the interrupted folder is
+    recognisably incomplete."""
+    import signal
+    import time
+
+    out = tmp_path / "shop"
+    command = [sys.executable, "-m", "gcl_nb", "make-data", "--preset", "cpu", "--out", str(out)]
+    process = subprocess.Popen(  # SIGINT as a terminal sends it, even when pytest runs with it ignored
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / ".shop.partial").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err == "gcl-nb make-data: interrupted (Ctrl-C)\n"
+    with pytest.raises(DataError, match="incomplete: gcl-nb make-data was interrupted"):
+        load_gs(out)
 
 
 def test_split_tables_agree_with_marqo_gs_layout():

@@ -13,6 +13,7 @@ from gcl_nb.metrics import (
     dcg,
     err,
     mean_average_precision,
+    metric_order,
     metric_set,
     mrr,
     ndcg,
@@ -69,6 +70,33 @@ def test_ties_are_broken_by_document_id_descending_like_trec_eval():
     assert mrr(qrels, run, 1) == 1.0
     run = {"q": {"a": 1.0, "b": 1.0, "c": 0.5}}  # ranked b, a, c
     assert mrr(qrels, run, 10) == 0.5
+
+
+def test_metric_order_ranks_tied_duplicates_as_every_metric_does():
+    """Duplicate products (same title, same image: the same similarity) in a search's order: RBP, ERR and NDCG
+    computed by hand over `metric_order` equal the library's; over the search's own order they need not."""
+    qrels = {"q": {"p1": 5, "p2": 1, "p3": 3, "p9": 2}}
+    search = {"p1": 0.7, "p2": 0.9, "p3": 0.9, "p4": 0.9, "p9": 0.5}  # p2, p3, p4 tied
+    assert metric_order(search) == ["p4", "p3", "p2", "p1", "p9"]
+
+    def by_hand(order):
+        g = np.array([qrels["q"].get(d, 0) for d in order], dtype=float)
+        r = np.arange(1, len(g) + 1)
+        ideal = np.sort(list(qrels["q"].values()))[::-1]
+        R = (2.0**g - 1) / 2.0 ** g.max()
+        return {
+            "rbp": 0.1 * np.sum(g / 5 * 0.9 ** (r - 1)),
+            "err": np.sum(R / r * np.cumprod(np.r_[1.0, 1 - R[:-1]])),
+            "ndcg": np.sum(g / np.log2(r + 1)) / np.sum(ideal / np.log2(np.arange(1, len(ideal) + 1) + 1)),
+        }
+
+    library = {
+        "rbp": rbp(qrels, {"q": search}, 0.9),
+        "err": err(qrels, {"q": search}),
+        "ndcg": ndcg(qrels, {"q": search}, 10),
+    }
+    assert by_hand(metric_order(search)) == pytest.approx(library, abs=1e-12)
+    assert by_hand(list(search))["rbp"] != pytest.approx(library["rbp"])
 
 
 def test_dcg_discounts_rank_r_by_log2_r_plus_1():

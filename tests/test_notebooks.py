@@ -143,6 +143,52 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, ca
         notebooks.run_notebooks(out, params={"nope": 1}, notebooks=[src.name], notebook_dir=src.parent)
 
 
+def test_relative_paths_mean_what_they_mean_where_the_command_runs(tmp_path, monkeypatch, capsys):
+    """The notebooks run in the run directory; `-p data_path=data/shop` and `--image-root img` are read from the
+    working directory of `gcl-nb notebooks`, as in the user's shell. A cell interrupted by Ctrl-C ends the command
+    with one line and status 130."""
+    from gcl_nb.workbench.cli import main as cli_main
+
+    source = tmp_path / "nb"
+    source.mkdir()
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "run_dir = ''\npreset = 'cpu'\nci = False\ndata_path = None\nimage_root = None\non_bad_image = 'error'\n"
+            "check_images = 'exists'\ncorpus = 'half'",
+            metadata={"tags": ["parameters"]},
+        ),
+        nbformat.v4.new_code_cell(
+            "from pathlib import Path\nassert (Path(data_path) / 'here.txt').is_file(), data_path\n"
+            "assert (Path(image_root) / 'a.png').is_file(), image_root"
+        ),
+    ]
+    for name in notebooks.NOTEBOOKS:
+        nbformat.write(nb, source / name)
+    work = tmp_path / "work"
+    (work / "data" / "shop").mkdir(parents=True)
+    (work / "data" / "shop" / "here.txt").write_text("x")
+    (work / "img").mkdir()
+    (work / "img" / "a.png").write_bytes(b"x")
+    monkeypatch.chdir(work)
+    args = ["notebooks", "--notebook-dir", str(source), "--out", "runs/x", "--no-html", "--image-root", "img"]
+    assert cli_main([*args, "-p", "data_path=data/shop"]) == 0
+    injected = next(
+        c.source
+        for c in nbformat.read(work / "runs" / "x" / notebooks.NOTEBOOKS[0], as_version=4).cells
+        if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    assert f'data_path = "{work / "data" / "shop"}"' in injected and f'image_root = "{work / "img"}"' in injected
+    nb.cells.append(nbformat.v4.new_code_cell("raise KeyboardInterrupt  # as Ctrl-C reaching the kernel"))
+    nbformat.write(nb, source / notebooks.NOTEBOOKS[0])
+    capsys.readouterr()
+    assert cli_main([*args, "-p", "data_path=data/shop"]) == 130
+    err = capsys.readouterr().err  # after papermill's progress bar
+    assert err.endswith("\ngcl-nb notebooks: interrupted (Ctrl-C)\n") and "Traceback" not in err
+
+
 def test_cli_arguments():
     import argparse
 
@@ -188,9 +234,13 @@ def test_notebooks_and_committed_results_come_from_the_source_checkout_the_packa
     assert not (tmp_path / "run").exists()
 
 
-def test_trained_runs_reads_the_latest_trained_run_per_method_from_the_run_log(tmp_path):
+def test_trained_runs_reads_the_latest_trained_run_per_method_from_the_run_log(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="runs.jsonl not found"):
         notebooks.trained_runs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    log_run(tmp_path, "gcl-linear", 5, Path("relative"), 1.0)  # `gcl-nb experiment --out` relative to the shell's
+    monkeypatch.chdir(ROOT)
+    assert notebooks.trained_runs(tmp_path, ["gcl-linear"], seed=5) == {"gcl-linear": tmp_path / "relative"}
     log_run(tmp_path, "bm25", 0, None, 1.0)
     log_run(tmp_path, "clip", 0, tmp_path / "old", 2.0)
     log_run(tmp_path, "gcl-linear", 1, tmp_path / "other-seed", 2.0)

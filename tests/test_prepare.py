@@ -2,6 +2,7 @@
 sizes, images in subfolders, a further text field) -> the Marqo-GS layout -> train -> evaluate -> experiment."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from gcl_nb.data import load_gs
-from gcl_nb.data.schema import QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS
+from gcl_nb.data.schema import QUERY_KEY_SUFFIX, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError
 from gcl_nb.workbench.cli import main as cli_main
 
 COLOURS = {"crimson": (200, 20, 60), "teal": (0, 128, 128), "amber": (255, 190, 0), "slate": (90, 100, 110)}
@@ -19,8 +20,9 @@ BRANDS = ["Nordhaus", "Kiku", "Atelier 9"]
 
 
 def write_shop(root: Path) -> dict:
-    """A homeware shop: 72 catalogued products (ids like 'HW-0007-b'), 48 queries judged by clicks, 40x56 PNG
-    images in per-kind subfolders, a brand column; plus the irregular rows the report must count."""
+    """A homeware shop: 72 catalogued products (ids like 'HW-0007-b'; the last 24, 'AW-0048' on, duplicate the 24
+    before them), 48 queries judged by clicks, 40x56 PNG images in per-kind subfolders, a brand column;
+    plus the irregular rows the report must count."""
     rng = np.random.default_rng(5)
     images = root / "img"
     products = []
@@ -41,6 +43,8 @@ def write_shop(root: Path) -> dict:
     products[5]["picture"] = ""  # no image: found by its title
     (images / "lamp" / "broken.png").write_bytes(b"not a png")
     products[7]["picture"] = "lamp/broken.png"  # unreadable image: kept without it
+    for i in range(48, 72):  # duplicates of 24..47 (same title, image, brand): exact score ties, broken by id
+        products[i] = {**products[i - 24], "sku": f"AW-{i:04d}"}  # an id sorting before its original's
     log = []
     for q, (colour, kind) in enumerate((c, k) for c in COLOURS for k in KINDS):
         for extra in ("", " for my flat"):
@@ -314,16 +318,19 @@ def test_a_rank_column_becomes_position(shop, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_notebooks_run_on_the_prepared_folder(shop, prepared, tmp_path):
-    """01 explores it, 02 trains on it (CI mode: a few steps), 03 and 04 analyse those runs."""
-    from gcl_nb.workbench.notebooks import run_notebooks
+def test_the_readme_own_data_commands_run_as_written(tmp_path, monkeypatch):
+    """README "Your own data" from the folder holding the shop's files, relative paths as written: prepare, then
+    the notebooks in CI mode (01 explores the folder, 02 trains a few steps, 03 and 04 analyse those runs; 03's hand
+    check agrees with the evaluation on a ranking with tied duplicates)."""
+    import nbformat
 
-    executed = run_notebooks(
-        tmp_path / "run",
-        preset="smoke",
-        ci=True,
-        params={"data_path": str(prepared), "image_root": str(shop["images"]), "batch_size": 8},
-    )
+    write_shop(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    relative = {"pairs": Path("log.jsonl"), "catalogue": Path("catalogue.csv"), "images": Path("img")}
+    assert cli_main(prepare_args(relative, Path("data/shop"))) == 0
+    notebooks = ["notebooks", "--preset", "smoke", "--ci", "--image-root", "img", "-p", "data_path=data/shop"]
+    assert cli_main([*notebooks, "-p", "batch_size=8", "--out", "runs/default"]) == 0
+    executed = sorted((tmp_path / "runs" / "default").glob("*.ipynb"))
     assert [p.name for p in executed] == [
         "01_data_exploration.ipynb",
         "02_gpu_training.ipynb",
@@ -331,6 +338,36 @@ def test_the_notebooks_run_on_the_prepared_folder(shop, prepared, tmp_path):
         "04_embedding_maps.ipynb",
     ]
     assert all(p.with_suffix(".html").is_file() for p in executed)
+    printed = "".join(
+        o.get("text", "") for c in nbformat.read(executed[2], as_version=4).cells for o in c.get("outputs", [])
+    )
+    assert all(f"✓ {m}: by hand" in printed for m in ("ndcg@10", "err", "rbp@0.9")) and "✗" not in printed
+    _hand_ranking_matches_the_evaluation_on_every_query(tmp_path / "runs" / "default")
+
+
+def _hand_ranking_matches_the_evaluation_on_every_query(run_dir: Path) -> None:
+    """03's hand check ranks the search's scores with metric_order: for every in-domain query of the candidate its
+    RBP@0.9 by hand is the evaluation's; the search's own order of the tied duplicates misses it for some."""
+    from gcl_nb.data import DataOptions
+    from gcl_nb.metrics import metric_order
+    from gcl_nb.workbench.notebooks import CANDIDATE, load_results, load_views
+
+    _, per_query = load_results(run_dir)
+    views = load_views(run_dir, DataOptions("img").load("data/shop"))
+    stored = per_query[(per_query["method"] == CANDIDATE) & (per_query["split"] == "in_domain")]
+    missed_in_search_order = 0
+    for query_id, expected in zip(stored["query_id"], stored["rbp@0.9"]):
+        result = views.ranked(CANDIDATE, "in_domain", [query_id], 1000)
+        qrels = views.qrels("in_domain", query_id)
+
+        def rbp(order: list) -> float:
+            grades = np.array([qrels.get(product, 0) for product in order], dtype=float)
+            return 0.1 * float(np.sum(grades / max(qrels.values()) * 0.9 ** np.arange(len(grades))))
+
+        assert rbp(metric_order(result.run()[query_id])) == pytest.approx(expected, rel=1e-6), query_id
+        search_order = [result.doc_ids[i] for i in result.doc_index[0] if i >= 0]
+        missed_in_search_order += rbp(search_order) != pytest.approx(expected, rel=1e-6)
+    assert missed_in_search_order > 0, "the duplicates tie with different grades somewhere"
 
 
 def test_relative_image_paths_stay_under_the_image_root(tmp_path):
@@ -344,3 +381,190 @@ def test_relative_image_paths_stay_under_the_image_root(tmp_path):
     assert images.present() == {"lamps/a.png"} and images.path("a") == tmp_path / "lamps" / "a.png"
     with pytest.raises(DataError, match="is not a file under"):
         images.path("b")
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_an_interrupted_prepare_is_recognisably_incomplete(shop, tmp_path, monkeypatch, capsys):
+    """Killed after the split files and before its report (here: an interrupt once the parquet files are written),
+    prepare leaves no `--out` folder but `.<name>.partial`, which every reader names, with the command to rerun."""
+    from gcl_nb.data import prepare as prepare_module
+
+    def export_then_interrupt(*args, **kwargs):
+        export_parquet(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    export_parquet = prepare_module.export_parquet
+    monkeypatch.setattr(prepare_module, "export_parquet", export_then_interrupt)
+    out = tmp_path / "shop"
+    assert cli_main(prepare_args(shop, out, "--layout", "parquet")) == 130
+    assert _one_line_error(capsys).startswith("gcl-nb prepare: interrupted")
+    assert not out.exists() and len(list((tmp_path / ".shop.partial" / "data").glob("*.parquet"))) == 4
+    assert cli_main(["evaluate", "--bm25", "--data", str(out), "--splits", "in_domain", "novel_query"]) == 2
+    assert f"{out}: incomplete: gcl-nb prepare was interrupted while writing it" in _one_line_error(capsys)
+    from gcl_nb.workbench.notebooks import workbench_data
+
+    with pytest.raises(DataError, match="run gcl-nb prepare again"):
+        workbench_data(tmp_path / "run", data_path=out)
+    monkeypatch.undo()
+    assert cli_main(prepare_args(shop, out, "--layout", "parquet")) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop"] and load_gs(out).layout == "parquet"
+    listed = json.loads((out / "prepare_report.json").read_text())["files"]
+    assert listed == [f"data/{split}-00000-of-00001.parquet" for split in sorted(SPLITS)]
+
+
+def test_a_prepared_folder_lacking_a_file_is_refused_new_and_old(shop, prepared, tmp_path):
+    """A folder whose report lists its files must hold them all; one prepared before reports listed files (no
+    `files`) must hold the four split files and both corpus files, and loads when it does."""
+    import shutil
+
+    folder = tmp_path / "shop"
+    shutil.copytree(prepared, folder)
+    report = json.loads((folder / "prepare_report.json").read_text())
+    assert "query_1_product_id_1.csv" in report["files"] and "corpus_2.json" in report["files"]
+    (folder / "query_1_product_id_1_gt_dev.json").unlink()
+    with pytest.raises(DataError, match=r"shop: incomplete data folder: query_1_product_id_1_gt_dev.json missing"):
+        load_gs(folder, image_root=shop["images"])
+    del report["files"]  # as written before this change
+    (folder / "prepare_report.json").write_text(json.dumps(report))
+    assert load_gs(folder, image_root=shop["images"]).splits == SPLITS
+    (folder / "query_1_product_id_1.csv").unlink()
+    with pytest.raises(DataError, match="query_1_product_id_1.csv missing .*make it again with gcl-nb prepare"):
+        load_gs(folder, image_root=shop["images"], splits=["in_domain"])
+    (folder / "prepare_report.json").write_text(json.dumps(report)[:40])  # cut short by a kill
+    with pytest.raises(DataError, match="prepare_report.json: unreadable .* did not complete this folder"):
+        load_gs(folder, image_root=shop["images"])
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--top-q", "0"], "top_q (--top-q)=0: give a whole number >= 1 (or -1: every query)"),
+        (["--batch-size", "-4"], "batch_size (--batch-size)=-4: give a whole number >= 2"),
+        (["--seed", "-1"], "seed (--seed)=-1: give a whole number >= 0"),
+    ],
+)
+def test_every_option_is_checked_before_anything_is_written(shop, tmp_path, capsys, extra, message):
+    assert cli_main(prepare_args(shop, tmp_path / "out", *extra)) == 2
+    assert _one_line_error(capsys).endswith(f"invalid setting: {message} (--debug shows the traceback)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_score_the_split_files_cannot_hold_exactly_is_one_line(shop, tmp_path, capsys):
+    log = pd.read_json(shop["pairs"], lines=True)
+    log["clicks"] = log["clicks"].astype(object)
+    log.loc[2, "clicks"] = "1e19"  # int64 would wrap it to -9223372036854775808
+    bad = tmp_path / "log.csv"
+    log.to_csv(bad, index=False)
+    args = prepare_args(shop, tmp_path / "out")
+    args[args.index(str(shop["pairs"]))] = str(bad)
+    assert cli_main(args) == 2
+    err = _one_line_error(capsys)
+    assert f"{bad}, line 4: score 1e19 in column 'clicks' is beyond 9,007,199,254,740,992 (2**53)" in err
+    assert "scale the column down" in err and not (tmp_path / "out").exists()
+
+
+def _log_as_csv(shop: dict, folder: Path, name: str = "log.csv", **to_csv) -> Path:
+    path = folder / name
+    pd.read_json(shop["pairs"], lines=True).to_csv(path, index=False, **to_csv)
+    return path
+
+
+def _with(args: list[str], old: str, new: str) -> list[str]:
+    return [new if a == old else a for a in args]
+
+
+def test_files_in_other_shapes_are_read_as_they_are(shop, tmp_path):
+    """A semicolon-delimited log, a header with spaces after its commas, a latin-1 catalogue (--encoding) and a
+    catalogue naming its product ids otherwise (--catalogue-product-column) all prepare the same folder."""
+    semicolons = _log_as_csv(shop, tmp_path, "semicolons.csv", sep=";")
+    spaced = _log_as_csv(shop, tmp_path, "spaced.csv")
+    lines = spaced.read_text().splitlines()
+    spaced.write_text("\n".join([lines[0].replace(",", ", "), *lines[1:]]) + "\n")
+    catalogue = pd.read_csv(shop["catalogue"]).rename(columns={"sku": "Product ID"})
+    catalogue.loc[0, "name"] = "Crème kettle"
+    latin = tmp_path / "catalogue.csv"
+    latin.write_bytes(catalogue.to_csv(index=False).encode("latin-1"))
+    base = prepare_args(shop, tmp_path / "base")
+    assert cli_main(base) == 0
+    expected = json.loads((tmp_path / "base" / "prepare_report.json").read_text())["pairs"]
+    for name, log in (("semicolons", semicolons), ("spaced", spaced)):
+        assert cli_main(_with(prepare_args(shop, tmp_path / name), str(shop["pairs"]), str(log))) == 0
+        assert json.loads((tmp_path / name / "prepare_report.json").read_text())["pairs"] == expected, name
+    args = [*_with(prepare_args(shop, tmp_path / "latin"), str(shop["catalogue"]), str(latin)), "--encoding", "latin-1"]
+    assert cli_main([*args, "--catalogue-product-column", "Product ID"]) == 0
+    products = load_gs(tmp_path / "latin", image_root=shop["images"]).corpora
+    assert "Crème kettle" in set(products[1].products["title"]) | set(products[2].products["title"])
+
+
+def _break_json_line(shop, folder):
+    lines = shop["pairs"].read_text().splitlines()
+    lines[4] = lines[4][:-1]
+    (folder / "log.jsonl").write_text("\n".join(lines) + "\n")
+    return {"pairs": folder / "log.jsonl"}
+
+
+def _json_array(shop, folder):
+    pd.read_json(shop["pairs"], lines=True).to_json(folder / "log.json", orient="records", indent=1)
+    return {"pairs": folder / "log.json"}
+
+
+def _one_query_per_product(shop, folder):
+    log = pd.read_json(shop["pairs"], lines=True).drop_duplicates("search")
+    log.to_json(folder / "log.jsonl", orient="records", lines=True)
+    return {"pairs": folder / "log.jsonl"}
+
+
+def _header_only(shop, folder):
+    (folder / "log.csv").write_text("search,sku,clicks\n")
+    return {"pairs": folder / "log.csv"}
+
+
+def _no_images(shop, folder):
+    pd.read_csv(shop["catalogue"]).assign(picture="").to_csv(folder / "catalogue.csv", index=False)
+    return {"catalogue": folder / "catalogue.csv"}
+
+
+def _latin1_log(shop, folder):
+    path = _log_as_csv(shop, folder)
+    path.write_bytes(path.read_bytes().replace(b"teal rug", "teal rug à".encode("latin-1")))
+    return {"pairs": path}
+
+
+def _other_product_column(shop, folder):
+    pd.read_csv(shop["catalogue"]).rename(columns={"sku": "product_id"}).to_csv(folder / "cat.csv", index=False)
+    return {"catalogue": folder / "cat.csv"}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_break_json_line, r"log.jsonl, line 5: not valid JSON \(.*\); fix or remove that line of the pairs table"),
+        (_json_array, r"log.json, line 1: not valid JSON \(.*\): a JSON array\? give one JSON object per line"),
+        (_one_query_per_product, r"every query has fewer than two judged products \(49 queries\); the evaluation"),
+        (_header_only, "log.csv: the log holds a header and no rows"),
+        (_no_images, "catalogue.csv: image column 'picture' is empty in every row"),
+        (_latin1_log, r"log.csv, line \d+: the pairs table is not utf-8 .*--encoding latin-1"),
+        (_other_product_column, "no column 'sku' .* name it with --catalogue-product-column"),
+    ],
+)
+def test_advice_names_the_actual_cause(shop, tmp_path, capsys, change, message):
+    own = {**shop, **change(shop, tmp_path)}
+    assert cli_main(prepare_args(own, tmp_path / "out")) == 2
+    assert re.search(message, _one_line_error(capsys))
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.partial").exists()
+
+
+def test_an_empty_split_suggests_the_others(shop, tmp_path):
+    log = pd.read_json(shop["pairs"], lines=True)
+    two_queries = tmp_path / "log.jsonl"
+    log[log["search"].isin(["teal lamp", "amber mug"])].to_json(two_queries, orient="records", lines=True)
+    assert cli_main(_with(prepare_args(shop, tmp_path / "out"), str(shop["pairs"]), str(two_queries))) == 0
+    warnings = json.loads((tmp_path / "out" / "prepare_report.json").read_text())["warnings"]
+    assert "novel_query, zero_shot: no rows; evaluating them fails: evaluate the others (--splits in_domain " in (
+        " ".join(warnings)
+    )

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from gcl_nb.data import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, load_gs, make_synthshop
-from gcl_nb.data.schema import QUERY_KEY_SUFFIX
+from gcl_nb.data.schema import QUERY_KEY_SUFFIX, DataError
 from gcl_nb.data.synthshop import MATCH_LEVELS, generate_tables, ranking_stats
 from gcl_nb.data.synthshop.catalog import CATEGORIES, COLOURS, PATTERNS
 from gcl_nb.data.synthshop.engine import Engine
@@ -178,6 +178,8 @@ def test_an_interrupted_generation_leaves_no_folder_that_looks_finished(tmp_path
     with pytest.raises(KeyboardInterrupt):
         make_synthshop(tmp_path / "shop", preset="smoke")
     assert not (tmp_path / "shop").exists()  # half-written files stay in .shop.partial
+    with pytest.raises(DataError, match="shop: incomplete: gcl-nb make-data was interrupted .* run gcl-nb make-data"):
+        load_gs(tmp_path / "shop")
     monkeypatch.undo()
     root = make_synthshop(tmp_path / "shop", preset="smoke")
     assert (root / "synthshop.json").is_file() and any((root / "images").iterdir())

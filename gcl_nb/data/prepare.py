@@ -2,11 +2,14 @@
 
     report = prepare("log.csv", "catalogue.csv", image_root="images", score_column="clicks", out="data/shop")
 
-Inputs (CSV, parquet or JSON lines, by file suffix; ids are read as text):
+Inputs (CSV, parquet or JSON lines, by file suffix; ids are read as text; CSV and JSON lines in `encoding`, UTF-8
+by default; a CSV's delimiter is detected from its header (',', or ';', tab or '|' when it has no comma); header
+names are stripped of spaces):
 - pairs: one row per (query, product) judgement: `query`, `product_id` and the score column (clicks, purchases,
   a grade: higher is better; or a rank position: 1 is best).
 - catalogue: `product_id`, `title`, `image` (a path relative to the image root, or an absolute path inside it)
-  and any further text columns (description, brand, ...), which become document fields of the corpus.
+  and any further text columns (description, brand, ...), which become document fields of the corpus. Its
+  product id column may be named otherwise than the log's (`Columns.catalogue_product`).
 
 What is written is the tarball layout of the release (parquet with the images and further fields inside, on
 request; a product without image has a null image there), with the release's split procedure: queries 80/20
@@ -26,13 +29,16 @@ How the score becomes the release's columns (recorded in the report under "score
 Dropped and counted in the report: rows with an empty query or product id, rows whose product is not in the
 catalogue, duplicate (query, product) pairs (the best score is kept), rows of products with neither a title
 nor a readable image, and queries left with fewer than two judged products. Products with an unreadable image
-keep their other fields. Unusable input (a missing column, a non-numeric or negative score, a duplicate
-product id, an image path outside the image root or a URL: nothing is downloaded) raises a DataError naming
-the file, line and what to do, before anything is written.
+keep their other fields. Unusable input (a missing column, a non-numeric or negative score, a score beyond
+2**53, a duplicate product id, an image path outside the image root or a URL: nothing is downloaded) raises a
+DataError naming the file, line and what to do, and an unusable argument a SettingError, before anything is
+written. The folder is written whole or not at all (into `.<name>.partial`, renamed when complete); its report,
+written last, lists its files.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import tempfile
@@ -43,44 +49,123 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from gcl_nb.data.atomic_files import WRITER_FILE, atomic_write_text, folder_written_whole
 from gcl_nb.data.gs.parquet_write import export_parquet
 from gcl_nb.data.gs.validation import csv_line, derived_query_ids
-from gcl_nb.data.schema import PAIR_COLUMNS, SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError
+from gcl_nb.data.schema import (
+    PAIR_COLUMNS,
+    PREPARE_REPORT,
+    SPLIT_CORPUS,
+    SPLIT_FILE_STEMS,
+    SPLITS,
+    DataError,
+    SettingError,
+    check_choice,
+    check_whole_number,
+)
 from gcl_nb.data.synthshop.writer import write_layout
 
-REPORT_NAME = "prepare_report.json"
 SCORE_KINDS = ("auto", "score", "rank")
 LAYOUTS = ("tarball", "parquet")
 RANK_COLUMN_NAMES = ("position", "rank")
 QUERY_SHARE, PRODUCT_SHARE = 0.8, 0.5  # the release's split: queries 80/20, products 50/50
 MIN_JUDGED = 2
+#: the largest whole score (or rank) the split files hold exactly: 2**53, beyond which float64 (CSV and parquet
+#: readers) rounds whole numbers
+MAX_EXACT_SCORE = 2**53
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
 class Columns:
-    """Column names of the inputs."""
+    """Column names of the inputs; `catalogue_product` names the catalogue's product id column when it differs
+    from the log's (`product`)."""
 
     query: str = "query"
     product: str = "product_id"
     title: str = "title"
     image: str = "image"
+    catalogue_product: str | None = None
 
 
-def _read_table(path: Path, role: str) -> pd.DataFrame:
+#: delimiters a CSV header may use instead of commas (detected when its header has no comma)
+OTHER_DELIMITERS = (";", "\t", "|")
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+NEWLINE = b"\n"
+
+
+def _csv_delimiter(path: Path, encoding: str) -> str:
+    """',' unless the header line has no comma but one of OTHER_DELIMITERS (the most frequent)."""
+    with open(path, encoding=encoding, errors="replace") as f:
+        header = f.readline()
+    counts = {d: header.count(d) for d in OTHER_DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if "," not in header and counts[best] else ","
+
+
+def _read_table(path: Path, role: str, encoding: str) -> pd.DataFrame:
+    """The table (CSV: text cells; its delimiter detected from the header) with header names stripped of
+    spaces. DataError naming the file, and the line of a line that does not parse or decode."""
     if not path.is_file():
         raise DataError(f"{path}: no such file (the {role} table)")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".ndjson", ".json"):
-            return pd.read_json(path, lines=True, dtype=False, convert_dates=False)
-    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+            table = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                sep=_csv_delimiter(path, encoding),
+                encoding=encoding,
+            )
+        elif suffix in (".parquet", ".pq"):
+            table = pd.read_parquet(path)
+        elif suffix in JSON_SUFFIXES:
+            table = pd.read_json(path, lines=True, dtype=False, convert_dates=False, encoding=encoding)
+        else:
+            raise DataError(f"{path}: unknown table format {suffix!r}; give the {role} as .csv, .parquet or .jsonl")
+    except UnicodeDecodeError as e:
+        raise _undecodable(path, role, encoding, e) from None
+    except (ValueError, OSError, pd.errors.ParserError) as e:
+        if suffix in JSON_SUFFIXES and not isinstance(e, DataError):
+            _raise_bad_json_line(path, role, encoding)
         raise DataError(f"{path}: cannot read the {role} table ({type(e).__name__}: {e})") from None
-    raise DataError(f"{path}: unknown table format {suffix!r}; give the {role} as .csv, .parquet or .jsonl")
+    return table.rename(columns=lambda name: str(name).strip())
+
+
+def _undecodable(path: Path, role: str, encoding: str, error: UnicodeDecodeError) -> DataError:
+    """The error for a file that is not in `encoding`, naming the line of the first byte that does not decode."""
+    data = path.read_bytes()
+    try:
+        data.decode(encoding)
+        where = ""
+    except UnicodeDecodeError as e:
+        where = f", line {data.count(NEWLINE, 0, e.start) + 1}"
+    return DataError(
+        f"{path}{where}: the {role} table is not {encoding} ({error.reason}); pass its encoding, e.g. "
+        f"--encoding latin-1 (or cp1252, utf-16)"
+    )
+
+
+def _raise_bad_json_line(path: Path, role: str, encoding: str) -> None:
+    """DataError naming the first line of a JSON lines file that is not a JSON object (returns when every line is
+    one: the error lies elsewhere)."""
+    with open(path, encoding=encoding) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                problem = f"not valid JSON ({e.msg}, column {e.colno})"
+                if line.lstrip().startswith("["):
+                    problem += ": a JSON array? give one JSON object per line (JSON lines)"
+            else:
+                if isinstance(record, dict):
+                    continue
+                problem = f"a JSON {type(record).__name__}, not an object {{column: value}}"
+            raise DataError(f"{path}, line {number}: {problem}; fix or remove that line of the {role} table")
 
 
 def _where(path: Path, i: int) -> str:
@@ -127,6 +212,14 @@ def _scores(pairs: pd.DataFrame, path: Path, column: str, kind: str) -> np.ndarr
             f"{_where(path, i)}: score {numbers[i]:g} is negative; scores are weights (higher is "
             f"better, >= 0). If {column!r} is a rank, pass --score-is rank"
         )
+    too_large = np.abs(numbers) > MAX_EXACT_SCORE
+    if too_large.any():
+        i = int(np.flatnonzero(too_large)[0])
+        raise DataError(
+            f"{_where(path, i)}: {'rank' if kind == 'rank' else 'score'} {raw.iloc[i]} in column {column!r} is "
+            f"beyond {MAX_EXACT_SCORE:,} (2**53), the largest whole number the split files hold exactly "
+            f"({too_large.sum()} rows like this); scale the column down (e.g. divide it by 1000) or drop those rows"
+        )
     if kind == "rank" and ((numbers < 1) | (numbers % 1 != 0)).any():
         i = int(np.flatnonzero((numbers < 1) | (numbers % 1 != 0))[0])
         raise DataError(
@@ -170,16 +263,19 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.DataFrame, set, list[str], dict]:
+def _read_catalogue(
+    path: Path, columns: Columns, image_root: Path, encoding: str
+) -> tuple[pd.DataFrame, set, list[str], dict]:
     """(usable products: product_id, title, image_local ("" when absent or unreadable), further fields; every
     catalogue id; the further field names; the catalogue part of the report)."""
-    raw = _read_table(path, "catalogue")
+    raw = _read_table(path, "catalogue", encoding)
+    product = columns.catalogue_product or columns.product
     _require_columns(
         raw,
         path,
-        {"--product-column": columns.product, "--title-column": columns.title, "--image-column": columns.image},
+        {"--catalogue-product-column": product, "--title-column": columns.title, "--image-column": columns.image},
     )
-    ids = _text(raw[columns.product])
+    ids = _text(raw[product])
     if (ids == "").any():
         i = int(np.flatnonzero((ids == "").to_numpy())[0])
         raise DataError(f"{_where(path, i)}: empty product id; every catalogue row needs one")
@@ -194,10 +290,15 @@ def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.
         )
     images = _image_paths(raw, path, columns.image, image_root)
     named = images != ""
+    if not named.any():
+        raise DataError(
+            f"{path}: image column {columns.image!r} is empty in every row; give each product's image path "
+            f"(relative to --image-root), or name the column that holds them with --image-column"
+        )
     readable = pd.Series(False, index=raw.index)
     readable[named] = [_readable(image_root / p) for p in images[named]]
     unreadable = named & ~readable
-    extra = [str(c) for c in raw.columns if c not in (columns.product, columns.title, columns.image)]
+    extra = [str(c) for c in raw.columns if c not in (product, columns.title, columns.image)]
     clashes = [c for c in extra if c in ("half", "image_local", "image", *PAIR_COLUMNS)]
     if clashes:
         raise DataError(
@@ -225,8 +326,7 @@ def _read_catalogue(path: Path, columns: Columns, image_root: Path) -> tuple[pd.
 
 
 def _score_kind(column: str, kind: str) -> str:
-    if kind not in SCORE_KINDS:
-        raise ValueError(f"score_is={kind!r}: choose one of {SCORE_KINDS}")
+    check_choice("score_is (--score-is)", kind, SCORE_KINDS)
     if kind == "auto":
         return "rank" if column.lower() in RANK_COLUMN_NAMES else "score"
     return kind
@@ -274,13 +374,18 @@ def _split_report(rows: pd.DataFrame, products: pd.DataFrame, top_q: int, batch_
             "products_judged": int(own["product_id"].nunique()),
             "corpus_products": int((products["half"] == SPLIT_CORPUS[split]).sum()),
         }
-        if n_queries == 0:
-            warnings.append(f"{split}: no rows; evaluation of this split fails: a larger log is needed")
-        elif n_queries < top_q:
+        if 0 < n_queries < top_q:
             warnings.append(
                 f"{split}: {n_queries} queries, fewer than top_q={top_q}: the protocol evaluates all "
                 f"{n_queries} (sampling needs more)"
             )
+    empty = [split for split, counts in splits.items() if counts["queries"] == 0]
+    if empty:
+        others = " ".join(split for split in SPLITS if split not in empty)
+        warnings.append(
+            f"{', '.join(empty)}: no rows; evaluating {'it' if len(empty) == 1 else 'them'} fails: evaluate the "
+            f"others (--splits {others}) or prepare a larger log"
+        )
     n_train = splits["in_domain"]["queries"]
     if n_train < batch_size:
         warnings.append(
@@ -303,44 +408,74 @@ def prepare(
     columns: Columns = Columns(),
     top_q: int = 2000,
     batch_size: int = 128,
+    encoding: str = "utf-8",
 ) -> dict:
     """Write the data folder `out` (see the module docstring) and return the report (also in
     `out/prepare_report.json`). `top_q` / `batch_size`: the evaluation's sampled queries and the training batch
-    the report checks the splits against."""
+    the report checks the splits against. `encoding`: the text encoding of CSV and JSON lines inputs.
+
+    The folder is written whole or not at all (gcl_nb.data.atomic_files.folder_written_whole); its report,
+    written last, lists every file of it (`files`), which the loader checks are all there."""
     pairs_path, catalogue_path, image_root, out = Path(pairs), Path(catalogue), Path(image_root), Path(out)
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout={layout!r}: choose one of {LAYOUTS}")
+    check_choice("layout (--layout)", layout, LAYOUTS)
     kind = _score_kind(score_column, score_is)
+    check_whole_number("seed (--seed)", seed, minimum=0)
+    check_whole_number("top_q (--top-q)", top_q, minimum=1, also=(-1, "every query"))
+    check_whole_number("batch_size (--batch-size)", batch_size, minimum=2)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise SettingError(
+            f"encoding (--encoding)={encoding!r}: not a known text encoding; e.g. utf-8, latin-1"
+        ) from None
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise DataError(f"{out}: exists and is not an empty folder; choose a new --out or remove it")
+        raise SettingError(f"{out}: exists and is not an empty folder; choose a new --out or remove it")
     if not image_root.is_dir():
         raise DataError(
             f"{image_root}: the image root is not a folder; pass the folder the catalogue's image "
             f"paths are relative to (--image-root)"
         )
 
-    log = _read_table(pairs_path, "pairs")
+    log = _read_table(pairs_path, "pairs", encoding)
     _require_columns(
         log,
         pairs_path,
         {"--query-column": columns.query, "--product-column": columns.product, "--score-column": score_column},
     )
     scores = _scores(log, pairs_path, score_column, kind)
-    products, catalogue_ids, extra, catalogue_report = _read_catalogue(catalogue_path, columns, image_root)
+    products, catalogue_ids, extra, catalogue_report = _read_catalogue(catalogue_path, columns, image_root, encoding)
 
     rows = pd.DataFrame(
         {"query": _text(log[columns.query]), "product_id": _text(log[columns.product]), "score": scores}
     )
     counts = {"rows_read": len(rows)}
+    if rows.empty:
+        raise DataError(f"{pairs_path}: the log holds a header and no rows; give it its (query, product, score) rows")
     empty = (rows["query"] == "") | (rows["product_id"] == "")
     counts["empty_query_or_product"] = int(empty.sum())
     rows = rows[~empty]
+    if rows.empty:
+        raise DataError(
+            f"{pairs_path}: every row has an empty query or product id (columns {columns.query!r}, "
+            f"{columns.product!r}); name the columns that hold them with --query-column / --product-column"
+        )
     catalogued = rows["product_id"].isin(catalogue_ids)
     counts["product_not_in_catalogue"] = int((~catalogued).sum())
+    if not catalogued.any():
+        raise DataError(
+            f"{pairs_path}: none of its product ids is in {catalogue_path} (e.g. {rows['product_id'].iloc[0]!r} "
+            f"here, {min(catalogue_ids)!r} there); check that both files hold the same ids (--product-column "
+            f"names the log's column, --catalogue-product-column the catalogue's)"
+        )
     rows = rows[catalogued]
     usable = rows["product_id"].isin(set(products["product_id"]))
     counts["product_without_any_field"] = int((~usable).sum())
     rows = rows[usable]
+    if rows.empty:
+        raise DataError(
+            f"{catalogue_path}: no judged product has a title or a readable image; check --title-column, "
+            f"--image-column and --image-root"
+        )
     best_first = rows.sort_values("score", ascending=kind == "rank", kind="stable")
     duplicate = best_first.duplicated(["query", "product_id"])
     counts["duplicate_pairs"] = int(duplicate.sum())
@@ -352,8 +487,9 @@ def prepare(
     counts["rows_kept"] = len(rows)
     if rows.empty:
         raise DataError(
-            f"{pairs_path}: no usable (query, product) pair is left ({counts}); check that the product "
-            f"ids of the log and the catalogue match"
+            f"{pairs_path}: every query has fewer than two judged products "
+            f"({counts['queries_with_fewer_than_2_judged']} queries); the evaluation ranks a query's judged "
+            f"products against each other: give a log with {MIN_JUDGED} or more judged products per query"
         )
 
     rows, score_report = _score_columns(rows, score_column, kind)
@@ -393,14 +529,16 @@ def prepare(
 
     entries = products[["product_id", "half", "title", "image_local", *extra]]
     entries = entries.astype(object).where(entries != "", None)  # a missing field is null in the corpus file
-    if layout == "tarball":
-        out.mkdir(parents=True, exist_ok=True)
-        write_layout(out, rows, entries, dev_queries)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            write_layout(Path(tmp), rows, entries, dev_queries)
-            export_parquet(tmp, out, image_root=image_root)
-    (out / REPORT_NAME).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    with folder_written_whole(out, "gcl-nb prepare") as partial:
+        if layout == "tarball":
+            write_layout(partial, rows, entries, dev_queries)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                write_layout(Path(tmp), rows, entries, dev_queries)
+                export_parquet(tmp, partial, image_root=image_root)
+        written = (f for f in partial.rglob("*") if f.is_file() and f.name != WRITER_FILE)
+        report["files"] = sorted(f.relative_to(partial).as_posix() for f in written)
+        atomic_write_text(json.dumps(report, indent=2, ensure_ascii=False), partial / PREPARE_REPORT)
     return report
 
 

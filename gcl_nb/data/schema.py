@@ -5,6 +5,7 @@ See docs/METHOD.md "Splits": queries are split 80/20 (query_0 / query_1), produc
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 
 SPLITS = ("in_domain", "novel_query", "novel_document", "zero_shot")
@@ -54,6 +55,8 @@ CORPUS_SCOPES = ("half", "split")
 #: What to do with a missing or unreadable image, and how thoroughly to check images at load time.
 ON_BAD_IMAGE = ("error", "skip")
 CHECK_IMAGES = ("none", "exists", "decode")
+#: The report `gcl-nb prepare` writes last into a data folder, listing the folder's files (gcl_nb.data.prepare).
+PREPARE_REPORT = "prepare_report.json"
 #: The kinds of document field: a text column or the product image.
 FIELD_KINDS = ("text", "image")
 
@@ -79,6 +82,16 @@ def check_choice(option: str, value, choices: tuple) -> str:
     if value not in choices:
         raise SettingError(f"{option}={value!r}: choose one of {', '.join(map(str, choices))}")
     return value
+
+
+def check_whole_number(option: str, value, minimum: int, also: tuple[int, str] | None = None) -> int:
+    """`value` if it is a whole number >= `minimum` (or `also`'s number, which means `also`'s text), else
+    SettingError naming the option and what it takes."""
+    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if whole and (value >= minimum or also is not None and value == also[0]):
+        return value
+    alternative = f" (or {also[0]}: {also[1]})" if also else ""
+    raise SettingError(f"{option}={value!r}: give a whole number >= {minimum}{alternative}")
 
 
 def check_corpus_scope(scope: str) -> str:

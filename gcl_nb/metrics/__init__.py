@@ -12,7 +12,7 @@ from gcl_nb.metrics.metric_set import HEADLINE_METRICS, METRIC_COLUMNS, OFFICIAL
 from gcl_nb.metrics.mrr import first_relevant_ranks, mrr, mrr_values
 from gcl_nb.metrics.ndcg import ndcg, ndcg_values
 from gcl_nb.metrics.precision import precision, precision_values
-from gcl_nb.metrics.ranked_grades import RankedGrades
+from gcl_nb.metrics.ranked_grades import RankedGrades, metric_order
 from gcl_nb.metrics.rbp import rbp, rbp_values
 from gcl_nb.metrics.recall import recall, recall_values
 
@@ -27,6 +27,7 @@ __all__ = [
     "first_relevant_ranks",
     "map_values",
     "mean_average_precision",
+    "metric_order",
     "metric_set",
     "metric_table",
     "mrr",

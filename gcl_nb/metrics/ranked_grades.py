@@ -220,6 +220,12 @@ class RankedGrades:
         return cls(tuple(qids), hit_ranks, grades, np.asarray(n_retrieved, dtype=np.int64), ideal)
 
 
+def metric_order(run: Mapping[Hashable, float]) -> list:
+    """The documents of one query's run {doc_id: score} in the order every metric ranks them: score descending,
+    exact ties by document id descending (code-point order of str(id)), as `RankedGrades` counts ranks."""
+    return sorted(run, key=lambda doc: (run[doc], str(doc)), reverse=True)
+
+
 def _ranks(
     neg_sorted: np.ndarray,
     hit_rows: np.ndarray,

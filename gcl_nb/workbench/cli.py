@@ -6,7 +6,9 @@ Modules (gcl_nb.workbench.commands.*) are imported only when their subcommand ru
 fast.
 Bad input data (gcl_nb.data.DataError) and unusable settings (gcl_nb.data.SettingError: an option, configuration
 field or notebook parameter) are reported as one line naming the file / row or the setting and what to do, with exit
-status 2 (under torchrun by the first process only); `--debug` shows the traceback instead.
+status 2 (under torchrun by the first process only); `--debug` shows the traceback instead. Ctrl-C ends any
+subcommand with one line and status 130 (the writers leave nothing half-written that looks complete:
+gcl_nb.data.atomic_files).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from gcl_nb.data.schema import DataError, SettingError
 
 #: seconds a process other than rank 0 waits before exiting on bad input (see main)
 RANK_GRACE_S = 2.0
+#: exit status after Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
+INTERRUPTED_STATUS = 130
 #: what the one-line report calls each kind of bad input
 _ERROR_KINDS = ((DataError, "data error"), (SettingError, "invalid setting"))
 
@@ -37,6 +41,18 @@ SUBCOMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        if "--debug" in argv:
+            raise
+        if int(os.environ.get("RANK", "0")) == 0:
+            command = " ".join(["gcl-nb", *argv[:1]])
+            print(f"{command}: interrupted (Ctrl-C)", file=sys.stderr)
+        return INTERRUPTED_STATUS
+
+
+def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gcl-nb", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = argv[0] if argv else None

@@ -3,13 +3,14 @@ data set on disk with its images (`make_synthshop`). gcl_nb.data.synthshop's doc
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from gcl_nb.data.atomic_files import folder_written_whole
+from gcl_nb.data.schema import SettingError
 from gcl_nb.data.synthshop.catalog import make_catalog
 from gcl_nb.data.synthshop.engine import LEVEL_SCALE, MATCH_LEVELS, Engine
 from gcl_nb.data.synthshop.images import draw_product, encode_jpeg
@@ -99,20 +100,15 @@ def _write_images(image_dir: Path, products: pd.DataFrame, params: SynthShopPara
 def make_synthshop(root, preset: str = "smoke", seed: int = 0, **overrides) -> Path:
     """Generate SynthShop into `root` (created; an existing SynthShop there is replaced) and return the path.
 
-    The data set is written into a sibling folder `.<name>.partial` and renamed to `root` once complete, so an
-    interrupted generation never leaves a folder that looks finished (the next call starts the partial one
-    afresh). `overrides` change SynthShopParams fields of the preset, e.g. popularity_strength=0.0."""
+    The data set is written whole or not at all (gcl_nb.data.atomic_files.folder_written_whole: into a sibling
+    folder `.<name>.partial`, renamed to `root` once complete), so an interrupted generation never leaves a folder
+    that looks finished. `overrides` change SynthShopParams fields of the preset, e.g. popularity_strength=0.0."""
     params = preset_params(preset, **overrides)
     root = Path(root)
     if root.exists() and any(root.iterdir()) and not (root / "synthshop.json").exists():
-        raise ValueError(f"{root} is not empty and holds no synthshop.json: choose an empty or new folder")
-    partial = root.parent / f".{root.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    _generate(partial, params, preset, seed)
-    if root.exists():
-        shutil.rmtree(root)
-    partial.rename(root)
+        raise SettingError(f"{root} is not empty and holds no synthshop.json: choose an empty or new folder (--out)")
+    with folder_written_whole(root, "gcl-nb make-data") as partial:
+        _generate(partial, params, preset, seed)
     return root
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gcl_nb.data.prepare import LAYOUTS, REPORT_NAME, SCORE_KINDS, Columns, format_report, prepare
+from gcl_nb.data.prepare import LAYOUTS, SCORE_KINDS, Columns, format_report, prepare
+from gcl_nb.data.schema import PREPARE_REPORT
 
 
 def add_cli(parser) -> None:
@@ -45,12 +46,21 @@ def add_cli(parser) -> None:
             default=getattr(defaults, name),
             help=f"column name of the {name} (default {getattr(defaults, name)})",
         )
+    parser.add_argument(
+        "--catalogue-product-column",
+        help="column name of the product id in the catalogue, when it differs from the log's (--product-column)",
+    )
+    parser.add_argument(
+        "--encoding", default="utf-8", help="text encoding of CSV and JSON lines inputs, e.g. latin-1 (default utf-8)"
+    )
     parser.add_argument("--top-q", type=int, default=2000, help="evaluation queries per split the report checks")
     parser.add_argument("--batch-size", type=int, default=128, help="training batch the report checks")
 
 
 def run_cli(args) -> int:
-    columns = Columns(args.query_column, args.product_column, args.title_column, args.image_column)
+    columns = Columns(
+        args.query_column, args.product_column, args.title_column, args.image_column, args.catalogue_product_column
+    )
     report = prepare(
         args.pairs,
         args.catalogue,
@@ -63,10 +73,11 @@ def run_cli(args) -> int:
         columns=columns,
         top_q=args.top_q,
         batch_size=args.batch_size,
+        encoding=args.encoding,
     )
     print(format_report(report))
     print(
-        f"data folder: {args.out} (report: {args.out}/{REPORT_NAME}); train with "
+        f"data folder: {args.out} (report: {args.out}/{PREPARE_REPORT}); train with "
         f"--data {args.out} --image-root {args.image_root}"
     )
     return 0

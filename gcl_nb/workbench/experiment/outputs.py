@@ -51,8 +51,10 @@ def record_run(out: Path, results: pd.DataFrame, per_query: pd.DataFrame) -> Non
 
 
 def log_run(out: Path, method: str, seed: int, run_dir: Optional[Path], seconds: float) -> None:
-    """Add one finished run to `out/runs.jsonl` (rewritten atomically)."""
-    entry = {"method": method, "seed": seed, "run_dir": str(run_dir) if run_dir else None, "seconds": round(seconds, 1)}
+    """Add one finished run to `out/runs.jsonl` (rewritten atomically), its run directory made absolute: the log
+    means the same from any working directory (the notebooks read it from the run directory they run in)."""
+    run_dir = str(Path(run_dir).resolve()) if run_dir else None
+    entry = {"method": method, "seed": seed, "run_dir": run_dir, "seconds": round(seconds, 1)}
     path = out / RUN_LOG_NAME
     atomic_write_text((path.read_text() if path.exists() else "") + json.dumps(entry) + "\n", path)
 

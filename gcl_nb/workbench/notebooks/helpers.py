@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from gcl_nb.data.atomic_files import check_not_partial
 from gcl_nb.data.schema import SettingError
 from gcl_nb.data.synthshop import make_synthshop
 from gcl_nb.evaluation.precomputed import EmbeddingTable
@@ -27,8 +28,9 @@ def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, pre
     and seed match."""
     if data_path:
         path = Path(data_path)
+        check_not_partial(path)
         if not path.is_dir():
-            raise ValueError(f"data_path {path}: no such folder; give a Marqo-GS folder or None for SynthShop")
+            raise SettingError(f"data_path {path}: no such folder; give a Marqo-GS folder or None for SynthShop")
         return path
     root = Path(run_dir) / "data"
     wanted = {"preset": effective_preset(preset, ci), "seed": seed}

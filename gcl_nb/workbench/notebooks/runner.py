@@ -8,8 +8,11 @@ that is not there is a SettingError naming it, raised before anything is written
 Every notebook has one cell tagged `parameters`; the runner passes `run_dir`, `preset` and `ci` to all of
 them, plus any extra parameter to the notebooks that declare it (every notebook declares `data_path` and the data
 options `image_root`, `on_bad_image`, `check_images`, `corpus`: see gcl_nb.data.DataOptions); every value is
-checked against the notebooks' declarations first (gcl_nb.workbench.notebooks.parameters). A data error or an
-invalid setting in a notebook is raised as a DataError / SettingError naming the notebook. 02 writes checkpoints
+checked against the notebooks' declarations first (gcl_nb.workbench.notebooks.parameters). The notebooks run in
+the run directory, so a relative path in a PATH_PARAMETERS value is made absolute first: it means what it means
+where the caller runs (`gcl-nb notebooks -p data_path=data/shop` reads ./data/shop). A data error or an
+invalid setting in a notebook is raised as a DataError / SettingError naming the notebook, an interrupted cell
+(Ctrl-C) as KeyboardInterrupt. 02 writes checkpoints
 and results into `run_dir`; 03 and 04 read them.
 
 papermill is imported by the function that uses it: it takes seconds to import and the notebooks' kernels import
@@ -17,6 +20,7 @@ this package (for gcl_nb.workbench.notebooks.helpers) without needing it.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -35,6 +39,8 @@ NOTEBOOKS = (
 #: start and may log "KeyboardInterrupt caught in kernel" when the client interrupts it at shutdown. A
 #: failing cell still fails the run.
 _KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
+#: notebook parameters naming a file or folder: a relative one is resolved against the caller's working directory
+PATH_PARAMETERS = ("data_path", "image_root", "sweep_csv")
 
 
 def find_notebook_dir(notebook_dir: str | Path | None = None) -> Path:
@@ -67,7 +73,7 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
 
     `notebook_dir` None: the source checkout's notebooks/, else ./notebooks (find_notebook_dir). Parameters given
     to every notebook: run_dir=out_dir, preset, ci; `params` go to the notebooks whose parameters cell declares
-    them. The folder, the notebooks and every value are checked (gcl_nb.workbench.notebooks.parameters) before
+    them; a relative path of PATH_PARAMETERS is taken from the working directory. The folder, the notebooks and every value are checked (gcl_nb.workbench.notebooks.parameters) before
     the first notebook runs and before anything is written: SettingError for a missing folder or notebook, a name
     no notebook declares, or a value of the wrong type or outside the declared choices. Returns the executed
     notebook paths; each has an HTML twin beside it when `html`. `log` streams cell outputs and a progress bar.
@@ -84,6 +90,7 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
     base = {"run_dir": str(out_dir), "preset": preset, "ci": bool(ci)}
     values = {**{k: v for k, v in base.items() if any(k in d for d in declared.values())}, **dict(params or {})}
     check_parameters(values, declared)
+    values = {k: _absolute(v) if k in PATH_PARAMETERS and isinstance(v, str) else v for k, v in values.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = []
     for src in sources:
@@ -94,6 +101,8 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
                                        cwd=str(out_dir), progress_bar=log, log_output=log,
                                        extra_arguments=[_KERNEL_QUIET])
         except papermill.PapermillExecutionError as err:
+            if err.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too: the run was interrupted
+                raise KeyboardInterrupt from None
             reported = {"DataError": DataError, "SettingError": SettingError}.get(err.ename)
             if reported is not None:
                 raise reported(f"{err.evalue} (in {target}, cell [{err.exec_count}])") from None
@@ -102,3 +111,8 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
             export_html(target)
         executed.append(target)
     return executed
+
+
+def _absolute(path: str) -> str:
+    """`path` (`~` expanded) made absolute against the working directory, as the caller's shell reads it."""
+    return os.path.abspath(os.path.expanduser(path))
