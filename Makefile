@@ -14,6 +14,7 @@ help:
 	@echo "make bench  - speed/memory benchmarks, table written to benchmarks/results.md"
 	@echo "make data   - generate SynthShop ($(PRESET) preset) into data/synthshop-$(PRESET)"
 	@echo "make docs   - run the four notebooks on the cpu preset and publish their HTML in docs/notebooks"
+	@echo "              (reuses runs/docs' trained models while the code that makes them is unchanged; DOCS_FRESH=1: afresh)"
 
 $(STAMP): requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -45,9 +46,16 @@ bench: $(STAMP)
 data: $(STAMP)
 	$(VENV)/bin/gcl-nb make-data --preset $(PRESET) --out data/synthshop-$(PRESET)
 
-# The executed notebooks readable from the repository: a fresh `cpu` run, its HTML pages and their one plotly.js.
+# The executed notebooks readable from the repository: a `cpu` run, its HTML pages and their one plotly.js.
+# runs/docs (its data, trained models and result tables) is kept while DOCS_CODE, a hash of requirements.lock and of
+# every gcl_nb module except those that only draw or export the notebooks, is unchanged: a notebook edit then
+# re-renders without retraining (docs/ARCHITECTURE.md, "Rendering the notebooks"). DOCS_FRESH=1 starts afresh.
+DOCS_CODE = $(shell find gcl_nb -name '*.py' -not -path 'gcl_nb/viz/*' -not -path 'gcl_nb/workbench/notebooks/*' \
+	-not -name lessons.py -not -name exercises.py | LC_ALL=C sort | xargs cat requirements.lock | sha256sum | cut -c1-16)
+
 docs: $(STAMP)
-	rm -rf runs/docs
+	if [ -n "$(DOCS_FRESH)" ] || [ "$$(cat runs/docs/code.sha256 2>/dev/null)" != "$(DOCS_CODE)" ]; then rm -rf runs/docs; fi
+	mkdir -p runs/docs && echo "$(DOCS_CODE)" > runs/docs/code.sha256
 	$(VENV)/bin/gcl-nb notebooks --preset cpu --out runs/docs
 	rm -rf docs/notebooks && mkdir -p docs/notebooks
 	cp runs/docs/*.html runs/docs/plotly-*.min.js docs/notebooks/

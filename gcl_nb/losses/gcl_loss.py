@@ -1,6 +1,8 @@
 """The GCL loss: weighted in-batch contrastive loss over fused query (LHS) and document (RHS) embeddings.
 
-Batch of N pairs (l_i, r_i), logits z_ij = t * <l_i, r_j> (t = exp(logit scale), embeddings L2-normalised).
+Batch of N pairs (q_i, d_i), logits z_ij = t * <q_i, d_j> (embeddings L2-normalised; t is the logit scale, passed
+as `logit_scale`: the exp of the log the model learns; the softmax temperature is tau = 1/t). Notation as in
+docs/METHOD.md.
 
 Diagonal target (the paper's; `weights` of shape (N,), w_i = STW(score_i)):
     L_q2d = -(1/N) sum_i w_i log softmax_j(z_ij)[i]
@@ -201,7 +203,7 @@ class GCLLoss(nn.Module):
         query_codes: Optional[Tensor] = None,
         doc_codes: Optional[Tensor] = None,
     ) -> Tensor:
-        """Loss of a batch: fused embeddings, exp'd logit scale, raw scores (N,), query/doc codes (N,)."""
+        """Loss of a batch: fused embeddings, the logit scale t, raw scores (N,), query/doc codes (N,)."""
         device = query_emb.device
         if self.target == "multipos" and (query_codes is None or doc_codes is None):
             raise ValueError("target='multipos' needs query_codes and doc_codes for every batch")

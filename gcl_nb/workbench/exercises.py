@@ -1,9 +1,10 @@
 """Checks for the notebooks' exercises: each prints a one-line verdict and records it in `VERDICTS`.
 
-An answer left at `None` is "not attempted": the check prints the expected outcome instead (so a notebook runs
+Every exercise asks for a prediction first; its answer sits in a collapsed "Answer" block below the check cell.
+An answer left at `None` is "not attempted": the check says so without giving the answer away (so a notebook runs
 top to bottom before the student has tried anything). The reference a check compares with is computed in the
-notebook's check cell with the library, where the student can read it; `notebooks/solutions.ipynb` answers
-the exercises that need no extra training and asserts that their checks pass.
+notebook's check cell with the library, where the student can read it; `notebooks/solutions.ipynb` passes every
+exercise's stated answer to its check and asserts that all pass.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ def _verdict(exercise: str, ok: bool, message: str) -> None:
     print(f"{'✓' if ok else '✗'} exercise {exercise}: {message}")
 
 
-def _not_attempted(exercise: str, expected: str) -> None:
+def _not_attempted(exercise: str, todo: str = "put your prediction in place of None") -> None:
     VERDICTS[exercise] = None
-    print(f"· exercise {exercise}: not attempted yet. Expected: {expected}")
+    print(f"· exercise {exercise}: not attempted yet: {todo}, then rerun this cell (the answer is below it)")
 
 
-def check_close(exercise: str, answer: Any, reference: Any, expected: str, atol: float = 1e-4) -> None:
+def check_close(exercise: str, answer: Any, reference: Any, atol: float = 1e-4) -> None:
     """The answer (number or array) equals `reference` within `atol`."""
     if answer is None:
-        return _not_attempted(exercise, expected)
+        return _not_attempted(exercise)
     answer, reference = np.asarray(answer, dtype=float), np.asarray(reference, dtype=float)
     if answer.shape != reference.shape:
         return _verdict(exercise, False, f"shape {answer.shape}, expected {reference.shape}")
@@ -42,10 +43,10 @@ def check_close(exercise: str, answer: Any, reference: Any, expected: str, atol:
     )
 
 
-def check_choice(exercise: str, answer: Any, correct: Any, why: str, expected: str = "") -> None:
+def check_choice(exercise: str, answer: Any, correct: Any, why: str) -> None:
     """The answer is `correct` (compared as sets when both are lists/sets/tuples); `why` explains it."""
     if answer is None:
-        return _not_attempted(exercise, expected or "see the exercise; the check explains the answer")
+        return _not_attempted(exercise)
     collections = (list, set, tuple, frozenset)
     if isinstance(correct, collections):
         answer_set = {frozenset(a) if isinstance(a, collections) else a for a in answer}
@@ -59,11 +60,7 @@ def check_stw(exercise: str, stw, scores: Sequence[float] = tuple(range(1, 101))
     """A custom score-to-weight function: finite, non-negative, non-decreasing in the score, and falling from
     the top result to the tenth (score 91 of 100) faster than the linear STW and slower than the reciprocal."""
     if stw is None:
-        return _not_attempted(
-            exercise,
-            "a function of the score s, >= 0, rising with s, whose weight at position "
-            "10 lies between the linear STW's (0.91 of the top) and the reciprocal's (0.1)",
-        )
+        return _not_attempted(exercise, "write your STW in place of None")
     import torch
 
     s = torch.tensor(scores, dtype=torch.float32)
@@ -93,12 +90,13 @@ def check_result(
     higher: bool = True,
 ) -> None:
     """A training exercise: `method` was run and beats (`higher`) or trails `rival` on `metric` in `split`
-    of `results` (an experiment's results table). Not run yet: prints the expected outcome."""
+    of `results` (an experiment's results table); `expected` is the committed outcome. Not run yet: says which
+    method to add."""
     have = set(results["method"])
     if method not in have or rival not in have:
-        return _not_attempted(exercise, expected)
+        return _not_attempted(exercise, f"add {method!r} to `methods` in the parameters cell and rerun the notebook")
     mean = results[results["split"] == split].groupby("method")[metric].mean()
-    ok = (mean[method] > mean[rival]) == higher
+    ok = bool(mean[method] > mean[rival]) == higher
     _verdict(
         exercise,
         ok,
@@ -108,8 +106,9 @@ def check_result(
 
 
 def check_below(exercise: str, value: float | None, reference: float, what: str, expected: str) -> None:
-    """A measured `value` (None: the exercise's run has not been made) lies below `reference`."""
+    """A measured `value` (None: the exercise's run has not been made) lies below `reference`; `expected` is the
+    committed outcome."""
     if value is None:
-        return _not_attempted(exercise, f"{what} {expected}")
+        return _not_attempted(exercise, "make the exercise's run")
     ok = value < reference
     _verdict(exercise, ok, f"{what} {value:.3f}, {'below' if ok else 'not below'} {reference:.3f} ({expected})")

@@ -1,4 +1,5 @@
-"""What the lesson notebooks show of the training loss on real data: a real training batch and its three targets.
+"""What the lesson notebooks show of the training loss: a real training batch and its three targets, and the
+cosines of notebook 2's one-query toy over its training steps.
 
 The first batch the `sampler` batching draws (distinct queries, as training does), cut to `n` rows chosen so
 that some of its documents are results of another row's query too: the rows where CLIP's identity target, GCL's
@@ -7,9 +8,13 @@ weighted diagonal and the graded multi-positive matrix differ.
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import torch
+from plotly.subplots import make_subplots
 
 from gcl_nb.data.batch_sampler import UniqueQueryBatchSampler
 from gcl_nb.data.datasets import pair_codes
@@ -51,3 +56,34 @@ def batch_targets(
         "GCL: diag(w)": np.diag(weights.numpy()),
         "GCL multi-positive: T": multipos_loss.target_matrix(query_codes, doc_codes).numpy(),
     }
+
+
+def cosine_trajectories_figure(histories: Mapping[str, np.ndarray], products: Sequence[str]) -> go.Figure:
+    """One panel per training (`histories`: name -> (steps, n_products) cosines of the query to each product after
+    each step), one line per product (`products`: its label, e.g. its score), on a shared cosine axis."""
+    fig = make_subplots(rows=1, cols=len(histories), subplot_titles=list(histories), shared_yaxes=True)
+    colours = ("#1a73e8", "#f29900", "#9aa0a6", "#188038", "#d93025")
+    for col, history in enumerate(histories.values(), start=1):
+        history = np.asarray(history)
+        if history.ndim != 2 or history.shape[1] != len(products):
+            raise ValueError(
+                f"cosine_trajectories_figure: a history of shape {history.shape}, not (steps, {len(products)})"
+            )
+        for j, label in enumerate(products):
+            fig.add_trace(
+                go.Scatter(
+                    x=np.arange(1, len(history) + 1),
+                    y=history[:, j],
+                    name=label,
+                    legendgroup=label,
+                    showlegend=col == 1,
+                    line={"color": colours[j % len(colours)]},
+                    hovertemplate=f"{label}<br>step %{{x}}<br>cosine %{{y:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(title_text="step", row=1, col=col)
+    fig.update_yaxes(title_text="cosine(query, product)", row=1, col=1)
+    fig.update_layout(height=360, margin={"t": 60})
+    return fig

@@ -47,6 +47,31 @@ BASELINE, CANDIDATE = "clip", "gcl-linear"
 NOTEBOOK_METHODS = (BASELINE, CANDIDATE, "bm25")
 
 
+def training_setup(run_dir: str | Path, data_path: str | Path | None, preset: str, ci: bool, seed: int,
+                   methods: Sequence[str], custom_stw: str | None) -> dict:
+    """Notebook 2's setup from its parameters: checks `methods` keeps the two models notebooks 3 and 4 compare,
+    compiles `custom_stw` (so a typo stops the notebook before any training), finds or generates the data and
+    prints what the notebook will train on. Returns {data_root, train_preset, my_stw (None without custom_stw)}."""
+    import torch
+
+    missing = [m for m in (BASELINE, CANDIDATE) if m not in methods]
+    if missing:
+        raise SettingError(f"methods={list(methods)} lacks {missing}: notebooks 3 and 4 compare {BASELINE} and "
+                           f"{CANDIDATE}; add to the list, do not replace them")
+    my_stw = None
+    if custom_stw:
+        try:
+            my_stw = eval(f"lambda s: {custom_stw}", {"torch": torch})  # the STW as a function of a score tensor
+            my_stw(torch.tensor([1.0, 50.0, 100.0]))
+        except Exception as error:
+            raise SettingError(f"custom_stw={custom_stw!r} is not an expression in the scores s: {error}") from None
+    data_root = workbench_data(run_dir, data_path, preset, ci, seed)
+    train_preset = effective_preset(preset, ci)
+    device = "cuda (bf16 autocast)" if torch.cuda.is_available() else "cpu"
+    print(f"data: {data_root}\ntraining preset: {train_preset}, device: {device}")
+    return {"data_root": data_root, "train_preset": train_preset, "my_stw": my_stw}
+
+
 def load_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(results, per-query table) notebook 2 wrote (ValueError naming the file when 2 has not run)."""
     run_dir = Path(run_dir)
