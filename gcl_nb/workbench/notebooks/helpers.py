@@ -42,9 +42,10 @@ def workbench_data(run_dir: str | Path, data_path: str | Path | None = None, pre
     return make_synthshop(root, wanted["preset"], seed)
 
 
-#: the comparison notebook 2 runs (gcl_nb.workbench.experiment method names): baseline, GCL, text-only baseline
+#: the comparison notebook 2 runs (gcl_nb.workbench.experiment method names): the start both trainings share,
+#: baseline, GCL, text-only baseline
 BASELINE, CANDIDATE = "clip", "gcl-linear"
-NOTEBOOK_METHODS = (BASELINE, CANDIDATE, "bm25")
+NOTEBOOK_METHODS = ("pretrained", BASELINE, CANDIDATE, "bm25")
 
 
 def training_setup(run_dir: str | Path, data_path: str | Path | None, preset: str, ci: bool, seed: int,
