@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from gcl_nb.data.schema import SPLITS
+
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
-SPLITS = ("in_domain", "novel_query", "novel_document", "zero_shot")
 METHODS = {
     "bm25": "BM25 (titles)",
     "clip": "CLIP loss",
