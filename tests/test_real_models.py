@@ -321,3 +321,36 @@ def test_the_explorer_shows_an_embedding_table_beside_the_model_it_came_from(tin
     pd.testing.assert_frame_equal(
         views.ranked("model", SPLIT, qids, 20).per_query, views.ranked("its embeddings", SPLIT, qids, 20).per_query
     )
+
+
+@pytest.mark.slow
+def test_notebooks_03_and_04_show_extra_models_beside_the_trained_runs(smoke_notebooks, tiny, tmp_path):
+    """`-p extra_models=...`: an exported model and another system's embeddings, in the explorer and the maps."""
+    from gcl_nb.workbench.notebooks.runner import run_notebooks
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(smoke_notebooks[0].parent, run_dir)  # the session's run stays as the other tests read it
+    data = load_gs(run_dir / "data")  # every split's queries and both corpus halves, as the notebooks use them
+    queries = pd.concat([data.split(split)["query"] for split in data.splits]).drop_duplicates().tolist()
+    corpora = list(data.corpora.values())
+    products = [p for corpus in corpora for p in corpus.products.index.astype(str)]
+    np.savez(tmp_path / "q.npz", ids=np.array(queries), embeddings=encode_queries(tiny, queries).numpy())
+    np.savez(
+        tmp_path / "d.npz", ids=np.array(products), embeddings=np.concatenate([encode_corpus(tiny, c) for c in corpora])
+    )
+    export_model(tiny, tmp_path / "exported")
+    extra = {"exported": str(tmp_path / "exported"), "embeddings": [str(tmp_path / "q.npz"), str(tmp_path / "d.npz")]}
+    executed = run_notebooks(
+        run_dir,
+        preset="smoke",
+        ci=True,
+        params={"extra_models": extra},
+        notebooks=["03_ranking_analysis.ipynb", "04_embedding_maps.ipynb"],
+        html=False,
+    )
+    for notebook in executed:  # what the cells showed (outputs and widget state), not the injected parameters
+        shown = json.loads(notebook.read_text())
+        shown = json.dumps([c.get("outputs", []) for c in shown["cells"]]) + json.dumps(shown["metadata"])
+        assert "exported" in shown and "embeddings" in shown, notebook.name
+    maps = json.dumps([c.get("outputs", []) for c in json.loads(executed[1].read_text())["cells"]])
+    assert "exported: Spearman rho" in maps and "embeddings: Spearman rho" in maps
