@@ -135,7 +135,7 @@ class MultiFieldEncoder(nn.Module):
 
     @property
     def logit_scale(self) -> nn.Parameter:
-        """log of the softmax temperature's inverse; the loss receives `logit_scale.exp()`."""
+        """log t, the logit scale the loss receives as `logit_scale.exp()` (the softmax temperature is tau = 1 / t)."""
         return self.clip.logit_scale
 
     @property

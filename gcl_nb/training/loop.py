@@ -51,7 +51,7 @@ from gcl_nb.training.field_dropout import FieldDropout
 from gcl_nb.training.run_dir import HISTORY_NAME, STATE_NAME, resume_changes, start_history, write_summary
 from gcl_nb.training.sync_batch_norm import synchronise_batch_norm
 
-LOGIT_SCALE_MAX = math.log(100.0)  # CLIP's clamp of the learnable temperature
+LOGIT_SCALE_MAX = math.log(100.0)  # CLIP's clamp of the learnable logit scale t = exp(logit_scale) <= 100
 
 
 def lr_at(step: int, config: TrainConfig) -> float:
