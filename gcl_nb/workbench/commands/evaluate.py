@@ -66,7 +66,9 @@ def _check_sources(args) -> None:
         raise SettingError("--query-embeddings and --doc-embeddings go together: give both files")
     if args.model is None and args.arch is None and not args.bm25 and args.query_embeddings is None:
         raise SettingError("name what to evaluate: --model, --arch (with --pretrained), --bm25 or --query-embeddings")
-    model_flags = [f for f in ("arch", "pretrained", "rhs", "rhs_weights", "model_cache_dir") if getattr(args, f)]
+    model_flags = [
+        f for f in ("arch", "pretrained", "rhs", "rhs_weights", "model_cache_dir", "image_size") if getattr(args, f)
+    ]
     if (args.bm25 or args.query_embeddings) and (model_flags or args.allow_partial):
         raise SettingError(
             f"--{model_flags[0].replace('_', '-') if model_flags else 'allow-partial'} names a model: "
