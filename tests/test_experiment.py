@@ -171,7 +171,7 @@ def test_results_written_before_eval_config_are_kept_when_the_protocol_is_the_sa
     results = tmp_path / "results.csv"
     for top_q, kept in ((2000, True), (500, False)):
         (tmp_path / SETTINGS_NAME).write_text(json.dumps({**old, "top_q": top_q}))
-        results.write_text("method,seed\nbm25,0\n")
+        results.write_text(",".join(RESULT_COLUMNS) + "\n")  # this version's columns: only the settings decide
         _start_afresh_if_changed(tmp_path, config, [results])
         assert results.exists() == kept, top_q
 

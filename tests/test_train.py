@@ -121,7 +121,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthshop_smok
 
     def poisoned(scores):
         calls.append(1)
-        return torch.full_like(scores, math.nan if len(calls) == 4 else 1.0)
+        return torch.full_like(scores, math.nan if len(calls) == 5 else 1.0)  # call 1: make_loss checks the scores
 
     with pytest.raises(FloatingPointError, match=r"loss is nan at step 3.*last good checkpoint \(step 2\)"):
         train(

@@ -10,7 +10,7 @@ from typing import Optional, Union
 from gcl_nb.data.options import DataOptions
 from gcl_nb.data.schema import SPLITS, SettingError, check_choice
 from gcl_nb.losses.gcl_loss import NORMALIZE, TARGETS
-from gcl_nb.losses.weights import RESCALINGS, STW, STW_FUNCTIONS
+from gcl_nb.losses.weights import RESCALINGS, STW, STW_FUNCTIONS, get_rescaling, get_stw
 from gcl_nb.models import EncoderConfig, FieldSpec
 from gcl_nb.models.factory import check_arch, resolve_device
 from gcl_nb.training.field_dropout import check_field_rates
@@ -67,11 +67,17 @@ class TrainConfig:
     stw: Union[str, STW] = _help(
         "score-to-weight: constant (CLIP) | linear | reciprocal | a callable", default="linear"
     )
+    stw_params: dict[str, float] = _help(
+        "parameters of the named STW, e.g. scale:2,offset:1 (linear) or top:1000 (reciprocal; default: the largest "
+        "of 100 and the training scores, so unbounded scores such as clicks work)",
+        default_factory=dict,
+    )
     stw_rescale: Optional[str] = _help(
         "None | range | mean (see gcl_nb.losses.weights); mean keeps every STW's loss "
         "on CLIP's scale, so lr and grad_clip mean the same",
         default="mean",
     )
+    stw_w_min: float = _help("lower end of stw_rescale='range' (in [0, 1])", default=0.1)
     score_column: str = _help("score column fed to the STW", default="score_linear")
     target: str = _help("diagonal (the paper) | multipos (graded multi-positive targets)", default="diagonal")
     same_query: str = _help(
@@ -141,6 +147,18 @@ class TrainConfig:
         if not callable(self.stw):
             check_choice("stw", self.stw, tuple(STW_FUNCTIONS))
         check_choice("stw_rescale", self.stw_rescale, RESCALINGS)
+        if not isinstance(self.stw_params, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in self.stw_params.values()
+        ):
+            raise SettingError(f"stw_params={self.stw_params!r}: give NAME:NUMBER pairs, e.g. top:1000")
+        try:
+            get_stw(self.stw, **self.stw_params)
+            get_rescaling(self.stw_rescale, self.stw_w_min)
+        except ValueError as err:
+            raise SettingError(
+                f"stw={self.stw!r}, stw_params={self.stw_params}, stw_w_min={self.stw_w_min}: {err}"
+            ) from None
         check_choice("target", self.target, TARGETS)
         check_choice("same_query", self.same_query, SAME_QUERY_OPTIONS)
         check_choice("normalize", self.normalize, NORMALIZE)

@@ -42,6 +42,7 @@ from gcl_nb.data.image_cache import ImageCache
 from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.losses.gcl_loss import GCLLoss
+from gcl_nb.losses.weights import get_stw
 from gcl_nb.models import build_encoder
 from gcl_nb.models.checkpoint import CHECKPOINT_NAME, SUMMARY_NAME, read_config, save_checkpoint
 from gcl_nb.models.factory import resolve_device
@@ -288,10 +289,24 @@ class TrainingSetup:
 
 
 def make_loss(config: TrainConfig, pairs: pd.DataFrame) -> GCLLoss:
-    """The GCL loss of `config` over the training table `pairs` (the table is the multi-positive lookup)."""
+    """The GCL loss of `config` over the training table `pairs` (the table is the multi-positive lookup). The
+    reciprocal STW's `top` defaults to the largest of 100 (Marqo-GS score_linear) and the training scores; the STW
+    is tried on every training score first, so a weight it cannot give is a SettingError before any step."""
+    scores = pd.to_numeric(pairs[config.score_column])
+    params = dict(config.stw_params)
+    if config.stw == "reciprocal":
+        params.setdefault("top", max(100.0, float(scores.max())))
+    try:
+        get_stw(config.stw, **params)(torch.tensor(scores.to_numpy(dtype=np.float64)))
+    except ValueError as err:
+        raise SettingError(
+            f"stw={config.stw!r} with stw_params={params} on the scores of {config.score_column!r}: {err}"
+        ) from None
     return GCLLoss(
         config.stw,
+        stw_params=params,
         rescale=config.stw_rescale,
+        w_min=config.stw_w_min,
         target=config.target,
         lookup=PairLookup(pairs, config.score_column) if config.target == "multipos" else None,
         symmetric=config.symmetric,

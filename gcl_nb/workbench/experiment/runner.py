@@ -144,12 +144,16 @@ _EVALUATION_MECHANICS = ("batch_size", "cache_dir", "progress")
 
 def _start_afresh_if_changed(out: Path, config: ExperimentConfig, files: Sequence[Path]) -> None:
     """Resume only runs of the same experiment: if `out` holds results made with other data, preset,
-    overrides or protocol settings, remove those result files (run directories are overwritten by train)."""
+    overrides or protocol settings, or a results table with another set of metric columns (written by an older
+    version), remove those result files, so they are rebuilt and never mixed (run directories are overwritten
+    by train)."""
     saved_path = out / SETTINGS_NAME
     current = json.loads(json.dumps(asdict(config), default=str))
-    if saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
-        if any(_identity(saved, k) != _identity(current, k) for k in _IDENTITY):
+    results = out / RESULTS_NAME
+    other_metrics = results.is_file() and list(pd.read_csv(results, nrows=0).columns) != list(RESULT_COLUMNS)
+    if saved_path.is_file() or other_metrics:
+        saved = json.loads(saved_path.read_text()) if saved_path.is_file() else {}
+        if other_metrics or any(_identity(saved, k) != _identity(current, k) for k in _IDENTITY):
             for path in files:
                 path.unlink(missing_ok=True)
     atomic_write_json(current, saved_path)  # read back by the next run: never half-written
