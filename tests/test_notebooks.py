@@ -136,6 +136,7 @@ def test_runner_passes_declared_parameters_and_exports_offline_html(tmp_path, ca
     assert str(out.resolve()) in injected.source
     html = _assert_offline_html(executed.with_suffix(".html"))
     assert len(html) < 1_000_000 and "Plotly.newPlot" in html and "hello" in html
+    assert str(out.resolve()) not in html and '"."' in html, "the page shows paths relative to its run folder"
     assert html_export.rendered_source_hash(executed.with_suffix(".html")) == html_export.source_hash(src)
     assert '<p class="static">in_domain q1 4</p>' in html, "static explorer view"
     assert re.search(r'<pre class="gcl-widget-text">toy\s+steps:\s+100%\s*\|█+\|\s*3/3', html), "progress as text"

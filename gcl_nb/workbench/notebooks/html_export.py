@@ -128,7 +128,9 @@ def _static_widget_outputs(nb) -> None:
 
 def export_html(notebook: str | Path, html_path: str | Path | None = None) -> Path:
     """Executed notebook -> HTML that works offline: figures draw with the one plotly.js file beside it
-    (`plotly_js_file`), no CDN scripts, widgets shown by their static rendering. Returns the HTML path."""
+    (`plotly_js_file`), no CDN scripts, widgets shown by their static rendering. Paths inside the folder the
+    notebook ran in are shown relative to it ("." for the folder), so a published page names no machine's
+    folders. Returns the HTML path."""
     import jinja2  # lazy with nbconvert: see the module docstring
     import nbformat
     from nbconvert import HTMLExporter
@@ -146,5 +148,7 @@ def export_html(notebook: str | Path, html_path: str | Path | None = None) -> Pa
             cell.source = markdown_math_to_mathml(cell.source)
     body, _ = exporter.from_notebook_node(nb, resources={"plotly_js": plotly_js_file(html_path.parent),
                                                          "source_hash": source_hash(notebook)})
+    run_folder = str(notebook.resolve().parent)
+    body = body.replace(run_folder + "/", "").replace(run_folder, ".")
     html_path.write_text(body, encoding="utf-8")
     return html_path
