@@ -140,9 +140,6 @@ class EmbeddingTable:
         self._query_matrix = torch.from_numpy(np.ascontiguousarray(query_matrix, dtype=np.float32))
         self._doc_matrix = torch.from_numpy(np.ascontiguousarray(doc_matrix, dtype=np.float32))
         self.embed_dim = int(query_matrix.shape[1])
-        h = hashlib.sha256(self._query_matrix.numpy().tobytes() + self._doc_matrix.numpy().tobytes())
-        h.update("\n".join([*query_ids, "", *doc_ids]).encode())
-        self.fingerprint = h.hexdigest()
         self.source = {"name": f"{self.query_file} + {self.doc_file}", "kind": "embeddings"}
 
     @classmethod
@@ -159,6 +156,12 @@ class EmbeddingTable:
             read_embeddings(doc_file, "product_id", doc_order),
             files=(str(query_file), str(doc_file)),
         )
+
+    def fingerprint(self) -> str:
+        """Identity of the embeddings, for an on-disk embedding cache (hashed only when one asks)."""
+        h = hashlib.sha256(self._query_matrix.numpy().tobytes() + self._doc_matrix.numpy().tobytes())
+        h.update("\n".join([*self._queries, "", *self._docs]).encode())
+        return h.hexdigest()
 
     def __repr__(self) -> str:
         return f"EmbeddingTable({self.source['name']}: {len(self._queries)} queries, {len(self._docs)} products)"

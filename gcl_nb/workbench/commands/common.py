@@ -136,5 +136,7 @@ def field_shares(text: str) -> dict[str, float]:
         except ValueError:
             sep = ""
         if not sep or not name:
-            raise argparse.ArgumentTypeError(f"{item!r}: write a field and a share as NAME:SHARE, e.g. title:0.3")
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: write NAME:NUMBER pairs (NAME:SHARE for field shares), e.g. title:0.3 or top:1000"
+            )
     return shares
