@@ -1,4 +1,4 @@
-"""SynthShop generator parameters and the named sizes (smoke / cpu / gpu).
+"""SynthShop generator parameters and the named sizes (smoke / cpu / cpu-large / gpu).
 
 A preset is data: the fields it changes from SynthShopParams' defaults, which are the `cpu` size, the same
 style as the training presets (gcl_nb.workbench.presets.TRAIN_PRESETS)."""
@@ -47,6 +47,8 @@ class SynthShopParams:
 SYNTHSHOP_PRESETS: dict[str, dict] = {
     "smoke": dict(n_products=400, n_queries=64, top_n=30, image_size=32),
     "cpu": {},
+    # enough training queries (1280) for batches of 1024 distinct queries, same products per query as `cpu`
+    "cpu-large": dict(n_products=16_000, n_queries=1600),
     "gpu": dict(n_products=120_000, n_queries=12_000, top_n=100, image_size=96),
 }
 
