@@ -13,7 +13,7 @@ help:
 	@echo "make lab    - JupyterLab on notebooks/ with this project's environment"
 	@echo "make bench  - speed/memory benchmarks, table written to benchmarks/results.md"
 	@echo "make data   - generate SynthShop ($(PRESET) preset) into data/synthshop-$(PRESET)"
-	@echo "make docs   - run the four notebooks on the cpu preset and publish their HTML in docs/notebooks"
+	@echo "make docs   - run the four notebooks and the solutions on the cpu preset, publish their HTML in docs/notebooks"
 	@echo "              (reuses runs/docs' trained models while the code that makes them is unchanged; DOCS_FRESH=1: afresh)"
 
 $(STAMP): requirements.lock
@@ -56,7 +56,7 @@ DOCS_CODE = $(shell find gcl_nb -name '*.py' -not -path 'gcl_nb/viz/*' -not -pat
 docs: $(STAMP)
 	if [ -n "$(DOCS_FRESH)" ] || [ "$$(cat runs/docs/code.sha256 2>/dev/null)" != "$(DOCS_CODE)" ]; then rm -rf runs/docs; fi
 	mkdir -p runs/docs && echo "$(DOCS_CODE)" > runs/docs/code.sha256
-	$(VENV)/bin/gcl-nb notebooks --preset cpu --out runs/docs
+	$(VENV)/bin/gcl-nb notebooks --preset cpu --out runs/docs --solutions
 	rm -rf docs/notebooks && mkdir -p docs/notebooks
 	cp runs/docs/*.html runs/docs/plotly-*.min.js docs/notebooks/
 

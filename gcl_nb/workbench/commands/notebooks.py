@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from gcl_nb.workbench.commands.common import add_data_options, data_options, parse_assignment
-from gcl_nb.workbench.notebooks import run_notebooks
+from gcl_nb.workbench.notebooks import NOTEBOOKS, SOLUTIONS, run_notebooks
 
 
 def add_cli(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +28,15 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-html", action="store_true", help="skip the HTML export")
     parser.add_argument(
+        "--solutions",
+        action="store_true",
+        help=f"then run {SOLUTIONS}: every exercise's stated answer through its check on this run (fails on a ✗)",
+    )
+    parser.add_argument(
         "--notebook-dir",
         default=None,
         metavar="DIR",
-        help="folder holding the four notebooks (default: notebooks/ of the source checkout gcl_nb "
+        help="folder holding the notebooks (default: notebooks/ of the source checkout gcl_nb "
         "runs from, else ./notebooks)",
     )
     add_data_options(parser, corpus=True)
@@ -48,6 +53,7 @@ def run_cli(args: argparse.Namespace) -> int:
         params=params,
         notebook_dir=args.notebook_dir,
         html=not args.no_html,
+        notebooks=(*NOTEBOOKS, SOLUTIONS) if args.solutions else NOTEBOOKS,
         log=True,
     )
     print(

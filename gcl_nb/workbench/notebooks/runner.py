@@ -35,6 +35,8 @@ NOTEBOOKS = (
     "03_ranking_analysis.ipynb",
     "04_embedding_maps.ipynb",
 )
+#: answers every exercise of NOTEBOOKS through its check on the same run_dir, and asserts that all pass
+SOLUTIONS = "solutions.ipynb"
 #: The kernel's own log (not cell output) keeps only critical messages: ipykernel warns about TCP on every
 #: start and may log "KeyboardInterrupt caught in kernel" when the client interrupts it at shutdown. A
 #: failing cell still fails the run.
@@ -84,7 +86,7 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
     sources = [folder / name for name in notebooks]
     for src in sources:
         if not src.is_file():
-            raise SettingError(f"notebook {src} not found; expected one of {', '.join(NOTEBOOKS)}")
+            raise SettingError(f"notebook {src} not found; expected one of {', '.join((*NOTEBOOKS, SOLUTIONS))}")
     declared = {src.name: declared_parameters(src) for src in sources}
     out_dir = Path(out_dir).resolve()
     base = {"run_dir": str(out_dir), "preset": preset, "ci": bool(ci)}
