@@ -232,6 +232,52 @@ def test_gradients_are_finite(options):
     assert torch.isfinite(loss) and all(torch.isfinite(t.grad).all() for t in (q, d, scale))
 
 
+def reference_multipos_loss(q, d, target, scale, symmetric, normalize, query_ids):
+    """The module docstring's target-matrix formula, written out directly."""
+    n = len(q)
+    logits = scale * q @ d.T
+    if query_ids is not None:
+        same = (query_ids[:, None] == query_ids[None, :]) & ~torch.eye(n, dtype=torch.bool)
+        logits = logits.masked_fill(same & (target == 0), -math.inf)
+    directions = [(logits, target), (logits.T, target.T)][: 2 if symmetric else 1]
+    losses = []
+    for z, t in directions:
+        row_weight = t.amax(1)
+        p = torch.where(t > 0, t / t.sum(1, keepdim=True), 0.0)
+        per_row = -torch.where(t > 0, p * z.log_softmax(1), 0.0).sum(1)
+        losses.append((row_weight * per_row).sum() / (n if normalize == "n" else row_weight.sum()))
+    return sum(losses) / len(losses)
+
+
+def random_multipos_batch(n, seed):
+    """float64 unit embeddings, a sparse target (an empty row and column) and a log logit scale."""
+    g = torch.Generator().manual_seed(seed)
+    q, d = (F.normalize(torch.randn(n, 16, generator=g, dtype=torch.float64), dim=1) for _ in range(2))
+    target = torch.rand(n, n, generator=g, dtype=torch.float64) * (torch.rand(n, n, generator=g) < 3 / n)
+    target.fill_diagonal_(1.0)
+    target[0], target[:, 1] = 0.0, 0.0
+    return q.requires_grad_(), d.requires_grad_(), target, torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
+
+
+@pytest.mark.parametrize("n", [5, 64, 300])
+@pytest.mark.parametrize("same_query", ["none", "mask"])
+@pytest.mark.parametrize("normalize", ["n", "sum_w"])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_multipositive_loss_and_gradients_equal_the_formula_in_float64(n, same_query, normalize, symmetric):
+    q, d, target, log_scale = random_multipos_batch(n, seed=n)
+    query_ids = torch.randint(0, max(1, n // 3), (n,), generator=torch.Generator().manual_seed(1))
+    options = dict(symmetric=symmetric, normalize=normalize)
+    got = gcl_loss(q, d, target, log_scale.exp(), same_query=same_query, query_ids=query_ids, **options)
+    ids = query_ids if same_query == "mask" else None
+    expected = reference_multipos_loss(q, d, target, log_scale.exp(), query_ids=ids, **options)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0.0)
+    for grad, grad_expected in zip(
+        torch.autograd.grad(got, (q, d, log_scale)), torch.autograd.grad(expected, (q, d, log_scale))
+    ):
+        torch.testing.assert_close(grad, grad_expected, rtol=1e-12, atol=1e-12 * float(grad_expected.abs().max()))
+
+
 # --- 2 processes (gloo) == 1 process on the concatenated batch -------------------------------------------
 N, DIM = 8, 6
 BATCH = [(f"q{i // 2}", f"p{i}") for i in range(N)]

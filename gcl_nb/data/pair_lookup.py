@@ -1,6 +1,7 @@
 """PairLookup: the target scores of a batch's (query, document) pairs, looked up on the batch's device.
 
 `PairLookup(pairs, score_column).matrix(query_codes, doc_codes)` -> (N, N) target scores T_ij for a batch;
+`.entries(query_codes, doc_codes, values)` -> (rows, columns, values) of the batch's table pairs;
 `.find(query_codes, doc_codes, values)` -> (values of the batch's table pairs, presence), on the codes' device.
 """
 
@@ -18,10 +19,10 @@ class PairLookup:
 
     The table is kept grouped by query, each query's documents sorted. A batch lookup runs on the codes'
     device in tensor operations: gather each row's table entries (N x `width`, the most rows any query has),
-    binary-search their documents among the batch's sorted documents, scatter the hits straight into the batch's
-    columns of an (N, N) matrix, then copy the columns of documents the batch holds more than once (finding
-    them is the one wait for a GPU). Each N x N pass is a fresh allocation, so there are as few as possible:
-    two (values, presence), which keeps the multi-positive loss near ClipLoss's time (benchmarks/loss.py).
+    binary-search their documents among the batch's sorted documents, and list one entry per batch column
+    holding a hit's document (`entries`; sizing that list is the one wait for a GPU). Only `matrix` and `find`
+    make N x N tensors, one each (two for `find`), so a batch rescaling runs over the entries, not the matrix
+    (the multi-positive loss's time against ClipLoss: benchmarks/loss.py).
     A (query, product) pair listed twice keeps the score of its first row. The table's tensors move to the
     device of the codes on first use there.
     """
@@ -59,10 +60,12 @@ class PairLookup:
             self._table = {name: t.to(device) for name, t in self._table.items()}
         return self._table
 
-    def find(self, query_codes, doc_codes, values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(matrix, present), each (len(query_codes), len(doc_codes)) on the codes' device: present_ij says
-        whether (query_i, doc_j) is a pair of the table, matrix_ij is its entry of `values` (one per pair, in
-        table order, on that device; default: the scores) or 0."""
+    def entries(
+        self, query_codes, doc_codes, values: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(rows, columns, entry values) of every (query_i, doc_j) of a batch that is a pair of the table, on the
+        codes' device: one entry per batch cell, so a document the batch holds twice gives two. The values are
+        `values`' entries of those pairs (one per pair, in table order, on that device; default: the scores)."""
         q = torch.as_tensor(query_codes, dtype=torch.long)
         d = torch.as_tensor(doc_codes, dtype=torch.long, device=q.device)
         table = self._table_on(q.device)
@@ -72,23 +75,35 @@ class PairLookup:
         used = slot < table["count"][q, None]
         entry = (table["start"][q, None] + slot).clamp_max(len(self) - 1)
         cand_doc = table["doc"][entry]
-        # each candidate's document among the batch's documents, sorted (the first of equal ones)
+        # the batch columns holding each candidate's document: a run of the batch's documents, sorted
         sorted_doc, order = d.sort(stable=True)
-        position = torch.searchsorted(sorted_doc, cand_doc).clamp_max(len(d) - 1)
-        hit = used & (sorted_doc[position] == cand_doc)
-        # a hit goes to the first batch column holding its document, a miss to a spare last column ...
-        column = torch.where(hit, order[position], len(d))
-        shape = (len(q), len(d) + 1)
-        matrix = torch.zeros(shape, dtype=values.dtype, device=q.device).scatter_(1, column, values[entry])[:, :-1]
-        present = torch.zeros(shape, dtype=torch.bool, device=q.device).scatter_(1, column, hit)[:, :-1]
-        # ... and a column repeating an earlier column's document copies that column
-        first = order[torch.searchsorted(sorted_doc, d)]
-        repeats = torch.nonzero(first != torch.arange(len(d), device=d.device)).flatten()
-        if len(repeats):
-            matrix[:, repeats] = matrix[:, first[repeats]]
-            present[:, repeats] = present[:, first[repeats]]
-        return matrix, present
+        first = torch.searchsorted(sorted_doc, cand_doc)
+        columns = torch.where(used, torch.searchsorted(sorted_doc, cand_doc, right=True) - first, 0).flatten()
+        # one entry per (candidate, column holding its document)
+        hit = torch.repeat_interleave(columns)
+        run_start = torch.cumsum(columns, 0) - columns
+        column = order[first.flatten()[hit] + torch.arange(len(hit), device=q.device) - run_start[hit]]
+        return torch.div(hit, self.width, rounding_mode="floor"), column, values[entry.flatten()[hit]]
 
-    def matrix(self, query_codes, doc_codes) -> torch.Tensor:
-        """(len(query_codes), len(doc_codes)) float tensor T_ij = score(query_i, doc_j), 0 where not a pair."""
-        return self.find(query_codes, doc_codes)[0]
+    def find(self, query_codes, doc_codes, values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(matrix, present), each (len(query_codes), len(doc_codes)) on the codes' device: present_ij says
+        whether (query_i, doc_j) is a pair of the table, matrix_ij is its entry of `values` (as `entries`) or 0."""
+        rows, columns, entry_values = self.entries(query_codes, doc_codes, values)
+        shape = (len(query_codes), len(doc_codes))
+        return _dense(shape, rows, columns, entry_values), _dense(
+            shape, rows, columns, torch.ones_like(rows, dtype=bool)
+        )
+
+    def matrix(self, query_codes, doc_codes, values: torch.Tensor | None = None, rescaling=None) -> torch.Tensor:
+        """(len(query_codes), len(doc_codes)) matrix T_ij = the entry of `values` (as `entries`) of the pair
+        (query_i, doc_j), 0 where not a pair; `rescaling` (values -> values, e.g. a batch rescaling of STW
+        weights) maps the batch's entries first."""
+        rows, columns, entry_values = self.entries(query_codes, doc_codes, values)
+        if rescaling is not None:
+            entry_values = rescaling(entry_values)
+        return _dense((len(query_codes), len(doc_codes)), rows, columns, entry_values)
+
+
+def _dense(shape: tuple[int, int], rows: torch.Tensor, columns: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """A matrix of `shape` holding `values` at (rows, columns), 0 (False) elsewhere."""
+    return torch.zeros(shape, dtype=values.dtype, device=values.device).index_put_((rows, columns), values)

@@ -82,27 +82,66 @@ def gcl_loss(
         raise ValueError(f"weights must have shape ({n},) or ({n}, {n}), got {tuple(weights.shape)}")
 
     with torch.autocast(device_type=query_emb.device.type, enabled=False):
-        logits = logit_scale * query_emb.float() @ doc_emb.float().T
-        weights = weights.to(device=logits.device, dtype=torch.float32)
-        full = weights.dim() == 2
-        masked = logits
+        dtype = torch.promote_types(query_emb.dtype, torch.float32)  # half precision -> float32, float64 stays
+        logits = logit_scale * query_emb.to(dtype) @ doc_emb.to(dtype).T
+        weights = weights.to(device=logits.device, dtype=dtype)
+        same = None
         if same_query == "mask":
-            mask = _same_query_mask(query_ids.to(logits.device) if query_ids is not None else None, n)
-            masked = logits.masked_fill(mask & (weights == 0) if full else mask, float("-inf"))
-        weighted = weights * logits if full else None
+            same = _same_query_mask(query_ids.to(logits.device) if query_ids is not None else None, n)
+        if weights.dim() == 2:
+            excluded = same & (weights == 0) if same is not None else None
+            return _MultiPositiveLoss.apply(logits, weights, excluded, symmetric, normalize == "n")
+        masked = logits if same is None else logits.masked_fill(same, float("-inf"))
 
         losses = []
         for dim in (1, 0)[: 2 if symmetric else 1]:  # softmax over a row (query -> doc), then over a column
             nll = -F.log_softmax(masked, dim=dim).diagonal()  # -log softmax at each row's own pair
-            if full:  # m_i * (logsumexp_j z_ij - sum_j p_ij z_ij), where logsumexp_j z_ij = z_ii + nll_i
-                row_weight = weights.amax(dim)
-                positive = weighted.sum(dim) / weights.sum(dim).clamp_min(torch.finfo(torch.float32).tiny)
-                per_row = row_weight * (logits.diagonal() + nll - positive)
-            else:
-                row_weight, per_row = weights, weights * nll
-            denom = n if normalize == "n" else row_weight.sum()
-            losses.append(per_row.sum() / denom)
+            denom = n if normalize == "n" else weights.sum()
+            losses.append((weights * nll).sum() / denom)
         return sum(losses) / len(losses)
+
+
+class _MultiPositiveLoss(torch.autograd.Function):
+    """The target-matrix loss of (N, N) logits z (module docstring), gradient to z only, with few N x N passes.
+
+    Per direction (softmax over rows, then columns) the loss is sum_i a_i logsumexp_j z_ij - sum_ij c_ij z_ij with
+    a_i = m_i / (denominator * directions) and c_ij = a_i T_ij / sum_j T_ij, so its gradient is
+    a_i softmax_j(z_ij) - c_ij. The forward keeps each direction's exp(z - max) for the backward; the positive
+    part runs over T's nonzero entries only (finding them is a wait for a GPU). `excluded` (bool, or None)
+    leaves entries out of the softmaxes.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, target: Tensor, excluded: Optional[Tensor], symmetric: bool, per_n: bool):
+        n, directions = logits.shape[0], 2 if symmetric else 1
+        rows, cols = target.nonzero(as_tuple=True)
+        values = target[rows, cols]
+        if excluded is not None:
+            logits = logits.masked_fill(excluded, float("-inf"))
+        loss, softmax_parts, positive_weight = logits.new_zeros(()), [], logits.new_zeros(len(values))
+        for dim, index in ((1, rows), (0, cols))[:directions]:  # row i's softmax runs over j when dim == 1
+            row_weight = logits.new_zeros(n).scatter_reduce_(0, index, values, "amax")
+            row_total = logits.new_zeros(n).index_add_(0, index, values).clamp_min(torch.finfo(logits.dtype).tiny)
+            scale = row_weight / ((n if per_n else row_weight.sum()) * directions)  # a_i
+            top = logits.amax(dim, keepdim=True)
+            unnormalised = (logits - top).exp_()
+            total = unnormalised.sum(dim, keepdim=True)
+            loss += (scale * (top + total.log()).flatten()).sum()
+            positive_weight += values * (scale / row_total)[index]  # c_ij of T's nonzero entries
+            softmax_parts.append((unnormalised, scale.view(total.shape) / total))
+        loss -= (positive_weight * logits[rows, cols]).sum()
+        ctx.softmax_parts, ctx.positives = softmax_parts, (rows, cols, positive_weight)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss: Tensor):
+        (first, first_scale), *rest = ctx.softmax_parts
+        grad = first * (grad_loss * first_scale)
+        for unnormalised, scale in rest:
+            grad.addcmul_(unnormalised, grad_loss * scale)
+        rows, cols, positive_weight = ctx.positives
+        grad.index_put_((rows, cols), -grad_loss * positive_weight, accumulate=True)
+        return grad, None, None, None, None
 
 
 class _GatherRows(torch.autograd.Function):
@@ -191,8 +230,7 @@ class GCLLoss(nn.Module):
         the table pairs; on the codes' device."""
         if self._table_weights.device != query_codes.device:
             self._table_weights = self._table_weights.to(query_codes.device)
-        weights, present = self.lookup.find(query_codes, doc_codes, values=self._table_weights)
-        return self.rescaling(weights, mask=present)
+        return self.lookup.matrix(query_codes, doc_codes, values=self._table_weights, rescaling=self.rescaling)
 
     def forward(
         self,
