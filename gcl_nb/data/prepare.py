@@ -12,7 +12,8 @@ names are stripped of spaces):
   product id column may be named otherwise than the log's (`Columns.catalogue_product`).
 
 What is written is the tarball layout of the release (parquet with the images and further fields inside, on
-request; a product without image has a null image there), with the release's split procedure: queries 80/20
+request; a product without image has a null image there), with the release's split procedure
+(gcl_nb.data.gs.release_split): queries 80/20
 (query_0 / query_1) and the catalogue's products 50/50 (corpus 1 / corpus 2), seeded; the four splits are the
 rows of each (query side, product half); both corpus halves hold every usable catalogue product of their half,
 judged or not (the parquet layout has no corpus files: its halves are the judged products); ground-truth files
@@ -32,8 +33,8 @@ nor a readable image, and queries left with fewer than two judged products. Prod
 keep their other fields. Unusable input (a missing column, a non-numeric or negative score, a score beyond
 2**53, a duplicate product id, an image path outside the image root or a URL: nothing is downloaded) raises a
 DataError naming the file, line and what to do, and an unusable argument a SettingError, before anything is
-written. The folder is written whole or not at all (into `.<name>.partial`, renamed when complete); its report,
-written last, lists its files.
+written. The folder is written whole or not at all (into `.<name>.partial`, renamed when complete); its report
+(PrepareReport), written last, lists its files and the seconds each stage took: read -> filter -> split -> write.
 """
 
 from __future__ import annotations
@@ -485,39 +486,44 @@ def _filter(rows: pd.DataFrame, catalogue: _Catalogue, inputs: _Inputs, report: 
     """Stage 2: the rows kept (module docstring), one per (query, product), in log order; counts in the report."""
     counts = report.pairs
     counts["rows_read"] = len(rows)
-    empty = (rows["query"] == "") | (rows["product_id"] == "")
-    counts["empty_query_or_product"] = int(empty.sum())
-    rows = rows[~empty]
-    if rows.empty:
+    kept = ~((rows["query"] == "") | (rows["product_id"] == "")).to_numpy()
+    counts["empty_query_or_product"] = int((~kept).sum())
+    if not kept.any():
         raise DataError(
             f"{inputs.pairs}: every row has an empty query or product id (columns {inputs.columns.query!r}, "
             f"{inputs.columns.product!r}); name the columns that hold them with --query-column / --product-column"
         )
-    catalogued = rows["product_id"].isin(catalogue.ids)
-    counts["product_not_in_catalogue"] = int((~catalogued).sum())
-    if not catalogued.any():
+    catalogued = rows["product_id"].isin(catalogue.ids).to_numpy()
+    counts["product_not_in_catalogue"] = int((kept & ~catalogued).sum())
+    if not (kept & catalogued).any():
         raise DataError(
             f"{inputs.pairs}: none of its product ids is in {inputs.catalogue} (e.g. "
-            f"{rows['product_id'].iloc[0]!r} here, {min(catalogue.ids)!r} there); check that both files hold the "
-            f"same ids (--product-column names the log's column, --catalogue-product-column the catalogue's)"
+            f"{rows['product_id'].iloc[int(np.argmax(kept))]!r} here, {min(catalogue.ids)!r} there); check that "
+            f"both files hold the same ids (--product-column names the log's column, --catalogue-product-column "
+            f"the catalogue's)"
         )
-    rows = rows[catalogued]
-    usable = rows["product_id"].isin(set(catalogue.products["product_id"]))
-    counts["product_without_any_field"] = int((~usable).sum())
-    rows = rows[usable]
-    if rows.empty:
+    kept &= catalogued
+    usable = rows["product_id"].isin(set(catalogue.products["product_id"])).to_numpy()
+    counts["product_without_any_field"] = int((kept & ~usable).sum())
+    kept &= usable
+    if not kept.any():
         raise DataError(
             f"{inputs.catalogue}: no judged product has a title or a readable image; check --title-column, "
             f"--image-column and --image-root"
         )
-    best_first = rows.sort_values("score", ascending=inputs.score_kind == "rank", kind="stable")
-    duplicate = best_first.duplicated(["query", "product_id"])
-    counts["duplicate_pairs"] = int(duplicate.sum())
-    rows = best_first[~duplicate].sort_index()
-    judged = rows.groupby("query")["product_id"].transform("size")
-    counts["queries_with_fewer_than_2_judged"] = int(rows.loc[judged < MIN_JUDGED, "query"].nunique())
-    counts["rows_of_those_queries"] = int((judged < MIN_JUDGED).sum())
-    rows = rows[judged >= MIN_JUDGED].reset_index(drop=True)
+    query_codes, product_codes = pd.factorize(rows["query"])[0], pd.factorize(rows["product_id"])[0]
+    pairs = query_codes * (int(product_codes.max()) + 1) + product_codes
+    candidates = np.flatnonzero(kept)
+    scores = rows["score"].to_numpy()[candidates]
+    best_first = candidates[np.argsort(scores if inputs.score_kind == "rank" else -scores, kind="stable")]
+    duplicate = best_first[pd.Series(pairs[best_first]).duplicated().to_numpy()]  # all but the best of a pair
+    counts["duplicate_pairs"] = len(duplicate)
+    kept[duplicate] = False
+    judged = np.bincount(query_codes[kept], minlength=int(query_codes.max()) + 1)
+    counts["queries_with_fewer_than_2_judged"] = int(((judged > 0) & (judged < MIN_JUDGED)).sum())
+    too_few = kept & (judged[query_codes] < MIN_JUDGED)
+    counts["rows_of_those_queries"] = int(too_few.sum())
+    rows = rows[kept & ~too_few].reset_index(drop=True)
     counts["rows_kept"] = len(rows)
     if rows.empty:
         raise DataError(
