@@ -429,7 +429,7 @@ def _split_report(rows: pd.DataFrame, products: pd.DataFrame, top_q: int, batch_
     splits, warnings = {}, []
     for split in SPLITS:
         side, half = split_side_and_half(split)
-        own = rows[(rows["side"] == side) & (rows["half"] == half)]
+        own = rows.loc[(rows["side"] == side) & (rows["half"] == half), ["query", "product_id"]]
         n_queries = own["query"].nunique()
         splits[split] = {
             "queries": int(n_queries),

@@ -64,7 +64,7 @@ def ground_truth(
 
 def write_split(root: Path, split: str, table: pd.DataFrame, dev_queries: set[str]) -> None:
     stem = SPLIT_FILE_STEMS[split]
-    table.loc[:, list(SPLIT_CSV_COLUMNS)].to_csv(root / f"{stem}.csv", index=False)
+    table.to_csv(root / f"{stem}.csv", columns=list(SPLIT_CSV_COLUMNS), index=False)
     query_codes, queries = pd.factorize(table["query"])  # queries in order of first row
     for part, qrels in ground_truth(table, query_codes, queries, dev_queries).items():
         _dump_json(root / f"{stem}_gt_{part}.json", qrels)
@@ -87,6 +87,7 @@ def write_layout(root: Path, rows: pd.DataFrame, products: pd.DataFrame, dev_que
     1) and `half` (the product's corpus half, 1 or 2); `products` as for write_corpus."""
     for split in SPLITS:
         side, half = split_side_and_half(split)
-        write_split(root, split, rows[(rows["side"] == side) & (rows["half"] == half)], dev_queries)
+        own = rows.loc[(rows["side"] == side) & (rows["half"] == half), list(SPLIT_CSV_COLUMNS)]
+        write_split(root, split, own, dev_queries)
     for half in (1, 2):
         write_corpus(root, half, products)
