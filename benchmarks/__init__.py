@@ -3,4 +3,4 @@
 `python -m benchmarks` (`make bench`) runs every group; each group module defines `run(report, quick)`.
 """
 
-GROUPS = ("loss", "train_step", "data", "metrics", "retrieval", "scaling", "gpu")
+GROUPS = ("loss", "train_step", "data", "prepare", "metrics", "retrieval", "scaling", "gpu")

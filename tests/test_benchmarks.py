@@ -98,6 +98,14 @@ def test_quick_loss_and_gpu_groups_print_and_write_the_table(tmp_path):
     assert ("skipped (no CUDA" in text) != ("ViT-B-32 training throughput GCL / ClipLoss" in text)
 
 
+def test_quick_prepare_group_times_the_whole_command(tmp_path):
+    out = tmp_path / "results.md"
+    _bench("--only", "prepare", "--out", str(out), timeout=300)
+    assert "| prepare | gcl-nb prepare: wall time and peak memory of the command | 2,000 rows, 200 queries" in (
+        out.read_text()
+    )
+
+
 @pytest.mark.slow
 def test_quick_run_of_every_group(tmp_path):
     out = tmp_path / "results.md"

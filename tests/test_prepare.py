@@ -111,6 +111,7 @@ def test_report_counts_what_was_dropped_and_why(shop, prepared, capsys):
     assert report["score"]["read_as"] == "score" and "clicks" in report["score"]["score_linear"]
     assert any("fewer than top_q=2000" in w for w in report["warnings"])
     assert sum(s["rows"] for s in report["splits"].values()) == pairs["rows_kept"]
+    assert set(report["timings_s"]) == {"read", "filter", "split", "write"}
 
 
 def test_splits_follow_the_release_procedure(shop, prepared):

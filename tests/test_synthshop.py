@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from gcl_nb.data import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, load_gs, make_synthshop
+from gcl_nb.data.gs.release_writer import SPLIT_CSV_COLUMNS
 from gcl_nb.data.schema import QUERY_KEY_SUFFIX, DataError
 from gcl_nb.data.synthshop import MATCH_LEVELS, generate_tables, ranking_stats
 from gcl_nb.data.synthshop.catalog import CATEGORIES, COLOURS, PATTERNS
 from gcl_nb.data.synthshop.engine import Engine
 from gcl_nb.data.synthshop.presets import preset_params
-from gcl_nb.data.synthshop.writer import SPLIT_CSV_COLUMNS
 from gcl_nb.workbench.cli import main as cli_main
 
 

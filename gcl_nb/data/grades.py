@@ -1,5 +1,5 @@
 """The official evaluation's integer grades: what the protocol scores a ranking against (gcl_nb.evaluation.protocol)
-and what SynthShop writes into its ground-truth files (gcl_nb.data.synthshop.writer)."""
+and what SynthShop writes into its ground-truth files (gcl_nb.data.gs.release_writer)."""
 
 from __future__ import annotations
 

@@ -12,11 +12,12 @@ names are stripped of spaces):
   product id column may be named otherwise than the log's (`Columns.catalogue_product`).
 
 What is written is the tarball layout of the release (parquet with the images and further fields inside, on
-request; a product without image has a null image there), with the release's split procedure: queries 80/20
+request; a product without image has a null image there), with the release's split procedure
+(gcl_nb.data.gs.release_split): queries 80/20
 (query_0 / query_1) and the catalogue's products 50/50 (corpus 1 / corpus 2), seeded; the four splits are the
 rows of each (query side, product half); both corpus halves hold every usable catalogue product of their half,
 judged or not (the parquet layout has no corpus files: its halves are the judged products); ground-truth files
-in the official key form (gcl_nb.data.synthshop.writer). `image_local` holds the path relative to the image
+in the official key form (gcl_nb.data.gs.release_writer). `image_local` holds the path relative to the image
 root: pass the same `--image-root` to train and evaluate.
 
 How the score becomes the release's columns (recorded in the report under "score"):
@@ -32,8 +33,8 @@ nor a readable image, and queries left with fewer than two judged products. Prod
 keep their other fields. Unusable input (a missing column, a non-numeric or negative score, a score beyond
 2**53, a duplicate product id, an image path outside the image root or a URL: nothing is downloaded) raises a
 DataError naming the file, line and what to do, and an unusable argument a SettingError, before anything is
-written. The folder is written whole or not at all (into `.<name>.partial`, renamed when complete); its report,
-written last, lists its files.
+written. The folder is written whole or not at all (into `.<name>.partial`, renamed when complete); its report
+(PrepareReport), written last, lists its files and the seconds each stage took: read -> filter -> split -> write.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ import codecs
 import json
 import re
 import tempfile
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,24 +55,30 @@ from PIL import Image
 
 from gcl_nb.data.atomic_files import WRITER_FILE, atomic_write_text, folder_written_whole
 from gcl_nb.data.gs.parquet_write import export_parquet
+from gcl_nb.data.gs.release_split import (
+    dev_queries,
+    linear_from_position,
+    positions_by_score,
+    product_halves,
+    query_sides,
+    reciprocal_and_no_score,
+    split_side_and_half,
+)
+from gcl_nb.data.gs.release_writer import write_layout
 from gcl_nb.data.gs.validation import csv_line, derived_query_ids
 from gcl_nb.data.schema import (
     PAIR_COLUMNS,
     PREPARE_REPORT,
-    SPLIT_CORPUS,
-    SPLIT_FILE_STEMS,
     SPLITS,
     DataError,
     SettingError,
     check_choice,
     check_whole_number,
 )
-from gcl_nb.data.synthshop.writer import write_layout
 
 SCORE_KINDS = ("auto", "score", "rank")
 LAYOUTS = ("tarball", "parquet")
 RANK_COLUMN_NAMES = ("position", "rank")
-QUERY_SHARE, PRODUCT_SHARE = 0.8, 0.5  # the release's split: queries 80/20, products 50/50
 MIN_JUDGED = 2
 #: the largest whole score (or rank) the split files hold exactly: 2**53, beyond which float64 (CSV and parquet
 #: readers) rounds whole numbers
@@ -86,6 +96,55 @@ class Columns:
     title: str = "title"
     image: str = "image"
     catalogue_product: str | None = None
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The input files and how to read them (settings checked)."""
+
+    pairs: Path
+    catalogue: Path
+    image_root: Path
+    columns: Columns
+    score_column: str
+    score_kind: str
+    encoding: str
+
+
+@dataclass
+class _Catalogue:
+    """The usable products (product_id, title, image_local, further fields), every catalogue id and the further
+    field names."""
+
+    products: pd.DataFrame
+    ids: set
+    extra: list[str]
+
+
+@dataclass
+class PrepareReport:
+    """What prepare read, dropped, split and wrote (written to prepare_report.json): the inputs and settings; how
+    the score became the release's columns; the log's rows read, dropped per reason and kept; the catalogue's
+    products and missing fields; per split its queries, rows and products; warnings; the folder's files; and the
+    seconds each stage took (read, filter, split, write)."""
+
+    inputs: dict
+    score: dict = field(default_factory=dict)
+    pairs: dict = field(default_factory=dict)
+    catalogue: dict = field(default_factory=dict)
+    splits: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.timings_s[stage] = round(time.perf_counter() - start, 3)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
 
 
 #: delimiters a CSV header may use instead of commas (detected when its header has no comma)
@@ -193,7 +252,10 @@ def _text(values: pd.Series) -> pd.Series:
             return str(int(v))
         return str(v).strip()
 
-    return values.map(one)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        return values.map(one)
+    codes, uniques = pd.factorize(values)  # text (a CSV's cells): each distinct value stripped once
+    return pd.Series(uniques.str.strip().to_numpy(dtype=object)[codes], index=values.index)
 
 
 def _scores(pairs: pd.DataFrame, path: Path, column: str, kind: str) -> np.ndarray:
@@ -263,12 +325,10 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def _read_catalogue(
-    path: Path, columns: Columns, image_root: Path, encoding: str
-) -> tuple[pd.DataFrame, set, list[str], dict]:
-    """(usable products: product_id, title, image_local ("" when absent or unreadable), further fields; every
-    catalogue id; the further field names; the catalogue part of the report)."""
-    raw = _read_table(path, "catalogue", encoding)
+def _read_catalogue(inputs: _Inputs, report: PrepareReport) -> _Catalogue:
+    """The catalogue; its counts in the report."""
+    path, columns, image_root = inputs.catalogue, inputs.columns, inputs.image_root
+    raw = _read_table(path, "catalogue", inputs.encoding)
     product = columns.catalogue_product or columns.product
     _require_columns(
         raw,
@@ -310,19 +370,22 @@ def _read_catalogue(
     for name in extra:
         products[name] = _text(raw[name])
     has_field = (products.drop(columns=["product_id"]) != "").any(axis=1)
-    report = {
-        "products_read": len(raw),
-        "fields": ["title", "image", *extra],
-        "images_unreadable": int(unreadable.sum()),
-        "images_unreadable_examples": [str(image_root / p) for p in images[unreadable].head(5)],
-        "without_image": int((~readable).sum()),
-        "without_title": int((products["title"] == "").sum()),
-        "without_any_field": int((~has_field).sum()),
-    }
+    counts = report.catalogue
+    counts.update(
+        {
+            "products_read": len(raw),
+            "fields": ["title", "image", *extra],
+            "images_unreadable": int(unreadable.sum()),
+            "images_unreadable_examples": [str(image_root / p) for p in images[unreadable].head(5)],
+            "without_image": int((~readable).sum()),
+            "without_title": int((products["title"] == "").sum()),
+            "without_any_field": int((~has_field).sum()),
+        }
+    )
     for name in extra:
-        report[f"without_{name}"] = int((products[name] == "").sum())
-    report["products_in_corpus"] = int(has_field.sum())
-    return products[has_field.to_numpy()].reset_index(drop=True), set(ids), extra, report
+        counts[f"without_{name}"] = int((products[name] == "").sum())
+    counts["products_in_corpus"] = int(has_field.sum())
+    return _Catalogue(products[has_field.to_numpy()].reset_index(drop=True), set(ids), extra)
 
 
 def _score_kind(column: str, kind: str) -> str:
@@ -335,23 +398,23 @@ def _score_kind(column: str, kind: str) -> str:
 def _score_columns(rows: pd.DataFrame, column: str, kind: str) -> tuple[pd.DataFrame, dict]:
     """rows (query, product_id, score: one row per pair) -> + position, score_linear, score_reciprocal, no_score."""
     if kind == "rank":
-        position = rows["score"].astype(np.int64)
+        position = rows["score"].to_numpy(dtype=np.int64)
         max_rank = int(position.max())
-        linear = max_rank + 1 - position
+        linear = linear_from_position(position, max_rank)
         how = {
             "position": f"the rank in {column!r} (1 = top)",
             "score_linear": f"{max_rank + 1} - position (the largest rank + 1 minus the rank; the release has "
             f"101 - position)",
         }
     else:
-        position = rows.groupby("query", sort=False)["score"].rank(method="first", ascending=False).astype(np.int64)
+        position = positions_by_score(rows["query"], rows["score"])
         whole = bool((rows["score"] % 1 == 0).all())
         linear = rows["score"].astype(np.int64) if whole else rows["score"]
         how = {
             "position": f"rank of {column!r} within the query's rows (1 = highest; ties in log order)",
             "score_linear": f"{column!r} itself (higher is better)",
         }
-    out = rows.assign(position=position, score_linear=linear, score_reciprocal=1.0 / position, no_score=1)
+    out = rows.assign(position=position, score_linear=linear, **reciprocal_and_no_score(position))
     return out, {
         "column": column,
         "read_as": kind,
@@ -365,14 +428,14 @@ def _score_columns(rows: pd.DataFrame, column: str, kind: str) -> tuple[pd.DataF
 def _split_report(rows: pd.DataFrame, products: pd.DataFrame, top_q: int, batch_size: int) -> tuple[dict, list]:
     splits, warnings = {}, []
     for split in SPLITS:
-        side = int(SPLIT_FILE_STEMS[split].split("_")[1])
-        own = rows[(rows["side"] == side) & (rows["half"] == SPLIT_CORPUS[split])]
+        side, half = split_side_and_half(split)
+        own = rows.loc[(rows["side"] == side) & (rows["half"] == half), ["query", "product_id"]]
         n_queries = own["query"].nunique()
         splits[split] = {
             "queries": int(n_queries),
             "rows": len(own),
             "products_judged": int(own["product_id"].nunique()),
-            "corpus_products": int((products["half"] == SPLIT_CORPUS[split]).sum()),
+            "corpus_products": int((products["half"] == half).sum()),
         }
         if 0 < n_queries < top_q:
             warnings.append(
@@ -395,6 +458,157 @@ def _split_report(rows: pd.DataFrame, products: pd.DataFrame, top_q: int, batch_
     return splits, warnings
 
 
+def _read_log(inputs: _Inputs) -> pd.DataFrame:
+    """The log's rows: query, product_id (text) and score (a number)."""
+    log = _read_table(inputs.pairs, "pairs", inputs.encoding)
+    columns = inputs.columns
+    _require_columns(
+        log,
+        inputs.pairs,
+        {"--query-column": columns.query, "--product-column": columns.product, "--score-column": inputs.score_column},
+    )
+    scores = _scores(log, inputs.pairs, inputs.score_column, inputs.score_kind)
+    return pd.DataFrame(
+        {"query": _text(log[columns.query]), "product_id": _text(log[columns.product]), "score": scores}
+    )
+
+
+def _read(inputs: _Inputs, report: PrepareReport) -> tuple[pd.DataFrame, _Catalogue]:
+    """Stage 1: the log's rows and the catalogue."""
+    rows = _read_log(inputs)
+    catalogue = _read_catalogue(inputs, report)
+    if rows.empty:
+        raise DataError(f"{inputs.pairs}: the log holds a header and no rows; give it its (query, product, score) rows")
+    return rows, catalogue
+
+
+def _filter(rows: pd.DataFrame, catalogue: _Catalogue, inputs: _Inputs, report: PrepareReport) -> pd.DataFrame:
+    """Stage 2: the rows kept (module docstring), one per (query, product), in log order; counts in the report."""
+    counts = report.pairs
+    counts["rows_read"] = len(rows)
+    kept = ~((rows["query"] == "") | (rows["product_id"] == "")).to_numpy()
+    counts["empty_query_or_product"] = int((~kept).sum())
+    if not kept.any():
+        raise DataError(
+            f"{inputs.pairs}: every row has an empty query or product id (columns {inputs.columns.query!r}, "
+            f"{inputs.columns.product!r}); name the columns that hold them with --query-column / --product-column"
+        )
+    catalogued = rows["product_id"].isin(catalogue.ids).to_numpy()
+    counts["product_not_in_catalogue"] = int((kept & ~catalogued).sum())
+    if not (kept & catalogued).any():
+        raise DataError(
+            f"{inputs.pairs}: none of its product ids is in {inputs.catalogue} (e.g. "
+            f"{rows['product_id'].iloc[int(np.argmax(kept))]!r} here, {min(catalogue.ids)!r} there); check that "
+            f"both files hold the same ids (--product-column names the log's column, --catalogue-product-column "
+            f"the catalogue's)"
+        )
+    kept &= catalogued
+    usable = rows["product_id"].isin(set(catalogue.products["product_id"])).to_numpy()
+    counts["product_without_any_field"] = int((kept & ~usable).sum())
+    kept &= usable
+    if not kept.any():
+        raise DataError(
+            f"{inputs.catalogue}: no judged product has a title or a readable image; check --title-column, "
+            f"--image-column and --image-root"
+        )
+    query_codes, product_codes = pd.factorize(rows["query"])[0], pd.factorize(rows["product_id"])[0]
+    pairs = query_codes * (int(product_codes.max()) + 1) + product_codes
+    candidates = np.flatnonzero(kept)
+    scores = rows["score"].to_numpy()[candidates]
+    best_first = candidates[np.argsort(scores if inputs.score_kind == "rank" else -scores, kind="stable")]
+    duplicate = best_first[pd.Series(pairs[best_first]).duplicated().to_numpy()]  # all but the best of a pair
+    counts["duplicate_pairs"] = len(duplicate)
+    kept[duplicate] = False
+    judged = np.bincount(query_codes[kept], minlength=int(query_codes.max()) + 1)
+    counts["queries_with_fewer_than_2_judged"] = int(((judged > 0) & (judged < MIN_JUDGED)).sum())
+    too_few = kept & (judged[query_codes] < MIN_JUDGED)
+    counts["rows_of_those_queries"] = int(too_few.sum())
+    rows = rows[kept & ~too_few].reset_index(drop=True)
+    counts["rows_kept"] = len(rows)
+    if rows.empty:
+        raise DataError(
+            f"{inputs.pairs}: every query has fewer than two judged products "
+            f"({counts['queries_with_fewer_than_2_judged']} queries); the evaluation ranks a query's judged "
+            f"products against each other: give a log with {MIN_JUDGED} or more judged products per query"
+        )
+    return rows
+
+
+def _split(
+    rows: pd.DataFrame, products: pd.DataFrame, inputs: _Inputs, seed: int, report: PrepareReport
+) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """Stage 3: the release's score columns and split (gcl_nb.data.gs.release_split), seeded: (rows with every
+    split column, their query's side and their product's half; products with their half; the dev queries)."""
+    rows, report.score = _score_columns(rows, inputs.score_column, inputs.score_kind)
+    rng = np.random.default_rng(seed)
+    query_codes, queries = pd.factorize(rows["query"])
+    query_order = np.argsort(queries.to_numpy(dtype=object), kind="stable")  # the draws follow sorted order
+    side = np.empty(len(queries), dtype=np.int64)
+    side[query_order] = query_sides(len(queries), rng)
+    product_order = np.argsort(products["product_id"].to_numpy(dtype=object), kind="stable")
+    half = np.empty(len(products), dtype=np.int64)
+    half[product_order] = product_halves(len(products), rng)
+    products = products.assign(half=half)
+    dev = set(queries[query_order][dev_queries(len(queries), rng)])
+    product_rows = pd.Index(products["product_id"]).get_indexer(rows["product_id"])
+    rows = rows.assign(
+        title=products["title"].to_numpy()[product_rows],
+        image_local=products["image_local"].to_numpy()[product_rows],
+        pair_id=np.arange(len(rows)),
+        query_id=derived_query_ids(rows["query"]),
+        side=side[query_codes],
+        half=half[product_rows],
+    )
+    return rows, products, dev
+
+
+def _write(
+    out: Path,
+    layout: str,
+    rows: pd.DataFrame,
+    products: pd.DataFrame,
+    extra: list[str],
+    dev: set[str],
+    image_root: Path,
+    report: PrepareReport,
+) -> None:
+    """Stage 4: the folder `out`, written whole (its report last, listing its files)."""
+    entries = products[["product_id", "half", "title", "image_local", *extra]]
+    entries = entries.astype(object).where(entries != "", None)  # a missing field is null in the corpus file
+    with folder_written_whole(out, "gcl-nb prepare") as partial:
+        with report.timed("write"):
+            if layout == "tarball":
+                write_layout(partial, rows, entries, dev)
+            else:
+                with tempfile.TemporaryDirectory() as tmp:
+                    write_layout(Path(tmp), rows, entries, dev)
+                    export_parquet(tmp, partial, image_root=image_root)
+            written = (f for f in partial.rglob("*") if f.is_file() and f.name != WRITER_FILE)
+            report.files = sorted(f.relative_to(partial).as_posix() for f in written)
+        atomic_write_text(report.to_json(), partial / PREPARE_REPORT)
+
+
+def _checked_inputs(
+    pairs, catalogue, image_root, score_column: str, kind: str, out, columns: Columns, encoding: str
+) -> tuple[_Inputs, Path]:
+    """The inputs and the output folder, with the encoding, the output folder and the image root checked."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise SettingError(
+            f"encoding (--encoding)={encoding!r}: not a known text encoding; e.g. utf-8, latin-1"
+        ) from None
+    out, image_root = Path(out), Path(image_root)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SettingError(f"{out}: exists and is not an empty folder; choose a new --out or remove it")
+    if not image_root.is_dir():
+        raise DataError(
+            f"{image_root}: the image root is not a folder; pass the folder the catalogue's image "
+            f"paths are relative to (--image-root)"
+        )
+    return _Inputs(Path(pairs), Path(catalogue), image_root, columns, score_column, kind, encoding), out
+
+
 def prepare(
     pairs,
     catalogue,
@@ -409,142 +623,43 @@ def prepare(
     top_q: int = 2000,
     batch_size: int = 128,
     encoding: str = "utf-8",
-) -> dict:
+) -> PrepareReport:
     """Write the data folder `out` (see the module docstring) and return the report (also in
     `out/prepare_report.json`). `top_q` / `batch_size`: the evaluation's sampled queries and the training batch
     the report checks the splits against. `encoding`: the text encoding of CSV and JSON lines inputs.
 
-    The folder is written whole or not at all (gcl_nb.data.atomic_files.folder_written_whole); its report,
-    written last, lists every file of it (`files`), which the loader checks are all there."""
-    pairs_path, catalogue_path, image_root, out = Path(pairs), Path(catalogue), Path(image_root), Path(out)
+    Stages: read -> filter -> split -> write. The folder is written whole or not at all
+    (gcl_nb.data.atomic_files.folder_written_whole); its report, written last, lists every file of it (`files`),
+    which the loader checks are all there."""
     check_choice("layout (--layout)", layout, LAYOUTS)
     kind = _score_kind(score_column, score_is)
     check_whole_number("seed (--seed)", seed, minimum=0)
     check_whole_number("top_q (--top-q)", top_q, minimum=1, also=(-1, "every query"))
     check_whole_number("batch_size (--batch-size)", batch_size, minimum=2)
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise SettingError(
-            f"encoding (--encoding)={encoding!r}: not a known text encoding; e.g. utf-8, latin-1"
-        ) from None
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise SettingError(f"{out}: exists and is not an empty folder; choose a new --out or remove it")
-    if not image_root.is_dir():
-        raise DataError(
-            f"{image_root}: the image root is not a folder; pass the folder the catalogue's image "
-            f"paths are relative to (--image-root)"
-        )
-
-    log = _read_table(pairs_path, "pairs", encoding)
-    _require_columns(
-        log,
-        pairs_path,
-        {"--query-column": columns.query, "--product-column": columns.product, "--score-column": score_column},
-    )
-    scores = _scores(log, pairs_path, score_column, kind)
-    products, catalogue_ids, extra, catalogue_report = _read_catalogue(catalogue_path, columns, image_root, encoding)
-
-    rows = pd.DataFrame(
-        {"query": _text(log[columns.query]), "product_id": _text(log[columns.product]), "score": scores}
-    )
-    counts = {"rows_read": len(rows)}
-    if rows.empty:
-        raise DataError(f"{pairs_path}: the log holds a header and no rows; give it its (query, product, score) rows")
-    empty = (rows["query"] == "") | (rows["product_id"] == "")
-    counts["empty_query_or_product"] = int(empty.sum())
-    rows = rows[~empty]
-    if rows.empty:
-        raise DataError(
-            f"{pairs_path}: every row has an empty query or product id (columns {columns.query!r}, "
-            f"{columns.product!r}); name the columns that hold them with --query-column / --product-column"
-        )
-    catalogued = rows["product_id"].isin(catalogue_ids)
-    counts["product_not_in_catalogue"] = int((~catalogued).sum())
-    if not catalogued.any():
-        raise DataError(
-            f"{pairs_path}: none of its product ids is in {catalogue_path} (e.g. {rows['product_id'].iloc[0]!r} "
-            f"here, {min(catalogue_ids)!r} there); check that both files hold the same ids (--product-column "
-            f"names the log's column, --catalogue-product-column the catalogue's)"
-        )
-    rows = rows[catalogued]
-    usable = rows["product_id"].isin(set(products["product_id"]))
-    counts["product_without_any_field"] = int((~usable).sum())
-    rows = rows[usable]
-    if rows.empty:
-        raise DataError(
-            f"{catalogue_path}: no judged product has a title or a readable image; check --title-column, "
-            f"--image-column and --image-root"
-        )
-    best_first = rows.sort_values("score", ascending=kind == "rank", kind="stable")
-    duplicate = best_first.duplicated(["query", "product_id"])
-    counts["duplicate_pairs"] = int(duplicate.sum())
-    rows = best_first[~duplicate].sort_index()
-    judged = rows.groupby("query")["product_id"].transform("size")
-    counts["queries_with_fewer_than_2_judged"] = int(rows.loc[judged < MIN_JUDGED, "query"].nunique())
-    counts["rows_of_those_queries"] = int((judged < MIN_JUDGED).sum())
-    rows = rows[judged >= MIN_JUDGED].reset_index(drop=True)
-    counts["rows_kept"] = len(rows)
-    if rows.empty:
-        raise DataError(
-            f"{pairs_path}: every query has fewer than two judged products "
-            f"({counts['queries_with_fewer_than_2_judged']} queries); the evaluation ranks a query's judged "
-            f"products against each other: give a log with {MIN_JUDGED} or more judged products per query"
-        )
-
-    rows, score_report = _score_columns(rows, score_column, kind)
-    rng = np.random.default_rng(seed)
-    queries = np.sort(rows["query"].unique())
-    query_side = pd.Series(1, index=queries)
-    query_side[rng.permutation(queries)[: int(round(QUERY_SHARE * len(queries)))]] = 0
-    ids = np.sort(products["product_id"].to_numpy(dtype=str))
-    half = pd.Series(2, index=ids)
-    half[rng.permutation(ids)[: int(round(PRODUCT_SHARE * len(ids)))]] = 1
-    products = products.assign(half=products["product_id"].map(half))
-    dev_queries = set(queries[rng.random(len(queries)) < 0.5])
-    by_id = products.set_index("product_id")
-    rows = rows.assign(
-        title=rows["product_id"].map(by_id["title"]),
-        image_local=rows["product_id"].map(by_id["image_local"]),
-        pair_id=[str(i) for i in range(len(rows))],
-        query_id=derived_query_ids(rows["query"]),
-        side=rows["query"].map(query_side),
-        half=rows["product_id"].map(half),
-    )
-    splits, warnings = _split_report(rows, products, top_q, batch_size)
-    report = {
-        "inputs": {
-            "pairs": str(pairs_path),
-            "catalogue": str(catalogue_path),
-            "image_root": str(image_root),
+    inputs, out = _checked_inputs(pairs, catalogue, image_root, score_column, kind, out, columns, encoding)
+    report = PrepareReport(
+        inputs={
+            "pairs": str(inputs.pairs),
+            "catalogue": str(inputs.catalogue),
+            "image_root": str(inputs.image_root),
             "seed": seed,
             "layout": layout,
-        },
-        "score": score_report,
-        "pairs": counts,
-        "catalogue": catalogue_report,
-        "splits": splits,
-        "warnings": warnings,
-    }
-
-    entries = products[["product_id", "half", "title", "image_local", *extra]]
-    entries = entries.astype(object).where(entries != "", None)  # a missing field is null in the corpus file
-    with folder_written_whole(out, "gcl-nb prepare") as partial:
-        if layout == "tarball":
-            write_layout(partial, rows, entries, dev_queries)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                write_layout(Path(tmp), rows, entries, dev_queries)
-                export_parquet(tmp, partial, image_root=image_root)
-        written = (f for f in partial.rglob("*") if f.is_file() and f.name != WRITER_FILE)
-        report["files"] = sorted(f.relative_to(partial).as_posix() for f in written)
-        atomic_write_text(json.dumps(report, indent=2, ensure_ascii=False), partial / PREPARE_REPORT)
+        }
+    )
+    with report.timed("read"):
+        rows, catalogue_read = _read(inputs, report)
+    with report.timed("filter"):
+        rows = _filter(rows, catalogue_read, inputs, report)
+    with report.timed("split"):
+        rows, products, dev = _split(rows, catalogue_read.products, inputs, seed, report)
+        report.splits, report.warnings = _split_report(rows, products, top_q, batch_size)
+    _write(out, layout, rows, products, catalogue_read.extra, dev, inputs.image_root, report)
     return report
 
 
-def format_report(report: dict) -> str:
+def format_report(report: PrepareReport) -> str:
     """The report as a few lines of text."""
-    p, c, s = report["pairs"], report["catalogue"], report["score"]
+    p, c, s = report.pairs, report.catalogue, report.score
     lines = [
         f"pairs: {p['rows_read']:,} rows read, {p['rows_kept']:,} kept; dropped: "
         f"{p['product_not_in_catalogue']:,} product not in the catalogue, {p['duplicate_pairs']:,} duplicate "
@@ -559,9 +674,9 @@ def format_report(report: dict) -> str:
         f"{s['score_linear']}",
         "split            queries    rows  judged products  corpus products",
     ]
-    for split, n in report["splits"].items():
+    for split, n in report.splits.items():
         lines.append(
             f"{split:<15} {n['queries']:>8,} {n['rows']:>7,} {n['products_judged']:>16,} {n['corpus_products']:>16,}"
         )
-    lines += [f"warning: {w}" for w in report["warnings"]]
+    lines += [f"warning: {w}" for w in report.warnings]
     return "\n".join(lines)

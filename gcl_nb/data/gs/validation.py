@@ -2,9 +2,9 @@
 
 A split file needs only REQUIRED_COLUMNS (query, product_id, score_linear); the other PAIR_COLUMNS are derived when
 absent (`GSData.derived_columns`): query_id from the query text (queries are keyed by their text, as the official
-evaluator does), pair_id = row number, title from the corpus file (tarball) or empty (parquet), position = rank of
-score_linear within the query, score_reciprocal = 1 / position, no_score = 1. Ids (query_id, product_id, pair_id)
-are strings everywhere.
+evaluator does), pair_id = row number, title from the corpus file (tarball) or empty (parquet), and as the release
+(gcl_nb.data.gs.release_split): position = rank of score_linear within the query, score_reciprocal = 1 / position,
+no_score = 1. Ids (query_id, product_id, pair_id) are strings everywhere.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gcl_nb.data.gs.containers import Corpus
+from gcl_nb.data.gs.release_split import positions_by_score, reciprocal_and_no_score
 from gcl_nb.data.schema import ID_COLUMNS, PAIR_COLUMNS, REQUIRED_COLUMNS, SCORE_COLUMNS, DataError
 
 Where = Callable[[int], str]
@@ -137,12 +138,11 @@ def finish_split(table: pd.DataFrame, source: str, where: Where) -> pd.DataFrame
     if "title" not in table.columns:
         table["title"] = ""
     if "position" not in table.columns:
-        rank = table.groupby("query", sort=False)["score_linear"].rank(method="first", ascending=False)
-        table["position"] = rank.to_numpy(dtype=np.int64)
-    if "score_reciprocal" not in table.columns:
-        table["score_reciprocal"] = 1.0 / table["position"].to_numpy(dtype=np.float64)
-    if "no_score" not in table.columns:
-        table["no_score"] = 1.0
+        table["position"] = positions_by_score(table["query"], table["score_linear"])
+    derived = reciprocal_and_no_score(table["position"].to_numpy())
+    for col in ("score_reciprocal", "no_score"):
+        if col not in table.columns:
+            table[col] = derived[col].astype(np.float64)  # scores load as float64
     if "pair_id" not in table.columns:
         table["pair_id"] = np.arange(len(table)).astype(str).astype(object)
     if "query_id" in table.columns:

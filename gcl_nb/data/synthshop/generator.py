@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gcl_nb.data.atomic_files import folder_written_whole
+from gcl_nb.data.gs.release_split import product_halves, query_sides
 from gcl_nb.data.schema import SettingError
 from gcl_nb.data.synthshop.catalog import make_catalog
 from gcl_nb.data.synthshop.engine import LEVEL_SCALE, MATCH_LEVELS, Engine
@@ -21,13 +22,6 @@ from gcl_nb.data.synthshop.titles import make_titles
 from gcl_nb.data.synthshop.writer import image_file, write_dataset
 
 GENERATOR_VERSION = 1
-
-
-def _split_sides(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """0 for round(fraction * n) randomly chosen items, 1 for the rest."""
-    side = np.ones(n, dtype=np.int64)
-    side[rng.permutation(n)[: int(round(fraction * n))]] = 0
-    return side
 
 
 def generate_tables(params: SynthShopParams, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -44,8 +38,8 @@ def generate_tables(params: SynthShopParams, seed: int) -> tuple[pd.DataFrame, p
     )
     split_rng = stream_rng(seed, Stream.SPLITS)
     queries.insert(0, "query_id", [f"{i:06d}" for i in range(len(queries))])
-    queries["side"] = _split_sides(len(queries), params.query_fraction, split_rng)
-    products["half"] = _split_sides(len(products), 0.5, split_rng) + 1
+    queries["side"] = query_sides(len(queries), split_rng, params.query_fraction)
+    products["half"] = product_halves(len(products), split_rng)
     parts = []
     for qi, row in enumerate(queries.itertuples(index=False)):
         query = {a: getattr(row, a) for a in engine.p.codes if getattr(row, a)}

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from gcl_nb.data.gs.release_split import RELEASE_LARGEST_POSITION
+
 
 @dataclass(frozen=True)
 class SynthShopParams:
@@ -35,8 +37,11 @@ class SynthShopParams:
     def __post_init__(self):
         if min(self.n_products, self.n_queries, self.top_n, self.image_size) < 1:
             raise ValueError(f"n_products, n_queries, top_n and image_size must be >= 1: {self}")
-        if self.top_n > 100:
-            raise ValueError(f"top_n={self.top_n}: at most 100 (score_linear = 101 - position must stay >= 1)")
+        if self.top_n > RELEASE_LARGEST_POSITION:
+            raise ValueError(
+                f"top_n={self.top_n}: at most {RELEASE_LARGEST_POSITION} (score_linear = "
+                f"{RELEASE_LARGEST_POSITION + 1} - position must stay >= 1)"
+            )
         if not 0 < self.query_fraction < 1:
             raise ValueError(f"query_fraction={self.query_fraction} must lie in (0, 1)")
         if self.popularity_strength < 0 or self.noise_strength < 0:
