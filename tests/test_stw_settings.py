@@ -79,3 +79,28 @@ def test_an_experiment_table_with_other_metrics_is_rebuilt_not_mixed(synthshop_s
     results, _ = run_experiment(config)
     assert list(results.columns) == list(RESULT_COLUMNS) and len(results) == 1
     assert results["ndcg@10"].iloc[0] != 0.123 and results["err"].notna().all()
+
+
+def test_experiment_stw_params_reach_every_method_with_that_stw_and_only_those():
+    """`stw_params` per STW name (notebook 02's parameter): clip's constant STW takes none, a typo is one
+    SettingError before any run, and an experiment folder written before the field resumes."""
+    from gcl_nb.workbench.experiment.runner import _identity, method_train_config
+
+    config = ExperimentConfig(
+        data="unused",
+        preset="smoke",
+        methods=["clip", "gcl-linear", "gcl-reciprocal"],
+        seeds=[0],
+        stw_params={"reciprocal": {"top": 1000.0}, "linear": {"offset": 5.0}},
+    )
+    params = {m: method_train_config(config, m, 0).stw_params for m in config.methods}
+    assert params == {"clip": {}, "gcl-linear": {"offset": 5.0}, "gcl-reciprocal": {"top": 1000.0}}
+    for bad, message in (
+        ({"recip": {"top": 1.0}}, "unknown STW 'recip'"),
+        ({"reciprocal": {"tp": 1.0}}, "has no parameter tp"),
+        ({"reciprocal": 3}, "give the STW's parameters by name"),
+    ):
+        with pytest.raises(SettingError, match=message):
+            ExperimentConfig(data="unused", preset="smoke", methods=["clip"], seeds=[0], stw_params=bad)
+    assert _identity({}, "stw_params") == _identity({"stw_params": {}}, "stw_params")
+    assert _identity({}, "stw_params") != _identity({"stw_params": {"linear": {"offset": 5.0}}}, "stw_params")

@@ -21,6 +21,7 @@ from gcl_nb.data.options import DataOptions
 from gcl_nb.data.schema import SettingError, check_corpus_scope
 from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.split_evaluation import per_query_table, run_protocol, summary_table
+from gcl_nb.losses.weights import get_stw
 from gcl_nb.models import build_encoder, load_encoder
 from gcl_nb.models.factory import resolve_device
 from gcl_nb.retrieval.bm25 import BM25Retriever
@@ -56,6 +57,8 @@ class ExperimentConfig:
     methods: list[str] = field(default_factory=lambda: list(PAPER_METHODS))
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     overrides: dict = field(default_factory=dict)  # TrainConfig fields applied to every trained method
+    #: STW name -> its parameters, for every trained method with that STW, e.g. {"reciprocal": {"top": 1000}}
+    stw_params: dict = field(default_factory=dict)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     device: str = "auto"
     progress: bool = False  # training's progress bars (the evaluation's are evaluation.progress)
@@ -67,6 +70,16 @@ class ExperimentConfig:
         unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
         if unknown:
             raise SettingError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
+        for stw, params in self.stw_params.items():
+            if not isinstance(params, dict):
+                raise SettingError(
+                    f"stw_params[{stw!r}]={params!r}: give the STW's parameters by name, e.g. "
+                    "{'reciprocal': {'top': 1000}}"
+                )
+            try:
+                get_stw(stw, **params)
+            except (TypeError, ValueError) as err:
+                raise SettingError(f"stw_params[{stw!r}]={params!r}: {err}") from None
         for method in self.methods:  # every training's settings checked before the first one runs
             if method in METHODS:
                 for seed in self.seeds:
@@ -74,12 +87,16 @@ class ExperimentConfig:
 
 
 def method_train_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:
-    """The TrainConfig of one (method, seed) run: preset, then the experiment's overrides, then the method's."""
+    """The TrainConfig of one (method, seed) run: preset, then the experiment's overrides, then the method's, with
+    the experiment's `stw_params` of the method's STW."""
+    settings = {**config.overrides, **METHODS[method]}
+    stw = settings.get("stw", train_config(config.preset).stw)
+    if isinstance(stw, str) and stw in config.stw_params:
+        settings["stw_params"] = {**config.stw_params[stw], **settings.get("stw_params", {})}
     return train_config(
         config.preset,
         **{
-            **config.overrides,
-            **METHODS[method],
+            **settings,
             "data": config.data,
             "data_options": config.data_options,
             "seed": seed,
@@ -137,7 +154,7 @@ def run_experiment(
 
 
 #: ExperimentConfig fields that change what a (method, seed) run produces; the others only choose which runs.
-_IDENTITY = ("data", "data_options", "corpus", "preset", "overrides", "evaluation")
+_IDENTITY = ("data", "data_options", "corpus", "preset", "overrides", "stw_params", "evaluation")
 #: EvalConfig fields that only change how the evaluation runs, not its results.
 _EVALUATION_MECHANICS = ("batch_size", "cache_dir", "progress")
 
@@ -164,6 +181,8 @@ def _identity(settings: dict, key: str):
     value = settings.get(key)
     if key == "data":
         return str(Path(value or "").resolve())  # one folder, however it is written
+    if key == "stw_params":
+        return value or {}  # written before stw_params: none
     if key == "evaluation" and value is None and "top_q" in settings:  # written before EvalConfig: same protocol
         value = {
             "splits": settings.get("splits"),
