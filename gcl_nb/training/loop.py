@@ -42,7 +42,7 @@ from gcl_nb.data.image_cache import ImageCache
 from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.losses.gcl_loss import GCLLoss
-from gcl_nb.losses.weights import get_stw
+from gcl_nb.losses.weights import STW_PRESETS, get_stw
 from gcl_nb.models import build_encoder
 from gcl_nb.models.checkpoint import CHECKPOINT_NAME, SUMMARY_NAME, read_config, save_checkpoint
 from gcl_nb.models.factory import resolve_device
@@ -289,15 +289,16 @@ class TrainingSetup:
 
 
 def make_loss(config: TrainConfig, pairs: pd.DataFrame) -> GCLLoss:
-    """The GCL loss of `config` over the training table `pairs` (the table is the multi-positive lookup). The
-    reciprocal STW's `top` defaults to the largest of 100 (Marqo-GS score_linear) and the training scores; the STW
-    is tried on every training score first, so a weight it cannot give is a SettingError before any step."""
-    scores = pd.to_numeric(pairs[config.score_column])
+    """The GCL loss of `config` over the training table `pairs` (the table is the multi-positive lookup). A named
+    STW's parameters default to its training defaults on these scores (STWPreset.training_defaults, e.g.
+    reciprocal's top), then to its own; the STW is tried on every training score first, so a weight it cannot give
+    is a SettingError before any step."""
+    scores = torch.tensor(pd.to_numeric(pairs[config.score_column]).to_numpy(dtype=np.float64))
     params = dict(config.stw_params)
-    if config.stw == "reciprocal":
-        params.setdefault("top", max(100.0, float(scores.max())))
+    if not callable(config.stw):
+        params = {**STW_PRESETS[config.stw].training_defaults(scores), **params}
     try:
-        get_stw(config.stw, **params)(torch.tensor(scores.to_numpy(dtype=np.float64)))
+        get_stw(config.stw, **params)(scores)
     except ValueError as err:
         raise SettingError(
             f"stw={config.stw!r} with stw_params={params} on the scores of {config.score_column!r}: {err}"
