@@ -59,29 +59,6 @@ def reciprocal(scores: Tensor, top: float = 100.0) -> Tensor:
     return 1.0 / (top + 1.0 - scores)
 
 
-def rescale_range(weights: Tensor, w_min: float = 0.1, *, mask: Tensor | None = None) -> Tensor:
-    """w' = w_min + (1 - w_min) * (w - min w) / (max w - min w), all ones when the weights are constant.
-
-    With a boolean `mask`, min and max run over the entries where it is True and the others come back 0."""
-    lo = (weights if mask is None else weights.masked_fill(~mask, math.inf)).amin()
-    hi = (weights if mask is None else weights.masked_fill(~mask, -math.inf)).amax()
-    scaled = torch.where(hi > lo, w_min + (1.0 - w_min) * (weights - lo) / (hi - lo), 1.0)
-    return scaled if mask is None else scaled.masked_fill(~mask, 0.0)
-
-
-def rescale_mean(weights: Tensor, *, mask: Tensor | None = None) -> Tensor:
-    """w' = w / mean(w): the weights average to 1 (over the entries where `mask` is True; the others give 0)."""
-    if mask is None:
-        return weights / weights.mean()
-    kept = weights.masked_fill(~mask, 0.0)
-    return kept * (torch.count_nonzero(mask) / kept.sum())
-
-
-def keep_weights(weights: Tensor, *, mask: Tensor | None = None) -> Tensor:
-    """No rescaling (entries off `mask` give 0)."""
-    return weights if mask is None else weights.masked_fill(~mask, 0.0)
-
-
 def _no_training_defaults(scores: Tensor) -> dict[str, float]:
     return {}
 
@@ -127,6 +104,29 @@ def describe_stws() -> str:
         f"{preset.description}"
         for name, preset in STW_PRESETS.items()
     )
+
+
+def rescale_range(weights: Tensor, w_min: float = 0.1, *, mask: Tensor | None = None) -> Tensor:
+    """w' = w_min + (1 - w_min) * (w - min w) / (max w - min w), all ones when the weights are constant.
+
+    With a boolean `mask`, min and max run over the entries where it is True and the others come back 0."""
+    lo = (weights if mask is None else weights.masked_fill(~mask, math.inf)).amin()
+    hi = (weights if mask is None else weights.masked_fill(~mask, -math.inf)).amax()
+    scaled = torch.where(hi > lo, w_min + (1.0 - w_min) * (weights - lo) / (hi - lo), 1.0)
+    return scaled if mask is None else scaled.masked_fill(~mask, 0.0)
+
+
+def rescale_mean(weights: Tensor, *, mask: Tensor | None = None) -> Tensor:
+    """w' = w / mean(w): the weights average to 1 (over the entries where `mask` is True; the others give 0)."""
+    if mask is None:
+        return weights / weights.mean()
+    kept = weights.masked_fill(~mask, 0.0)
+    return kept * (torch.count_nonzero(mask) / kept.sum())
+
+
+def keep_weights(weights: Tensor, *, mask: Tensor | None = None) -> Tensor:
+    """No rescaling (entries off `mask` give 0)."""
+    return weights if mask is None else weights.masked_fill(~mask, 0.0)
 
 
 RESCALINGS = (None, "range", "mean")

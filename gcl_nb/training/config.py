@@ -74,7 +74,7 @@ class TrainConfig:
         default="linear",
     )
     stw_params: dict[str, float] = _help(
-        "parameters of the named STW as NAME:NUMBER pairs, e.g. top:1000 (its parameters and defaults: stw's help)",
+        "parameters of the named STW as NAME:NUMBER pairs, e.g. top:1000 (its parameters and defaults: see stw)",
         default_factory=dict,
     )
     stw_rescale: Optional[str] = _help(
