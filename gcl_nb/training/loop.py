@@ -24,7 +24,7 @@ import os
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
@@ -380,7 +380,10 @@ class TrainingRun:
     start_step: int
     resumes: list[dict]  # config.json's record of every resume
     start_record: Optional[dict]  # where the starting weights came from (name, file hash, hub revision)
-    last_saved: Optional[int]  # the step of the last checkpoint written (None: none yet)
+    last_saved: Optional[int] = field(init=False)  # the step of the last checkpoint written (None: none yet)
+
+    def __post_init__(self):
+        self.last_saved = self.start_step if self.config.resume else None
 
     @property
     def run_dir(self) -> Path:
@@ -437,19 +440,7 @@ def start_run(config: TrainConfig) -> TrainingRun:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / SUMMARY_NAME).unlink(missing_ok=True)  # written again at the end: until then the run is partial
         start_history(run_dir, start_step if config.resume else None)
-    return TrainingRun(
-        config=config,
-        setup=setup,
-        model=model,
-        device=device,
-        rank=rank,
-        world=world,
-        autocast=autocast,
-        start_step=start_step,
-        resumes=resumes,
-        start_record=start_record,
-        last_saved=start_step if config.resume else None,
-    )
+    return TrainingRun(config, setup, model, device, rank, world, autocast, start_step, resumes, start_record)
 
 
 def _resume_state(config: TrainConfig, run_dir: Path) -> tuple[dict, list[dict]]:
