@@ -8,6 +8,7 @@ import pytest
 
 from gcl_nb.data import load_gs
 from gcl_nb.data.schema import SPLIT_CORPUS, SPLIT_FILE_STEMS, SPLITS, DataError, SettingError, check_split
+from gcl_nb.losses import STW_PRESETS
 from gcl_nb.models import EncoderConfig
 from gcl_nb.workbench import cli
 from gcl_nb.workbench.cli import SUBCOMMANDS, main
@@ -83,7 +84,7 @@ def _one_line_error(capsys, argv, kind: str, *expected: str) -> str:
     [
         (["--steps", "-1"], "steps=-1: must be an integer >= 1"),
         (["--batch-size", "0"], "batch_size=0: must be an integer >= 2"),
-        (["--stw", "bogus"], "stw='bogus': choose one of constant, linear, reciprocal"),
+        (["--stw", "bogus"], f"stw='bogus': choose one of {', '.join(STW_PRESETS)}"),
         (["--arch", "bogus"], "arch='bogus': unknown architecture"),
         (["--lr", "0"], "lr=0.0: must be a finite number > 0"),
         (["--target", "soft"], "target='soft': choose one of diagonal, multipos"),

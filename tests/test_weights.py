@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from gcl_nb.losses.weights import (
-    STW_FUNCTIONS,
     constant,
     get_rescaling,
     get_stw,
@@ -20,7 +19,6 @@ def test_presets_follow_their_formulas():
     assert torch.allclose(linear(s, scale=0.5, offset=1.0), torch.tensor([51.0, 26.5, 1.5]))
     assert torch.allclose(reciprocal(s), torch.tensor([1.0, 1 / 50, 1 / 100]))
     assert torch.allclose(reciprocal(torch.tensor([10.0, 9.0]), top=10), torch.tensor([1.0, 0.5]))
-    assert set(STW_FUNCTIONS) == {"constant", "linear", "reciprocal"}
 
 
 def test_rescalings():

@@ -41,9 +41,8 @@ from torch import Tensor, nn
 
 from gcl_nb.losses.weights import STW, Rescaling, get_rescaling, get_stw
 
-NORMALIZE = ("n", "sum_w")
-SAME_QUERY = ("none", "mask")
-TARGETS = ("diagonal", "multipos")
+#: the loss's options and their allowed values, checked where the loss is built (GCLLoss)
+LOSS_OPTIONS = {"target": ("diagonal", "multipos"), "normalize": ("n", "sum_w"), "same_query": ("none", "mask")}
 # torch 2.14 renamed all_gather_into_tensor (now deprecated) to all_gather_single; GPU machines may bring an older torch
 _all_gather_single = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
 
@@ -70,14 +69,11 @@ def gcl_loss(
     same_query: str = "none",
     query_ids: Optional[Tensor] = None,
 ) -> Tensor:
-    """GCL loss (module docstring) of a batch; `weights` (N,) = diagonal target, (N, N) = target matrix."""
+    """GCL loss (module docstring) of a batch; `weights` (N,) = diagonal target, (N, N) = target matrix. The
+    options take LOSS_OPTIONS' values (GCLLoss checks them when it is built)."""
     n = query_emb.shape[0]
     if doc_emb.shape[0] != n:
         raise ValueError(f"query_emb has {n} rows but doc_emb has {doc_emb.shape[0]}: pass one document per query")
-    if normalize not in NORMALIZE:
-        raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
-    if same_query not in SAME_QUERY:
-        raise ValueError(f"same_query must be one of {SAME_QUERY}, got {same_query!r}")
     if weights.shape not in ((n,), (n, n)):
         raise ValueError(f"weights must have shape ({n},) or ({n}, {n}), got {tuple(weights.shape)}")
 
@@ -183,10 +179,10 @@ class GCLLoss(nn.Module):
     then equals the single-process gradient on the concatenated batch.
 
     Args:
-        stw: score-to-weight function, a preset name ("constant", "linear", "reciprocal") or an elementwise
-            callable scores -> weights (gcl_nb.losses.weights.get_stw).
-        stw_params: the preset's parameters, e.g. {"scale": 2.0} for linear or {"top": 5} for reciprocal
-            (None: its defaults; not with a callable).
+        stw: score-to-weight function, a name of gcl_nb.losses.weights.STW_PRESETS or an elementwise callable
+            scores -> weights (gcl_nb.losses.weights.get_stw).
+        stw_params: the preset's parameters by name, e.g. {"scale": 2.0} (None: its defaults; not with a
+            callable).
         rescale: batch rescaling of the weights: None (raw weights), "range" (into [w_min, 1]) or "mean"
             (batch mean 1) (gcl_nb.losses.weights.get_rescaling).
         w_min: lower end of the "range" rescaling, in [0, 1].
@@ -212,12 +208,11 @@ class GCLLoss(nn.Module):
         same_query: str = "none",
     ):
         super().__init__()
-        if target not in TARGETS:
-            raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+        for option, value in (("target", target), ("normalize", normalize), ("same_query", same_query)):
+            if value not in LOSS_OPTIONS[option]:
+                raise ValueError(f"{option}={value!r}: choose one of {', '.join(LOSS_OPTIONS[option])}")
         if target == "multipos" and lookup is None:
             raise ValueError("target='multipos' needs lookup= (a gcl_nb.data.pair_lookup.PairLookup)")
-        if normalize not in NORMALIZE or same_query not in SAME_QUERY:
-            raise ValueError(f"normalize must be one of {NORMALIZE} and same_query one of {SAME_QUERY}")
         self.pair_weight: STW = get_stw(stw, **(stw_params or {}))  # elementwise: score -> weight
         self.rescaling: Rescaling = get_rescaling(rescale, w_min)  # per batch: weights -> weights
         self.target, self.lookup = target, lookup

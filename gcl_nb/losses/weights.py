@@ -1,14 +1,10 @@
 """Score-to-weight (STW) functions: map each training pair's ranking score s to a loss weight w.
 
-The GCL loss weights pair i's contrastive term by w_i = STW(s_i). Presets (docs/METHOD.md "Score-to-weight
-functions"):
-
-- `constant`:   w = 1                       (every pair counts the same: the CLIP baseline)
-- `linear`:     w = a * s + b               (default a = 1, b = 0: the score itself, e.g. score_linear)
-- `reciprocal`: w = 1 / (top + 1 - s)       (1 / position for a linear score s = top + 1 - position;
-                                             top = 100 as in Marqo-GS score_linear)
-
-Any elementwise callable `Tensor -> Tensor` works too; `get_stw` resolves either and checks w >= 0.
+The GCL loss weights pair i's contrastive term by w_i = STW(s_i). The named STWs are the functions below, each
+with its formula, registered in `STW_PRESETS` (name -> function, its parameters' defaults, a one-line
+description): the CLI choices, the help texts and docs/METHOD.md's table "Score-to-weight functions" (checked by
+a test) come from that registry. Any elementwise callable `Tensor -> Tensor` works too; `get_stw` resolves either
+and checks w >= 0.
 
 The STW is elementwise (one pair at a time). Rescaling is a separate, per-batch step, `get_rescaling`: it runs
 on the weights of one batch (the batch's pairs, or the entries of its target matrix that are pairs of the
@@ -30,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Union
 
@@ -62,6 +59,53 @@ def reciprocal(scores: Tensor, top: float = 100.0) -> Tensor:
     return 1.0 / (top + 1.0 - scores)
 
 
+def _no_training_defaults(scores: Tensor) -> dict[str, float]:
+    return {}
+
+
+def _top_of_training_scores(scores: Tensor) -> dict[str, float]:
+    """reciprocal's top for a training table: the largest of 100 (Marqo-GS score_linear) and its scores."""
+    return {"top": max(100.0, float(scores.max()))}
+
+
+@dataclass(frozen=True)
+class STWPreset:
+    """A named STW: `function(scores, **parameters)` gives one weight per score and raises ValueError on a score
+    it cannot weight; its keyword defaults are the parameters' defaults. `training_defaults(scores)` gives the
+    defaults a training run takes from its whole table of scores (parameters it is given win)."""
+
+    function: Callable[..., Tensor]
+    description: str
+    training_defaults: Callable[[Tensor], dict[str, float]] = _no_training_defaults
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """Parameter name -> default (the function's keyword parameters after the scores)."""
+        return {name: p.default for name, p in list(inspect.signature(self.function).parameters.items())[1:]}
+
+
+#: every named STW: the one list (docs/METHOD.md "Score-to-weight functions" is checked against it)
+STW_PRESETS: dict[str, STWPreset] = {
+    "constant": STWPreset(constant, "every pair counts the same: the CLIP baseline"),
+    "linear": STWPreset(linear, "by default the score itself; on score_linear that is 101 - position"),
+    "reciprocal": STWPreset(
+        reciprocal,
+        "1 / position for a linear score s = top + 1 - position; a score above top is an error; training's "
+        "top defaults to the largest of 100 and the training scores",
+        training_defaults=_top_of_training_scores,
+    ),
+}
+
+
+def describe_stws() -> str:
+    """The named STWs for a help text: `name (parameter=default, ...): description; ...`."""
+    return "; ".join(
+        f"{name} ({', '.join(f'{p}={d:g}' for p, d in preset.parameters.items()) or 'no parameters'}): "
+        f"{preset.description}"
+        for name, preset in STW_PRESETS.items()
+    )
+
+
 def rescale_range(weights: Tensor, w_min: float = 0.1, *, mask: Tensor | None = None) -> Tensor:
     """w' = w_min + (1 - w_min) * (w - min w) / (max w - min w), all ones when the weights are constant.
 
@@ -85,11 +129,6 @@ def keep_weights(weights: Tensor, *, mask: Tensor | None = None) -> Tensor:
     return weights if mask is None else weights.masked_fill(~mask, 0.0)
 
 
-STW_FUNCTIONS: dict[str, Callable[..., Tensor]] = {
-    "constant": constant,
-    "linear": linear,
-    "reciprocal": reciprocal,
-}
 RESCALINGS = (None, "range", "mean")
 
 
@@ -118,8 +157,8 @@ def get_stw(stw: Union[str, STW] = "constant", **params: float) -> STW:
         if params:
             raise ValueError(f"STW parameters {sorted(params)} only apply to the named presets")
         base = stw
-    elif stw in STW_FUNCTIONS:
-        accepted = list(inspect.signature(STW_FUNCTIONS[stw]).parameters)[1:]  # after the scores
+    elif stw in STW_PRESETS:
+        accepted = list(STW_PRESETS[stw].parameters)
         unknown = sorted(set(params) - set(accepted))
         if unknown:
             raise ValueError(
@@ -127,9 +166,9 @@ def get_stw(stw: Union[str, STW] = "constant", **params: float) -> STW:
                 f"{', '.join(accepted) or 'none'}); a batch's rescaling is get_rescaling's, "
                 "GCLLoss(rescale=, w_min=)"
             )
-        base = partial(STW_FUNCTIONS[stw], **params)
+        base = partial(STW_PRESETS[stw].function, **params)
     else:
-        raise ValueError(f"unknown STW {stw!r}: choose one of {', '.join(STW_FUNCTIONS)} or pass a callable")
+        raise ValueError(f"unknown STW {stw!r}: choose one of {', '.join(STW_PRESETS)} or pass a callable")
 
     def weights_of(scores: Tensor) -> Tensor:
         weights = base(scores)

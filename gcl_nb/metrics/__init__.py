@@ -8,7 +8,15 @@ a `RankedGrades`, the judged hits of every query (see `ranked_grades` for rankin
 from gcl_nb.metrics.dcg import dcg
 from gcl_nb.metrics.err import err, err_values
 from gcl_nb.metrics.map import map_values, mean_average_precision
-from gcl_nb.metrics.metric_set import HEADLINE_METRICS, METRIC_COLUMNS, OFFICIAL_METRICS, metric_set, metric_table
+from gcl_nb.metrics.metric_set import (
+    HEADLINE_METRICS,
+    METRIC_COLUMNS,
+    METRICS,
+    OFFICIAL_METRICS,
+    Metric,
+    metric_set,
+    metric_table,
+)
 from gcl_nb.metrics.mrr import first_relevant_ranks, mrr, mrr_values
 from gcl_nb.metrics.ndcg import ndcg, ndcg_values
 from gcl_nb.metrics.precision import precision, precision_values
@@ -19,6 +27,8 @@ from gcl_nb.metrics.recall import recall, recall_values
 __all__ = [
     "HEADLINE_METRICS",
     "METRIC_COLUMNS",
+    "METRICS",
+    "Metric",
     "OFFICIAL_METRICS",
     "RankedGrades",
     "dcg",

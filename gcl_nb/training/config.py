@@ -4,24 +4,27 @@ loss; named presets (gcl_nb.workbench.presets) change a few fields."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Optional, Union
+from dataclasses import asdict, dataclass, field, fields
+from functools import cache
+from typing import Optional, Union, get_type_hints
 
 from gcl_nb.data.options import DataOptions
 from gcl_nb.data.schema import SPLITS, SettingError, check_choice
-from gcl_nb.losses.gcl_loss import NORMALIZE, TARGETS
-from gcl_nb.losses.weights import RESCALINGS, STW, STW_FUNCTIONS, get_rescaling, get_stw
+from gcl_nb.losses.gcl_loss import LOSS_OPTIONS
+from gcl_nb.losses.weights import RESCALINGS, STW, STW_PRESETS, describe_stws, get_rescaling, get_stw
 from gcl_nb.models import EncoderConfig, FieldSpec
 from gcl_nb.models.factory import check_arch, resolve_device
 from gcl_nb.training.field_dropout import check_field_rates
 
-SAME_QUERY_OPTIONS = ("sampler", "none", "mask")
-#: integer fields -> their smallest valid value (a contrastive batch needs two pairs)
-_INT_MINIMUM = {"steps": 1, "batch_size": 2, "warmup": 0, "seed": 0, "num_workers": 0, "checkpoint_every": 0}
+SAME_QUERY_OPTIONS = ("sampler", *LOSS_OPTIONS["same_query"])
 
 
-def _help(text: str, **kw):
-    return field(metadata={"help": text}, **kw)
+def _help(text: str, *, choices: tuple = (), or_callable: bool = False, minimum=None, exclusive: bool = False, **kw):
+    """A TrainConfig field with its help text (the CLI flag's) and its checks, which `TrainConfig.check` walks:
+    `choices` (the allowed values; `or_callable`: a callable too), `minimum` (an integer field: an integer >= it; a
+    float field: a finite number >= it, > it when `exclusive`). A bool field must be true or false."""
+    checks = {"choices": choices, "or_callable": or_callable, "minimum": minimum, "exclusive": exclusive}
+    return field(metadata={"help": text, **checks}, **kw)
 
 
 @dataclass
@@ -35,7 +38,7 @@ class TrainConfig:
     )
     out: str = _help("run directory (created; a fresh run overwrites it)", default="runs/gcl")
     preset: str = _help("preset the values came from (informational)", default="cpu")
-    split: str = _help("training split", default="in_domain")
+    split: str = _help(f"training split: {' | '.join(SPLITS)}", choices=SPLITS, default="in_domain")
     # model
     arch: str = _help(
         "packaged config (gcl-rn-tiny, gcl-tiny, gcl-small), open_clip name (ViT-B-32), hf-hub:ORG/NAME or "
@@ -65,49 +68,59 @@ class TrainConfig:
     )
     # loss
     stw: Union[str, STW] = _help(
-        "score-to-weight: constant (CLIP) | linear | reciprocal | a callable", default="linear"
+        f"score-to-weight function, a callable or one of: {describe_stws()}",
+        choices=tuple(STW_PRESETS),
+        or_callable=True,
+        default="linear",
     )
     stw_params: dict[str, float] = _help(
-        "parameters of the named STW, e.g. scale:2,offset:1 (linear) or top:1000 (reciprocal; default: the largest "
-        "of 100 and the training scores, so unbounded scores such as clicks work)",
+        "parameters of the named STW as NAME:NUMBER pairs, e.g. top:1000 (its parameters and defaults: see stw)",
         default_factory=dict,
     )
     stw_rescale: Optional[str] = _help(
         "None | range | mean (see gcl_nb.losses.weights); mean keeps every STW's loss "
         "on CLIP's scale, so lr and grad_clip mean the same",
+        choices=RESCALINGS,
         default="mean",
     )
     stw_w_min: float = _help("lower end of stw_rescale='range' (in [0, 1])", default=0.1)
     score_column: str = _help("score column fed to the STW", default="score_linear")
-    target: str = _help("diagonal (the paper) | multipos (graded multi-positive targets)", default="diagonal")
+    target: str = _help(
+        "diagonal (the paper) | multipos (graded multi-positive targets)",
+        choices=LOSS_OPTIONS["target"],
+        default="diagonal",
+    )
     same_query: str = _help(
         "a batch's rows of one query: sampler (batches of distinct queries: none occur) | "
         "none (negatives, as the paper) | mask (out of the softmax); the last two are the loss's "
         "same_query",
+        choices=SAME_QUERY_OPTIONS,
         default="sampler",
     )
     symmetric: bool = _help("average query->doc and doc->query terms", default=True)
-    normalize: str = _help("n (divide by batch size, as the paper) | sum_w", default="n")
+    normalize: str = _help(
+        "n (divide by batch size, as the paper) | sum_w", choices=LOSS_OPTIONS["normalize"], default="n"
+    )
     # optimisation
-    steps: int = _help("optimiser steps", default=600)
-    batch_size: int = _help("global batch size (pairs)", default=128)
+    steps: int = _help("optimiser steps", minimum=1, default=600)
+    batch_size: int = _help("global batch size (pairs; a contrastive batch needs two)", minimum=2, default=128)
     micro_batch: Optional[int] = _help(
         "encode the batch in chunks of this many pairs with cached gradients: memory of one chunk, the whole batch's "
         "gradient (exact up to float rounding without BatchNorm; BatchNorm towers normalise each chunk with its own "
         "statistics). None: the whole batch at once (gcl_nb.training.loop.gradient_cached_backward)",
         default=None,
     )
-    lr: float = _help("peak learning rate", default=1e-3)
-    weight_decay: float = _help("AdamW weight decay (not on gains, biases, logit scale)", default=0.1)
-    warmup: int = _help("linear warmup steps", default=50)
-    grad_clip: float = _help("max gradient norm (0: off)", default=1.0)
-    seed: int = _help("seed of init, batches and augmentation", default=0)
+    lr: float = _help("peak learning rate", minimum=0.0, exclusive=True, default=1e-3)
+    weight_decay: float = _help("AdamW weight decay (not on gains, biases, logit scale)", minimum=0.0, default=0.1)
+    warmup: int = _help("linear warmup steps", minimum=0, default=50)
+    grad_clip: float = _help("max gradient norm (0: off)", minimum=0.0, default=1.0)
+    seed: int = _help("seed of init, batches and augmentation", minimum=0, default=0)
     device: str = _help("auto | cpu | cuda | cuda:N", default="auto")
     num_workers: int = _help(
-        "data-loader workers (augmentation is drawn per sample: any number trains alike)", default=0
+        "data-loader workers (augmentation is drawn per sample: any number trains alike)", minimum=0, default=0
     )
     image_cache: bool = _help("keep decoded images in memory (per worker), augment on the fly", default=True)
-    checkpoint_every: int = _help("save every N steps (0: only at the end)", default=0)
+    checkpoint_every: int = _help("save every N steps (0: only at the end)", minimum=0, default=0)
     resume: bool = _help("continue from the run directory's last checkpoint", default=False)
     progress: bool = _help("tqdm progress bar", default=True)
 
@@ -116,11 +129,11 @@ class TrainConfig:
         self.check()
 
     def check(self) -> None:
-        """SettingError naming the first field whose value cannot train, so a run fails before any work."""
-        for name, minimum in _INT_MINIMUM.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise SettingError(f"{name}={value!r}: must be an integer >= {minimum}")
+        """SettingError naming the first field whose value cannot train, so a run fails before any work: each
+        field's own checks (its `_help` metadata), then those that join fields or need the STW, model or device."""
+        types = _field_types()
+        for f in fields(self):
+            _check_field(f.name, getattr(self, f.name), types[f.name], f.metadata)
         if self.micro_batch is not None and (
             isinstance(self.micro_batch, bool)
             or not isinstance(self.micro_batch, int)
@@ -130,23 +143,6 @@ class TrainConfig:
                 f"micro_batch={self.micro_batch!r}: must be an integer from 2 to batch_size ({self.batch_size}), "
                 "or None for the whole batch at once"
             )
-        for name, positive in (("lr", True), ("weight_decay", False), ("grad_clip", False)):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value < 0
-                or (positive and value == 0)
-            ):
-                raise SettingError(f"{name}={value!r}: must be a finite number {'> 0' if positive else '>= 0'}")
-        for name in ("symmetric", "image_cache", "resume", "progress"):
-            if not isinstance(getattr(self, name), bool):
-                raise SettingError(f"{name}={getattr(self, name)!r}: must be true or false")
-        check_choice("split", self.split, SPLITS)
-        if not callable(self.stw):
-            check_choice("stw", self.stw, tuple(STW_FUNCTIONS))
-        check_choice("stw_rescale", self.stw_rescale, RESCALINGS)
         if not isinstance(self.stw_params, dict) or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
             for v in self.stw_params.values()
@@ -159,9 +155,6 @@ class TrainConfig:
             raise SettingError(
                 f"stw={self.stw!r}, stw_params={self.stw_params}, stw_w_min={self.stw_w_min}: {err}"
             ) from None
-        check_choice("target", self.target, TARGETS)
-        check_choice("same_query", self.same_query, SAME_QUERY_OPTIONS)
-        check_choice("normalize", self.normalize, NORMALIZE)
         resolve_device(self.device)
         model_cfg = check_arch(self.encoder_config(), self.model_cache_dir)
         native_size = model_cfg["vision_cfg"].get("image_size")
@@ -185,3 +178,32 @@ class TrainConfig:
         if callable(self.stw):
             out["stw"] = getattr(self.stw, "__name__", repr(self.stw))
         return out
+
+
+@cache
+def _field_types() -> dict[str, type]:
+    return get_type_hints(TrainConfig)
+
+
+def _check_field(name: str, value, kind: type, checks) -> None:
+    """SettingError when `value` fails the checks of its field's metadata (see `_help`) or is not a bool where the
+    field is one."""
+    if kind is bool and not isinstance(value, bool):
+        raise SettingError(f"{name}={value!r}: must be true or false")
+    if checks["choices"] and not (checks["or_callable"] and callable(value)):
+        check_choice(name, value, checks["choices"])
+    minimum = checks["minimum"]
+    if minimum is None:
+        return
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
+        raise SettingError(f"{name}={value!r}: must be an integer >= {minimum}")
+    if kind is float and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < minimum
+        or (checks["exclusive"] and value == minimum)
+    ):
+        raise SettingError(
+            f"{name}={value!r}: must be a finite number {'>' if checks['exclusive'] else '>='} {minimum:g}"
+        )

@@ -1,4 +1,6 @@
-"""Train a multi-field encoder with the GCL loss (or CLIP's, with stw="constant"). Read top to bottom.
+"""Train a multi-field encoder with the GCL loss (or CLIP's, with stw="constant"). Read top to bottom: the pieces
+(learning rate, optimiser, batches, one step, the loss, build_training), then `train` and its three stages,
+`start_run` -> `run_steps` -> `finish_run`.
 
     run_dir = train(TrainConfig(data="data/synthshop-cpu", stw="linear", out="runs/gcl"))
     gcl-nb train --data data/synthshop-cpu --preset cpu --stw linear --out runs/gcl [--steps 100 ...]
@@ -22,7 +24,7 @@ import os
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
@@ -42,7 +44,7 @@ from gcl_nb.data.image_cache import ImageCache
 from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.losses.gcl_loss import GCLLoss
-from gcl_nb.losses.weights import get_stw
+from gcl_nb.losses.weights import STW_PRESETS, get_stw
 from gcl_nb.models import build_encoder
 from gcl_nb.models.checkpoint import CHECKPOINT_NAME, SUMMARY_NAME, read_config, save_checkpoint
 from gcl_nb.models.factory import resolve_device
@@ -289,15 +291,16 @@ class TrainingSetup:
 
 
 def make_loss(config: TrainConfig, pairs: pd.DataFrame) -> GCLLoss:
-    """The GCL loss of `config` over the training table `pairs` (the table is the multi-positive lookup). The
-    reciprocal STW's `top` defaults to the largest of 100 (Marqo-GS score_linear) and the training scores; the STW
-    is tried on every training score first, so a weight it cannot give is a SettingError before any step."""
-    scores = pd.to_numeric(pairs[config.score_column])
+    """The GCL loss of `config` over the training table `pairs` (the table is the multi-positive lookup). A named
+    STW's parameters default to its training defaults on these scores (STWPreset.training_defaults, e.g.
+    reciprocal's top), then to its own; the STW is tried on every training score first, so a weight it cannot give
+    is a SettingError before any step."""
+    scores = torch.tensor(pd.to_numeric(pairs[config.score_column]).to_numpy(dtype=np.float64))
     params = dict(config.stw_params)
-    if config.stw == "reciprocal":
-        params.setdefault("top", max(100.0, float(scores.max())))
+    if not callable(config.stw):
+        params = {**STW_PRESETS[config.stw].training_defaults(scores), **params}
     try:
-        get_stw(config.stw, **params)(torch.tensor(scores.to_numpy(dtype=np.float64)))
+        get_stw(config.stw, **params)(scores)
     except ValueError as err:
         raise SettingError(
             f"stw={config.stw!r} with stw_params={params} on the scores of {config.score_column!r}: {err}"
@@ -352,141 +355,193 @@ def build_training(config: TrainConfig, device: torch.device | None = None, worl
 
 
 def train(config: TrainConfig, callback: Optional[Callable[[dict, torch.nn.Module], None]] = None) -> Path:
-    """Run training and return the run directory.
+    """Run training and return the run directory: set up, the loop, finish.
 
     `callback(record, encoder)` runs after every step with the step's history record (e.g. for live plots).
     """
+    run = start_run(config)
+    started = time.perf_counter()
+    run_steps(run, callback)
+    finish_run(run, started)
+    return run.run_dir
 
-    # --- setup: devices, seeds, run directory ---------------------------------------------------------------
+
+@dataclass
+class TrainingRun:
+    """A run under way: what `start_run` set up, `run_steps` advances and `finish_run` closes."""
+
+    config: TrainConfig
+    setup: TrainingSetup
+    model: torch.nn.Module  # the encoder, wrapped in DistributedDataParallel under torchrun
+    device: torch.device
+    rank: int
+    world: int
+    autocast: object  # bf16 autocast on CUDA, a no-op context on CPU
+    start_step: int
+    resumes: list[dict]  # config.json's record of every resume
+    start_record: Optional[dict]  # where the starting weights came from (name, file hash, hub revision)
+    last_saved: Optional[int] = field(init=False)  # the step of the last checkpoint written (None: none yet)
+
+    def __post_init__(self):
+        self.last_saved = self.start_step if self.config.resume else None
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config.out)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def save(self, step: int) -> None:
+        """The checkpoint and the resume state at `step` (by the first process only)."""
+        if self.is_main:
+            extra = {"train": self.config.to_dict(), "start": self.start_record, "step": step}
+            extra.update({"resumes": self.resumes} if self.resumes else {})
+            save_checkpoint(self.setup.encoder, self.run_dir / CHECKPOINT_NAME, extra=extra)
+            state = {"step": step, "optimizer": self.setup.optimizer.state_dict(), "rng": _rng_state()}
+            atomic_torch_save(state, self.run_dir / STATE_NAME)
+
+
+def start_run(config: TrainConfig) -> TrainingRun:
+    """Set up: the settings checked, processes and device, seeds, the data, model, loss and optimiser of
+    `build_training` (from the saved state when resuming), and the run directory's history."""
     config.check()  # fields may have been changed after construction
     rank, world, device = _setup_distributed(config)
-    is_main = rank == 0
     run_dir = Path(config.out)
-    state_file = run_dir / STATE_NAME
-    state, resumes = None, []
-    if config.resume:  # checked before any work: a resumed run must continue the same training
-        state = _load_saved(state_file, "resume=True needs the training state; run without resume first")
-        start = int(state["step"])
-        resumes = read_config(run_dir).get("resumes", []) + [
-            {"from_step": start, "changed": resume_changes(config, run_dir, start)}
-        ]
+    state, resumes = _resume_state(config, run_dir) if config.resume else (None, [])
     _seed_everything(config.seed)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
-    # --- data, model, loss, optimiser (optionally resumed) ---------------------------------------------------
     setup = build_training(config, device, world)
-    encoder, dataset, collate, loss_fn, optimizer = (
-        setup.encoder,
-        setup.dataset,
-        setup.collate,
-        setup.loss_fn,
-        setup.optimizer,
-    )
     start_step = 0
     if state is not None:
-        encoder.clip.load_state_dict(_load_saved(run_dir / CHECKPOINT_NAME, "resume=True needs the checkpoint"))
-        optimizer.load_state_dict(state["optimizer"])
+        setup.encoder.clip.load_state_dict(_load_saved(run_dir / CHECKPOINT_NAME, "resume=True needs the checkpoint"))
+        setup.optimizer.load_state_dict(state["optimizer"])
         _set_rng_state(state["rng"])
         start_step = int(state["step"])
     model = (
-        DistributedDataParallel(encoder, device_ids=[device] if device.type == "cuda" else None)
+        DistributedDataParallel(setup.encoder, device_ids=[device] if device.type == "cuda" else None)
         if world > 1
-        else encoder
+        else setup.encoder
     )
 
-    start_record = (  # where the starting weights came from (name, file hash, hub revision)
+    start_record = (
         read_config(run_dir).get("start")
         if config.resume
         else describe_start(config.arch, config.pretrained, config.model_cache_dir)
-        if is_main
+        if rank == 0
         else None
     )
-    history_file = run_dir / HISTORY_NAME
-    if is_main:  # keep the history of the steps the weights have seen, drop the rest
+    if rank == 0:  # keep the history of the steps the weights have seen, drop the rest
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / SUMMARY_NAME).unlink(missing_ok=True)  # written again at the end: until then the run is partial
         start_history(run_dir, start_step if config.resume else None)
+    return TrainingRun(config, setup, model, device, rank, world, autocast, start_step, resumes, start_record)
 
-    def save(step: int) -> None:
-        if is_main:
-            extra = {"train": config.to_dict(), "start": start_record, "step": step}
-            extra.update({"resumes": resumes} if resumes else {})
-            save_checkpoint(encoder, run_dir / CHECKPOINT_NAME, extra=extra)
-            atomic_torch_save({"step": step, "optimizer": optimizer.state_dict(), "rng": _rng_state()}, state_file)
 
-    # --- the loop ---------------------------------------------------------------------------------------------
-    encoder.train()
-    stream = batch_stream(dataset, collate, config, start_step, rank, world)
+def _resume_state(config: TrainConfig, run_dir: Path) -> tuple[dict, list[dict]]:
+    """The saved training state and config.json's resume records with this resume added; checked before any
+    work: a resumed run must continue the same training (resume_changes)."""
+    state = _load_saved(run_dir / STATE_NAME, "resume=True needs the training state; run without resume first")
+    start = int(state["step"])
+    resumes = read_config(run_dir).get("resumes", []) + [
+        {"from_step": start, "changed": resume_changes(config, run_dir, start)}
+    ]
+    return state, resumes
+
+
+def run_steps(run: TrainingRun, callback: Optional[Callable[[dict, torch.nn.Module], None]] = None) -> None:
+    """The loop: from run.start_step to config.steps, one optimiser step per global batch (field dropout, learning
+    rate, `train_step`), a line of history.jsonl per step and a checkpoint every config.checkpoint_every steps."""
+    config, setup = run.config, run.setup
+    setup.encoder.train()
+    stream = batch_stream(setup.dataset, setup.collate, config, run.start_step, run.rank, run.world)
     bar = tqdm(
-        range(start_step, config.steps),
+        range(run.start_step, config.steps),
         desc="train",
-        disable=not (config.progress and is_main),
-        initial=start_step,
+        disable=not (config.progress and run.is_main),
+        initial=run.start_step,
         total=config.steps,
     )
-    t_start, last_saved = time.perf_counter(), start_step if config.resume else None
-    with history_file.open("a") if is_main else nullcontext() as history:
+    with (run.run_dir / HISTORY_NAME).open("a") if run.is_main else nullcontext() as history:
         for step in bar:
             t0 = time.perf_counter()
             epoch, batch = next(stream)
             mask = batch["field_mask"]  # this process holds rows rank * B .. (rank + 1) * B of the global batch
             batch["field_mask"] = setup.field_dropout.apply(
-                mask, step, first_row=rank * len(mask), batch_rows=config.batch_size
+                mask, step, first_row=run.rank * len(mask), batch_rows=config.batch_size
             )
             lr = lr_at(step, config)
-            for group in optimizer.param_groups:
+            for group in setup.optimizer.param_groups:
                 group["lr"] = lr
             try:
-                loss = train_step(model, loss_fn, optimizer, batch, config.grad_clip, autocast, config.micro_batch)
-            except FloatingPointError as error:
-                where = (
-                    f"the last good checkpoint (step {last_saved}) is in {run_dir}"
-                    if last_saved is not None
-                    else "no checkpoint was written yet (set checkpoint_every)"
+                loss = train_step(
+                    run.model,
+                    setup.loss_fn,
+                    setup.optimizer,
+                    batch,
+                    config.grad_clip,
+                    run.autocast,
+                    config.micro_batch,
                 )
-                raise FloatingPointError(
-                    f"{error} at step {step}: stopping; {where}. Lower lr, check the STW "
-                    "weights (finite, >= 0) and the score column"
-                ) from None
+            except FloatingPointError as error:
+                raise _diverged(error, step, run) from None
 
             record = {
                 "step": step,
                 "loss": loss.item(),
                 "lr": lr,
-                "logit_scale": encoder.logit_scale.exp().item(),
+                "logit_scale": setup.encoder.logit_scale.exp().item(),
                 "pairs_per_s": config.batch_size / (time.perf_counter() - t0),
                 "epoch": epoch,
             }
-            if is_main:
+            if run.is_main:
                 history.write(json.dumps(record) + "\n")
                 history.flush()
                 bar.set_postfix(loss=f"{record['loss']:.4f}", pairs_s=f"{record['pairs_per_s']:.0f}")
             if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
-                save(step + 1)
-                last_saved = step + 1
+                run.save(step + 1)
+                run.last_saved = step + 1
             if callback is not None:
-                callback(record, encoder)
+                callback(record, setup.encoder)
 
-    # --- final checkpoint and summary -------------------------------------------------------------------------
-    save(config.steps)
-    if is_main:
-        summary = write_summary(
-            run_dir,
-            steps=config.steps,
-            device=str(device),
-            world_size=world,
-            wall_s=time.perf_counter() - t_start,
-            logit_scale=encoder.logit_scale.exp().item(),
-            n_params=sum(p.numel() for p in encoder.parameters()),
-            n_pairs=len(dataset),
+
+def _diverged(error: FloatingPointError, step: int, run: TrainingRun) -> FloatingPointError:
+    """The error that stops a run whose loss is not finite: the step, the last good checkpoint, what to try."""
+    where = (
+        f"the last good checkpoint (step {run.last_saved}) is in {run.run_dir}"
+        if run.last_saved is not None
+        else "no checkpoint was written yet (set checkpoint_every)"
+    )
+    return FloatingPointError(
+        f"{error} at step {step}: stopping; {where}. Lower lr, check the STW weights (finite, >= 0) and the score "
+        "column"
+    )
+
+
+def finish_run(run: TrainingRun, started: float) -> None:
+    """Finish: the final checkpoint and summary.json (`started`: the loop's perf_counter start, for wall_s)."""
+    run.save(run.config.steps)
+    if not run.is_main:
+        return
+    encoder = run.setup.encoder
+    summary = write_summary(
+        run.run_dir,
+        steps=run.config.steps,
+        device=str(run.device),
+        world_size=run.world,
+        wall_s=time.perf_counter() - started,
+        logit_scale=encoder.logit_scale.exp().item(),
+        n_params=sum(p.numel() for p in encoder.parameters()),
+        n_pairs=len(run.setup.dataset),
+    )
+    if run.config.progress:
+        print(
+            f"trained {run.config.steps} steps in {summary['wall_s']:.0f} s "
+            f"({summary['pairs_per_s']:.0f} pairs/s): loss {summary['first_loss']:.3f} -> "
+            f"{summary['final_loss_mean_last_10pct']:.3f}; run dir {run.run_dir}"
         )
-        if config.progress:
-            print(
-                f"trained {config.steps} steps in {summary['wall_s']:.0f} s "
-                f"({summary['pairs_per_s']:.0f} pairs/s): loss {summary['first_loss']:.3f} -> "
-                f"{summary['final_loss_mean_last_10pct']:.3f}; run dir {run_dir}"
-            )
-    return run_dir
