@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gcl_nb.data.schema import SettingError
-from gcl_nb.losses import STW_PRESETS, GCLLoss, get_stw
+from gcl_nb.losses import STW_PRESETS, GCLLoss, gcl_loss, get_stw
 from gcl_nb.metrics import METRIC_COLUMNS, METRICS, OFFICIAL_METRICS
 from gcl_nb.training import TrainConfig
 from gcl_nb.workbench.cli import main
@@ -88,4 +88,7 @@ def test_the_loss_checks_its_options_where_it_is_built_with_the_config_s_message
     for option, value in (("target", "soft"), ("normalize", "mean"), ("same_query", "sampler")):
         with pytest.raises(ValueError, match=re.escape(f"{option}={value!r}: choose one of")):
             GCLLoss(**{option: value})
+        if option != "target":  # the function the notebooks call checks its own two
+            with pytest.raises(ValueError, match=re.escape(f"{option}={value!r}: choose one of")):
+                gcl_loss(torch.eye(2), torch.eye(2), torch.ones(2), 1.0, **{option: value})
     assert TrainConfig(stw=lambda s: s.float()).stw is not None  # a callable passes the stw choices

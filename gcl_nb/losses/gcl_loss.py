@@ -41,10 +41,17 @@ from torch import Tensor, nn
 
 from gcl_nb.losses.weights import STW, Rescaling, get_rescaling, get_stw
 
-#: the loss's options and their allowed values, checked where the loss is built (GCLLoss)
+#: the loss's options and their allowed values (check_loss_options)
 LOSS_OPTIONS = {"target": ("diagonal", "multipos"), "normalize": ("n", "sum_w"), "same_query": ("none", "mask")}
 # torch 2.14 renamed all_gather_into_tensor (now deprecated) to all_gather_single; GPU machines may bring an older torch
 _all_gather_single = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
+
+
+def check_loss_options(**options: str) -> None:
+    """ValueError naming the first option (of LOSS_OPTIONS) whose value is not one of its allowed values."""
+    for option, value in options.items():
+        if value not in LOSS_OPTIONS[option]:
+            raise ValueError(f"{option}={value!r}: choose one of {', '.join(LOSS_OPTIONS[option])}")
 
 
 def _same_query_mask(query_ids: Tensor, n: int) -> Tensor:
@@ -69,8 +76,8 @@ def gcl_loss(
     same_query: str = "none",
     query_ids: Optional[Tensor] = None,
 ) -> Tensor:
-    """GCL loss (module docstring) of a batch; `weights` (N,) = diagonal target, (N, N) = target matrix. The
-    options take LOSS_OPTIONS' values (GCLLoss checks them when it is built)."""
+    """GCL loss (module docstring) of a batch; `weights` (N,) = diagonal target, (N, N) = target matrix."""
+    check_loss_options(normalize=normalize, same_query=same_query)
     n = query_emb.shape[0]
     if doc_emb.shape[0] != n:
         raise ValueError(f"query_emb has {n} rows but doc_emb has {doc_emb.shape[0]}: pass one document per query")
@@ -208,9 +215,7 @@ class GCLLoss(nn.Module):
         same_query: str = "none",
     ):
         super().__init__()
-        for option, value in (("target", target), ("normalize", normalize), ("same_query", same_query)):
-            if value not in LOSS_OPTIONS[option]:
-                raise ValueError(f"{option}={value!r}: choose one of {', '.join(LOSS_OPTIONS[option])}")
+        check_loss_options(target=target, normalize=normalize, same_query=same_query)
         if target == "multipos" and lookup is None:
             raise ValueError("target='multipos' needs lookup= (a gcl_nb.data.pair_lookup.PairLookup)")
         self.pair_weight: STW = get_stw(stw, **(stw_params or {}))  # elementwise: score -> weight
