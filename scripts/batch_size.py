@@ -20,7 +20,7 @@ import pandas as pd
 
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.evaluation.config import EvalConfig
-from gcl_nb.workbench.experiment import ExperimentConfig, run_experiment
+from gcl_nb.workbench.experiment import ExperimentConfig, run_experiment, write_result_files
 from gcl_nb.workbench.presets import train_config
 
 METRICS = ("ndcg@10", "err")
@@ -106,11 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.results:
         command = "python scripts/batch_size.py " + " ".join(shlex.quote(a) for a in argv)
-        results.to_csv(f"{args.results}.csv", index=False)
-        Path(f"{args.results}.md").write_text(
-            f"# Batch size ({args.preset} preset, {args.pairs:,} pairs per run)\n\nProduced by:\n\n```bash\n{command}"
-            f"\n```\n\nMean +- std over seeds {', '.join(map(str, args.seeds))}.\n\n{text}\n"
-        )
+        title = f"Batch size ({args.preset} preset, {args.pairs:,} pairs per run)"
+        seeds = ", ".join(map(str, args.seeds))
+        write_result_files(args.results, results, title, command, f"Mean +- std over seeds {seeds}.\n\n{text}")
     return 0
 
 

@@ -23,7 +23,7 @@ from gcl_nb.data.schema import SPLITS
 from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.evaluation.fusion import FUSED, missing_field_ablation
 from gcl_nb.workbench.commands.common import field_shares, parse_assignment
-from gcl_nb.workbench.experiment import ExperimentConfig, train_or_build_model
+from gcl_nb.workbench.experiment import ExperimentConfig, train_or_build_model, write_result_files
 
 COLUMNS = ["method", "seed", "split", "eval_fields", "ndcg@10", "err"]
 DEFAULT, UNTRAINED = "gcl-linear", "random-init"
@@ -120,11 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.results:
         command = "python scripts/missing_fields.py " + " ".join(shlex.quote(a) for a in argv)
-        results.to_csv(f"{args.results}.csv", index=False)
-        Path(f"{args.results}.md").write_text(
-            f"# Missing fields ({args.preset} preset)\n\nProduced by:\n\n```bash\n{command}\n```\n\n"
-            "NDCG@10, mean over seeds " + ", ".join(map(str, args.seeds)) + ".\n\n" + text + "\n"
-        )
+        seeds = ", ".join(map(str, args.seeds))
+        body = f"NDCG@10, mean over seeds {seeds}.\n\n{text}"
+        write_result_files(args.results, results, f"Missing fields ({args.preset} preset)", command, body)
     return 0
 
 

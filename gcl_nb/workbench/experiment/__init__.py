@@ -16,7 +16,15 @@ reruns the experiment over regenerated SynthShop data.
 from gcl_nb.metrics import HEADLINE_METRICS, OFFICIAL_METRICS
 from gcl_nb.workbench.experiment.methods import METHODS, PAPER_METHODS, UNTRAINED, UNTRAINED_ENCODERS
 from gcl_nb.workbench.experiment.outputs import RESULT_COLUMNS, read_run_log
-from gcl_nb.workbench.experiment.reporting import gains, loss_report, loss_table, mean_std, report, significance_table
+from gcl_nb.workbench.experiment.reporting import (
+    gains,
+    loss_report,
+    loss_table,
+    mean_std,
+    report,
+    significance_table,
+    write_result_files,
+)
 from gcl_nb.workbench.experiment.runner import (
     ExperimentConfig,
     method_train_config,
@@ -44,6 +52,7 @@ __all__ = [
     "report",
     "loss_table",
     "loss_report",
+    "write_result_files",
     "strength_sweep",
     "sweep_gains",
 ]

@@ -135,3 +135,10 @@ def loss_report(out: Path) -> str:
         "## Training loss\n\nMean loss over the 10% of steps ending at each point of training; a small change "
         "between the last columns means the curve has flattened.\n\n" + table.to_markdown(floatfmt=".3f") + "\n"
     )
+
+
+def write_result_files(prefix: str | Path, table: pd.DataFrame, title: str, command: str, body: str) -> None:
+    """A committed result: <prefix>.csv (the rows) and <prefix>.md (the title, the command that made it, `body`)."""
+    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(f"{prefix}.csv", index=False)
+    Path(f"{prefix}.md").write_text(f"# {title}\n\nProduced by:\n\n```bash\n{command}\n```\n\n{body}\n")
