@@ -99,6 +99,7 @@ def test_experiment_stw_params_reach_every_method_with_that_stw_and_only_those()
         ({"recip": {"top": 1.0}}, "unknown STW 'recip'"),
         ({"reciprocal": {"tp": 1.0}}, "has no parameter tp"),
         ({"reciprocal": 3}, "give the STW's parameters by name"),
+        ("top:1000", "give parameters per STW name"),
     ):
         with pytest.raises(SettingError, match=message):
             ExperimentConfig(data="unused", preset="smoke", methods=["clip"], seeds=[0], stw_params=bad)

@@ -70,6 +70,10 @@ class ExperimentConfig:
         unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
         if unknown:
             raise SettingError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
+        if not isinstance(self.stw_params, dict):
+            raise SettingError(
+                f"stw_params={self.stw_params!r}: give parameters per STW name, e.g. {{'reciprocal': {{'top': 1000}}}}"
+            )
         for stw, params in self.stw_params.items():
             if not isinstance(params, dict):
                 raise SettingError(

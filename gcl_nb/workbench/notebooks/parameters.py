@@ -2,11 +2,12 @@
 
 A parameter's type is its annotation when it has one that papermill reads (`steps: Optional[int] = None`: an
 integer or None), else the type of its default value (a bool takes true/false, an int an integer, a float any
-number, a str text, a list a list; a None default without annotation takes anything). None is also accepted when
-the comment says what it means (`# ... (None: the preset's)`). A comment that starts with choices
+number, a str text, a list a list, a dict a mapping; a None default without annotation takes anything). None is
+also accepted when the comment says what it means (`# ... (None: the preset's)`). A comment that starts with choices
 (`preset = "cpu"  # smoke | cpu | gpu: ...`) restricts the value to them. Nothing is listed here: a parameter added
 to a notebook is checked from its own declaration.
 """
+
 from __future__ import annotations
 
 import ast
@@ -65,7 +66,9 @@ def _kind(default) -> tuple[tuple[type, ...], str] | None:
     if isinstance(default, str):
         return (str,), "a text"
     if isinstance(default, (list, tuple)):
-        return (list, tuple), "a list (JSON, e.g. [\"a\", \"b\"])"
+        return (list, tuple), 'a list (JSON, e.g. ["a", "b"])'
+    if isinstance(default, dict):
+        return (dict,), 'a mapping (JSON, e.g. {"a": 1})'
     return None
 
 
@@ -109,8 +112,9 @@ def declared_parameters(path: str | Path) -> dict[str, NotebookParameter]:
         comment = info.get("help") or ""
         match = _CHOICES.match(comment)
         choices = tuple(c.strip() for c in match.group(1).split("|")) if match else ()
-        out[name] = NotebookParameter(name, default, choices, info.get("inferred_type_name") or "None",
-                                      "None:" in comment)
+        out[name] = NotebookParameter(
+            name, default, choices, info.get("inferred_type_name") or "None", "None:" in comment
+        )
     return out
 
 
@@ -121,7 +125,8 @@ def check_parameters(values: Mapping[str, Any], declared: Mapping[str, Mapping[s
     for name, value in values.items():
         users = {notebook: params[name] for notebook, params in declared.items() if name in params}
         if not users:
-            raise SettingError(f"notebook parameter {name!r} is not declared by any notebook; the notebooks declare "
-                               f"{', '.join(known)}")
+            raise SettingError(
+                f"notebook parameter {name!r} is not declared by any notebook; the notebooks declare {', '.join(known)}"
+            )
         for notebook, parameter in users.items():
             parameter.check(value, notebook)
