@@ -94,8 +94,9 @@ def test_markdown_math_becomes_mathml_outside_code_spans():
 
 def test_rendered_notebooks_in_docs_match_their_sources():
     """docs/notebooks holds the executed `cpu` run of every notebook (`make docs`); a notebook edited since its
-    page was rendered fails here: rerun `make docs` and commit the pages."""
-    for name in notebooks.NOTEBOOKS:
+    page was rendered fails here: rerun `make docs` and commit the pages. The solutions page passed every exercise's
+    stated answer through its check on that run."""
+    for name in (*notebooks.NOTEBOOKS, notebooks.SOLUTIONS):
         page = DOCS_NOTEBOOKS / name.replace(".ipynb", ".html")
         assert page.is_file(), f"{page} missing: run `make docs`"
         assert html_export.rendered_source_hash(page) == html_export.source_hash(NOTEBOOK_DIR / name), (
@@ -104,6 +105,9 @@ def test_rendered_notebooks_in_docs_match_their_sources():
         html = page.read_text()
         _assert_math_rendered(html, page.name)
         assert "Smoke test, not a result" not in html, f"{page}: the published pages are a real cpu run"
+        if name == notebooks.SOLUTIONS:
+            assert "✗" not in html and re.search(r"(\d+) of \1 checks passed", html), f"{page}: a stated answer failed"
+            continue
         (script,) = re.findall(r'<script src="([^"]+)"', html)
         assert (DOCS_NOTEBOOKS / script).is_file(), f"{page} loads {script}, which docs/notebooks lacks"
 
@@ -361,7 +365,7 @@ def test_every_exercise_asks_first_then_checks_then_answers_in_a_collapsed_block
             (i, n)
             for i, c in enumerate(cells)
             if c.cell_type == "markdown"
-            for n in re.findall(r"\*\*Exercise (\d\.\d)", c.source)
+            for n in re.findall(r"\*\*Exercise (\d\.\d+)", c.source)
         ]
         assert len(asked) >= 3, f"{name}: at least three exercises"
         for i, exercise in asked:
@@ -405,6 +409,7 @@ def test_notebook_parameters_are_checked_against_their_declarations(tmp_path):
             "tolerance = 0.01\n"
             'reference = "x.csv" # committed results (None: none)\n'
             'splits = ["in_domain"]\n'
+            "per_name = {}\n"
             "ci = False\n"
             "anything = None\n",
             metadata={"tags": ["parameters"]},
@@ -420,6 +425,7 @@ def test_notebook_parameters_are_checked_against_their_declarations(tmp_path):
         tolerance=1,
         reference=None,
         splits=["zero_shot"],
+        per_name={"a": {"b": 1}},
         ci=True,
         anything={"a": 1},
     )
@@ -437,6 +443,7 @@ def test_notebook_parameters_are_checked_against_their_declarations(tmp_path):
         (dict(tolerance="low"), "give a number"),
         (dict(reference=3), "give a text or null"),
         (dict(splits="in_domain"), "give a list"),
+        (dict(per_name="a:1"), "give a mapping"),
         (dict(ci=1), "give true or false"),
         (dict(nope=1), "'nope' is not declared by any notebook; the notebooks declare anything, ci"),
     ]:
