@@ -20,7 +20,7 @@ import pandas as pd
 
 from gcl_nb.data.schema import SPLITS
 from gcl_nb.evaluation.config import EvalConfig
-from gcl_nb.workbench.experiment import ExperimentConfig, run_experiment, write_result_files
+from gcl_nb.workbench.experiment import ExperimentConfig, gains, run_experiment, write_result_files
 from gcl_nb.workbench.presets import train_config
 
 METRICS = ("ndcg@10", "err")
@@ -30,7 +30,8 @@ def study(
     data: str, out: Path, preset: str, methods: list[str], seeds: list[int], batch_sizes: list[int], pairs: int
 ) -> pd.DataFrame:
     """Every (method, batch size, seed) run's rows of the experiment results, with batch_size and steps."""
-    warmup_pairs = train_config(preset).warmup * train_config(preset).batch_size  # the preset's warmup, in pairs
+    defaults = train_config(preset)
+    warmup_pairs = defaults.warmup * defaults.batch_size  # the preset's warmup, in pairs
     tables = []
     for method in methods:
         for batch_size in batch_sizes:
@@ -70,15 +71,14 @@ def report(results: pd.DataFrame) -> str:
         parts.append("\n".join(lines))
     methods = list(dict.fromkeys(results["method"]))
     if len(methods) == 2:  # the second method's gain over the first at each batch size
-        means = results.groupby(["batch_size", "method", "split"])[list(METRICS)].mean()
         lines = [
             f"### gain of `{methods[1]}` over `{methods[0]}` (seed means)",
             "",
             "| batch | " + " | ".join(f"{m} {s}" for m in METRICS for s in splits) + " |",
             "|---|" + "---|" * (len(METRICS) * len(splits)),
         ]
-        for batch_size in sorted(set(results["batch_size"])):
-            gain = means.loc[(batch_size, methods[1])] / means.loc[(batch_size, methods[0])] - 1
+        for batch_size, rows in results.groupby("batch_size"):
+            gain = gains(rows, methods[0], METRICS).loc[methods[1]]
             lines.append(
                 f"| {batch_size} | " + " | ".join(f"{gain.loc[s, m]:+.1%}" for m in METRICS for s in splits) + " |"
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -93,14 +93,11 @@ class ExperimentConfig:
 def method_train_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:
     """The TrainConfig of one (method, seed) run: preset, then the experiment's overrides, then the method's, with
     the experiment's `stw_params` of the method's STW."""
-    settings = {**config.overrides, **METHODS[method]}
-    stw = settings.get("stw", train_config(config.preset).stw)
-    if isinstance(stw, str) and stw in config.stw_params:
-        settings["stw_params"] = {**config.stw_params[stw], **settings.get("stw_params", {})}
-    return train_config(
+    run_config = train_config(
         config.preset,
         **{
-            **settings,
+            **config.overrides,
+            **METHODS[method],
             "data": config.data,
             "data_options": config.data_options,
             "seed": seed,
@@ -109,6 +106,9 @@ def method_train_config(config: ExperimentConfig, method: str, seed: int) -> Tra
             "progress": config.progress,
         },
     )
+    if not isinstance(run_config.stw, str) or run_config.stw not in config.stw_params:
+        return run_config
+    return replace(run_config, stw_params={**config.stw_params[run_config.stw], **run_config.stw_params})
 
 
 def train_or_build_model(config: ExperimentConfig, method: str, seed: int):
