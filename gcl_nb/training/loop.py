@@ -183,7 +183,7 @@ def gradient_cached_backward(model, loss_fn, inputs: tuple, targets: tuple, micr
        each embedding and to the logit scale.
     3. Encode each chunk again with gradients and back-propagate its rows' cached embedding gradients (the
        logit scale's with the last chunk); parameter gradients add up over the chunks. DDP synchronises once,
-       in the last chunk's backward.
+       in the last chunk's backward. Embedding tables add up sparse gradients (`_sparse_while_chunked`).
     Augmentation happened in the data loader, so both passes see the same tensors. Towers without BatchNorm get
     the whole batch's gradient up to float rounding; BatchNorm normalises each chunk with its own statistics (as
     each process's share does in multi-process training without synchronised BatchNorm).
@@ -213,17 +213,42 @@ def gradient_cached_backward(model, loss_fn, inputs: tuple, targets: tuple, micr
     del encoded
     loss = _finite(loss_fn(q, d, scale, *targets))
     loss.backward()
-    for i, rows in enumerate(chunks):
-        last = i == len(chunks) - 1
-        with nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync():
-            with autocast:
-                q_rows, d_rows, scale_again = encode(rows)
-            outputs, grads = [q_rows, d_rows], [q.grad[rows], d.grad[rows]]
-            if last:
-                outputs.append(scale_again)
-                grads.append(scale.grad)
-            torch.autograd.backward(outputs, grads)
+    tables = _sparse_while_chunked(model)
+    try:
+        for i, rows in enumerate(chunks):
+            last = i == len(chunks) - 1
+            with nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync():
+                with autocast:
+                    q_rows, d_rows, scale_again = encode(rows)
+                outputs, grads = [q_rows, d_rows], [q.grad[rows], d.grad[rows]]
+                if last:
+                    outputs.append(scale_again)
+                    grads.append(scale.grad)
+                torch.autograd.backward(outputs, grads)
+            for table in tables:
+                if table.weight.grad is not None and table.weight.grad.is_sparse:
+                    table.weight.grad = table.weight.grad.coalesce()  # one row per token used so far
+    finally:
+        for table in tables:
+            table.sparse = False
+            if table.weight.grad is not None and table.weight.grad.is_sparse:
+                table.weight.grad = table.weight.grad.to_dense()
     return loss
+
+
+def _sparse_while_chunked(model) -> list[torch.nn.Embedding]:
+    """The model's embedding tables (e.g. the 49408-row token table), switched to sparse gradients: over the chunks
+    each table's gradient holds only the rows the batch used, where a dense one would keep a full-size gradient
+    plus a full-size temporary per chunk. Not under DistributedDataParallel, whose reducer fixes each gradient's
+    layout when it is built."""
+    if hasattr(model, "no_sync"):
+        return []
+    tables = [
+        m for m in model.modules() if isinstance(m, torch.nn.Embedding) and not m.sparse and m.weight.requires_grad
+    ]
+    for table in tables:
+        table.sparse = True
+    return tables
 
 
 def _setup_distributed(config: TrainConfig) -> tuple[int, int, torch.device]:
