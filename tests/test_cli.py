@@ -165,6 +165,15 @@ def test_evaluate_reports_a_missing_or_broken_checkpoint(synthshop_smoke, tmp_pa
         (["-p", "ci=1"], ("ci=1", "give true or false")),
         (["-p", "nope=1"], ("'nope' is not declared by any notebook", "the notebooks declare")),
         (["-p", "method=tsne"], ("method='tsne'", "choose one of umap, pca, None")),
+        # right type, refused by the library's check of the setting it feeds (value_checks.VALUE_CHECKS)
+        (["-p", 'stw_params={"recip": {"top": 10}}'], ("notebook parameter stw_params", "unknown STW 'recip'")),
+        (["-p", 'stw_params={"reciprocal": {"tops": 10}}'], ("stw_params['reciprocal']", "has no parameter tops")),
+        (["-p", 'methods=["clip", "gcl-linear", "gcl-cubic"]'], ("notebook parameter methods", "['gcl-cubic']")),
+        (["-p", 'methods=["clip"]'], ("methods=['clip'] lacks ['gcl-linear']", "notebooks 3 and 4 compare")),
+        (["-p", 'custom_stw="(s / 100) **"'], ("notebook parameter custom_stw", "not an expression in the scores")),
+        (["-p", "steps=0"], ("notebook parameter steps", "steps=0: must be an integer >= 1")),
+        (["-p", "metric=ndcg@5"], ("metric='ndcg@5'", "choose one of ndcg@10, err")),
+        (["-p", 'map_splits=["zeroshot"]'], ("map_splits=['zeroshot']", "choose from in_domain")),
     ],
 )
 def test_notebook_parameters_are_checked_before_any_notebook_runs(tmp_path, capsys, flags, expected):

@@ -392,6 +392,15 @@ def test_notebook_02_reads_at_a_students_pace():
     assert "GPU" not in cells[0].source.replace("On a GPU: see the end", "")
 
 
+def test_every_value_check_belongs_to_a_declared_parameter():
+    """A parameter renamed in its notebook would otherwise lose its check silently."""
+    from gcl_nb.workbench.notebooks.parameters import declared_parameters
+    from gcl_nb.workbench.notebooks.value_checks import VALUE_CHECKS
+
+    declared = set().union(*(declared_parameters(NOTEBOOK_DIR / name) for name in notebooks.NOTEBOOKS))
+    assert set(VALUE_CHECKS) <= declared, set(VALUE_CHECKS) - declared
+
+
 def test_notebook_parameters_are_checked_against_their_declarations(tmp_path):
     """Types come from annotations or defaults, choices from `# a | b` comments, None where the declaration takes
     it; nothing is listed in the runner, so a new parameter is checked from its own line."""

@@ -185,6 +185,12 @@ def _field_types() -> dict[str, type]:
     return get_type_hints(TrainConfig)
 
 
+def check_option(name: str, value) -> None:
+    """SettingError when `value` fails the checks TrainConfig's field `name` carries, e.g. check_option("steps", 0)."""
+    f = {f.name: f for f in fields(TrainConfig)}[name]
+    _check_field(name, value, _field_types()[name], f.metadata)
+
+
 def _check_field(name: str, value, kind: type, checks) -> None:
     """SettingError when `value` fails the checks of its field's metadata (see `_help`) or is not a bool where the
     field is one."""

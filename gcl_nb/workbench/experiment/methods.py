@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gcl_nb.data.schema import SettingError
 from gcl_nb.models.multifield import PAPER_RHS_WEIGHTS
 
 #: method name -> TrainConfig overrides. The first four are the paper comparison; the rest are ablations.
@@ -44,3 +45,10 @@ METHODS: dict[str, dict] = {
 UNTRAINED_ENCODERS = {"pretrained": "clip", "random-init": "clip", "minilm-zeroshot": "minilm-clip"}
 UNTRAINED = ("bm25", *UNTRAINED_ENCODERS)
 PAPER_METHODS = ("clip", "gcl-linear", "gcl-reciprocal", "gcl-multipos")
+
+
+def check_methods(methods) -> None:
+    """SettingError naming the methods that are neither trained (METHODS) nor untrained (UNTRAINED)."""
+    unknown = [m for m in methods if m not in METHODS and m not in UNTRAINED]
+    if unknown:
+        raise SettingError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")

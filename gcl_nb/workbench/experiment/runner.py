@@ -26,7 +26,7 @@ from gcl_nb.models import build_encoder, load_encoder
 from gcl_nb.models.factory import resolve_device
 from gcl_nb.retrieval.bm25 import BM25Retriever
 from gcl_nb.training import TrainConfig, train
-from gcl_nb.workbench.experiment.methods import METHODS, PAPER_METHODS, UNTRAINED, UNTRAINED_ENCODERS
+from gcl_nb.workbench.experiment.methods import METHODS, PAPER_METHODS, UNTRAINED_ENCODERS, check_methods
 from gcl_nb.workbench.experiment.outputs import (
     PER_QUERY_NAME,
     RESULT_COLUMNS,
@@ -67,27 +67,30 @@ class ExperimentConfig:
         self.data_options = DataOptions.coerce(self.data_options)
         check_corpus_scope(self.corpus)
         resolve_device(self.device)
-        unknown = [m for m in self.methods if m not in METHODS and m not in UNTRAINED]
-        if unknown:
-            raise SettingError(f"unknown method(s) {unknown}: choose from {', '.join([*METHODS, *UNTRAINED])}")
-        if not isinstance(self.stw_params, dict):
-            raise SettingError(
-                f"stw_params={self.stw_params!r}: give parameters per STW name, e.g. {{'reciprocal': {{'top': 1000}}}}"
-            )
-        for stw, params in self.stw_params.items():
-            if not isinstance(params, dict):
-                raise SettingError(
-                    f"stw_params[{stw!r}]={params!r}: give the STW's parameters by name, e.g. "
-                    "{'reciprocal': {'top': 1000}}"
-                )
-            try:
-                get_stw(stw, **params)
-            except (TypeError, ValueError) as err:
-                raise SettingError(f"stw_params[{stw!r}]={params!r}: {err}") from None
+        check_methods(self.methods)
+        check_stw_params(self.stw_params)
         for method in self.methods:  # every training's settings checked before the first one runs
             if method in METHODS:
                 for seed in self.seeds:
                     method_train_config(self, method, seed)
+
+
+def check_stw_params(stw_params) -> None:
+    """SettingError unless `stw_params` maps STW names to parameters of that STW, e.g. {'reciprocal': {'top': 1000}}."""
+    if not isinstance(stw_params, dict):
+        raise SettingError(
+            f"stw_params={stw_params!r}: give parameters per STW name, e.g. {{'reciprocal': {{'top': 1000}}}}"
+        )
+    for stw, params in stw_params.items():
+        if not isinstance(params, dict):
+            raise SettingError(
+                f"stw_params[{stw!r}]={params!r}: give the STW's parameters by name, e.g. "
+                "{'reciprocal': {'top': 1000}}"
+            )
+        try:
+            get_stw(stw, **params)
+        except (TypeError, ValueError) as err:
+            raise SettingError(f"stw_params[{stw!r}]={params!r}: {err}") from None
 
 
 def method_train_config(config: ExperimentConfig, method: str, seed: int) -> TrainConfig:

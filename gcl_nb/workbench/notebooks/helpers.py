@@ -17,6 +17,7 @@ from gcl_nb.evaluation.protocol import grade_scores
 from gcl_nb.models import load_encoder
 from gcl_nb.viz.model_views import ModelViews
 from gcl_nb.workbench.checkout import source_checkout
+from gcl_nb.workbench.experiment.methods import check_methods
 from gcl_nb.workbench.experiment.outputs import PER_QUERY_NAME, RESULTS_NAME, RUN_LOG_NAME, read_run_log, read_table
 from gcl_nb.workbench.presets import effective_preset
 
@@ -48,6 +49,30 @@ BASELINE, CANDIDATE = "clip", "gcl-linear"
 NOTEBOOK_METHODS = ("pretrained", BASELINE, CANDIDATE, "bm25")
 
 
+def check_notebook_methods(methods: Sequence[str]) -> None:
+    """SettingError for an unknown method, or when `methods` lacks one of the two notebooks 3 and 4 compare."""
+    check_methods(methods)
+    missing = [m for m in (BASELINE, CANDIDATE) if m not in methods]
+    if missing:
+        raise SettingError(f"methods={list(methods)} lacks {missing}: notebooks 3 and 4 compare {BASELINE} and "
+                           f"{CANDIDATE}; add to the list, do not replace them")
+
+
+def compile_custom_stw(custom_stw: str | None):
+    """Notebook 2's `custom_stw`, an expression in the score tensor s, as a function (None without one); a
+    SettingError when it does not compile or fails on sample scores."""
+    import torch
+
+    if not custom_stw:
+        return None
+    try:
+        my_stw = eval(f"lambda s: {custom_stw}", {"torch": torch})  # the STW as a function of a score tensor
+        my_stw(torch.tensor([1.0, 50.0, 100.0]))
+    except Exception as error:
+        raise SettingError(f"custom_stw={custom_stw!r} is not an expression in the scores s: {error}") from None
+    return my_stw
+
+
 def training_setup(run_dir: str | Path, data_path: str | Path | None, preset: str, ci: bool, seed: int,
                    methods: Sequence[str], custom_stw: str | None) -> dict:
     """Notebook 2's setup from its parameters: checks `methods` keeps the two models notebooks 3 and 4 compare,
@@ -55,17 +80,8 @@ def training_setup(run_dir: str | Path, data_path: str | Path | None, preset: st
     prints what the notebook will train on. Returns {data_root, train_preset, my_stw (None without custom_stw)}."""
     import torch
 
-    missing = [m for m in (BASELINE, CANDIDATE) if m not in methods]
-    if missing:
-        raise SettingError(f"methods={list(methods)} lacks {missing}: notebooks 3 and 4 compare {BASELINE} and "
-                           f"{CANDIDATE}; add to the list, do not replace them")
-    my_stw = None
-    if custom_stw:
-        try:
-            my_stw = eval(f"lambda s: {custom_stw}", {"torch": torch})  # the STW as a function of a score tensor
-            my_stw(torch.tensor([1.0, 50.0, 100.0]))
-        except Exception as error:
-            raise SettingError(f"custom_stw={custom_stw!r} is not an expression in the scores s: {error}") from None
+    check_notebook_methods(methods)
+    my_stw = compile_custom_stw(custom_stw)
     data_root = workbench_data(run_dir, data_path, preset, ci, seed)
     train_preset = effective_preset(preset, ci)
     device = "cuda (bf16 autocast)" if torch.cuda.is_available() else "cpu"

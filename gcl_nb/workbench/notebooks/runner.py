@@ -28,6 +28,7 @@ from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.workbench.checkout import source_checkout
 from gcl_nb.workbench.notebooks.html_export import export_html
 from gcl_nb.workbench.notebooks.parameters import check_parameters, declared_parameters
+from gcl_nb.workbench.notebooks.value_checks import check_values
 
 NOTEBOOKS = (
     "01_data_exploration.ipynb",
@@ -75,10 +76,12 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
 
     `notebook_dir` None: the source checkout's notebooks/, else ./notebooks (find_notebook_dir). Parameters given
     to every notebook: run_dir=out_dir, preset, ci; `params` go to the notebooks whose parameters cell declares
-    them; a relative path of PATH_PARAMETERS is taken from the working directory. The folder, the notebooks and every value are checked (gcl_nb.workbench.notebooks.parameters) before
-    the first notebook runs and before anything is written: SettingError for a missing folder or notebook, a name
-    no notebook declares, or a value of the wrong type or outside the declared choices. Returns the executed
-    notebook paths; each has an HTML twin beside it when `html`. `log` streams cell outputs and a progress bar.
+    them; a relative path of PATH_PARAMETERS is taken from the working directory. The folder, the notebooks and
+    every value are checked before the first notebook runs and before anything is written: SettingError for a
+    missing folder or notebook, a name no notebook declares, a value of the wrong type or outside the declared
+    choices (gcl_nb.workbench.notebooks.parameters), or one that the library's check of the setting it feeds
+    refuses (gcl_nb.workbench.notebooks.value_checks). Returns the executed notebook paths; each has an HTML twin
+    beside it when `html`. `log` streams cell outputs and a progress bar.
     """
     import papermill  # lazy: see the module docstring
 
@@ -92,6 +95,7 @@ def run_notebooks(out_dir: str | Path, preset: str = "cpu", ci: bool = False,
     base = {"run_dir": str(out_dir), "preset": preset, "ci": bool(ci)}
     values = {**{k: v for k, v in base.items() if any(k in d for d in declared.values())}, **dict(params or {})}
     check_parameters(values, declared)
+    check_values(values)
     values = {k: _absolute(v) if k in PATH_PARAMETERS and isinstance(v, str) else v for k, v in values.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = []
