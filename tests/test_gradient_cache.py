@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gcl_nb.models import load_encoder
-from gcl_nb.training import train
+from gcl_nb.training import loop, train
 from gcl_nb.training.loop import batch_stream, build_training, gradient_cached_backward
 from gcl_nb.workbench.cli import main
 from gcl_nb.workbench.presets import train_config
@@ -21,8 +21,10 @@ from gcl_nb.workbench.presets import train_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def one_step_gradients(data, arch: str, micro_batch: int | None, dtype=torch.float64, **changes) -> dict:
-    """The parameter gradients of one batch of 16, whole or gradient-cached, in `dtype`."""
+def one_step_gradients(data, arch: str, micro_batch: int | None, dtype=torch.float64, chunked=False, **changes) -> dict:
+    """The parameter gradients of one batch of 16, whole or gradient-cached, in `dtype`. `chunked`: the reference
+    for dropout, the batch encoded with gradients in `micro_batch` chunks (drawing masks in the order the cache
+    does), one loss over the joined embeddings, one backward."""
     config = train_config("smoke", data=str(data), arch=arch, batch_size=16, progress=False, **changes)
     torch.manual_seed(0)
     setup = build_training(config)
@@ -33,6 +35,13 @@ def one_step_gradients(data, arch: str, micro_batch: int | None, dtype=torch.flo
     targets = (batch["score"].to(dtype), batch["query_code"], batch["doc_code"])
     if micro_batch is None:
         setup.loss_fn(*encoder(*inputs), *targets).backward()
+    elif chunked:
+        rows = [slice(a, a + micro_batch) for a in range(0, 16, micro_batch)]
+        parts = [
+            encoder({"query": inputs[0]["query"][r]}, {k: v[r] for k, v in fields.items()}, inputs[2][r]) for r in rows
+        ]
+        q, d = (torch.cat([p[i] for p in parts]) for i in (0, 1))
+        setup.loss_fn(q, d, parts[0][2], *targets).backward()
     else:
         gradient_cached_backward(encoder, setup.loss_fn, inputs, targets, micro_batch, nullcontext())
         tables = [m for m in encoder.modules() if isinstance(m, torch.nn.Embedding)]
@@ -60,6 +69,19 @@ def test_batch_norm_towers_normalise_each_chunk_on_its_own(synthshop_smoke):
     whole = one_step_gradients(synthshop_smoke, "gcl-rn-tiny", None)
     cached = one_step_gradients(synthshop_smoke, "gcl-rn-tiny", 8)
     assert largest_relative_difference(whole, cached) > 1e-3
+
+
+def test_dropout_draws_the_same_masks_in_both_passes(synthshop_smoke, monkeypatch):
+    """The MiniLM text tower has dropout (p 0.1): each chunk's second pass replays its first pass's random state,
+    so the cached gradient is the gradient for the masks drawn, that of the chunks encoded with gradients and one
+    loss (float64). Without the replay the second pass draws other masks: another gradient."""
+    minilm = dict(text_tower="minilm", rhs=["title"])
+    reference = one_step_gradients(synthshop_smoke, "gcl-tiny", 4, chunked=True, **minilm)
+    cached = one_step_gradients(synthshop_smoke, "gcl-tiny", 4, **minilm)
+    assert largest_relative_difference(reference, cached) < 1e-12
+    monkeypatch.setattr(loop, "_set_rng_state", lambda state: None)
+    unreplayed = one_step_gradients(synthshop_smoke, "gcl-tiny", 4, **minilm)
+    assert largest_relative_difference(reference, unreplayed) > 1e-2
 
 
 @pytest.mark.slow

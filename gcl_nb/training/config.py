@@ -106,8 +106,9 @@ class TrainConfig:
     batch_size: int = _help("global batch size (pairs; a contrastive batch needs two)", minimum=2, default=128)
     micro_batch: Optional[int] = _help(
         "encode the batch in chunks of this many pairs with cached gradients: memory of one chunk, the whole batch's "
-        "gradient (exact up to float rounding without BatchNorm; BatchNorm towers normalise each chunk with its own "
-        "statistics). None: the whole batch at once (gcl_nb.training.loop.gradient_cached_backward)",
+        "gradient (exact up to float rounding without BatchNorm, dropout masks replayed; BatchNorm towers normalise "
+        "each chunk with its own statistics). None: the whole batch at once "
+        "(gcl_nb.training.loop.gradient_cached_backward)",
         default=None,
     )
     lr: float = _help("peak learning rate", minimum=0.0, exclusive=True, default=1e-3)

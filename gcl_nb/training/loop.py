@@ -184,7 +184,9 @@ def gradient_cached_backward(model, loss_fn, inputs: tuple, targets: tuple, micr
     3. Encode each chunk again with gradients and back-propagate its rows' cached embedding gradients (the
        logit scale's with the last chunk); parameter gradients add up over the chunks. DDP synchronises once,
        in the last chunk's backward. Embedding tables add up sparse gradients (`_sparse_while_chunked`).
-    Augmentation happened in the data loader, so both passes see the same tensors. Towers without BatchNorm get
+    Augmentation happened in the data loader, so both passes see the same tensors; each chunk's second pass
+    replays the random state of its first, so dropout (e.g. in the MiniLM text tower) draws the same masks, and
+    the random state afterwards is the first pass's. Towers without BatchNorm get
     the whole batch's gradient up to float rounding; BatchNorm normalises each chunk with its own statistics (as
     each process's share does in multi-process training without synchronised BatchNorm).
     """
@@ -201,8 +203,12 @@ def gradient_cached_backward(model, loss_fn, inputs: tuple, targets: tuple, micr
     running = {
         name: b.clone() for name, b in encoder.named_buffers() if "running_" in name or "batches_tracked" in name
     }
+    rng_states, encoded = [], []
     with torch.no_grad(), autocast:
-        encoded = [encode(rows) for rows in chunks]
+        for rows in chunks:
+            rng_states.append(_rng_state())
+            encoded.append(encode(rows))
+    rng_after = _rng_state()
     with torch.no_grad():
         for name, b in encoder.named_buffers():
             if name in running:
@@ -218,6 +224,7 @@ def gradient_cached_backward(model, loss_fn, inputs: tuple, targets: tuple, micr
         for i, rows in enumerate(chunks):
             last = i == len(chunks) - 1
             with nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync():
+                _set_rng_state(rng_states[i])  # the same dropout masks as in the first pass
                 with autocast:
                     q_rows, d_rows, scale_again = encode(rows)
                 outputs, grads = [q_rows, d_rows], [q.grad[rows], d.grad[rows]]
@@ -229,6 +236,7 @@ def gradient_cached_backward(model, loss_fn, inputs: tuple, targets: tuple, micr
                 if table.weight.grad is not None and table.weight.grad.is_sparse:
                     table.weight.grad = table.weight.grad.coalesce()  # one row per token used so far
     finally:
+        _set_rng_state(rng_after)
         for table in tables:
             table.sparse = False
             if table.weight.grad is not None and table.weight.grad.is_sparse:
