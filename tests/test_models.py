@@ -1,4 +1,5 @@
 import json
+import logging
 
 import open_clip
 import pandas as pd
@@ -10,6 +11,7 @@ from PIL import Image
 from gcl_nb.data.schema import DataError, SettingError
 from gcl_nb.evaluation.encoding import encode_products, encode_queries
 from gcl_nb.models import EncoderConfig, FieldSpec, build_encoder, load_encoder, save_checkpoint
+from gcl_nb.models.factory import unused_pooler_only
 from gcl_nb.models.token_cache import CachedTokenizer
 from gcl_nb.models.trimmed_text import can_trim, encode_text
 
@@ -164,6 +166,27 @@ def test_image_less_minilm_text_tower(tmp_path):
     with torch.no_grad():
         reloaded = load_encoder(tmp_path)
         assert torch.equal(encode_queries(reloaded, ["red dress"]), encode_queries(encoder, ["red dress"]))
+
+
+def test_the_minilm_tower_loads_without_its_expected_pooler_report():
+    """transformers reports the checkpoint's pooler, which open_clip's mean-pooling tower leaves out, at every
+    load; that report alone is dropped, any other is kept."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    hf_logger = logging.getLogger("transformers.modeling_utils")
+    hf_logger.addHandler(handler)
+    try:
+        build_encoder(EncoderConfig(rhs=[FieldSpec("title")], text_tower="minilm"))
+    finally:
+        hf_logger.removeHandler(handler)
+    assert not [r for r in records if "LOAD REPORT" in r.getMessage()]
+    rows = "pooler.dense.bias   | \x1b[33mUNEXPECTED\x1b[0m |  | \npooler.dense.weight | UNEXPECTED |  | \n"
+    report = f"BertModel LOAD REPORT from: x\nKey | Status |  | \n----+--------+--+-\n{rows}\nNotes: ..."
+    assert unused_pooler_only(report)
+    assert not unused_pooler_only(report.replace("Notes", "embeddings.word_embeddings.weight | MISSING |  | \nNotes"))
+    assert not unused_pooler_only(report.replace("pooler.dense.bias", "encoder.layer.0.output.dense.bias"))
+    assert not unused_pooler_only("BertModel LOAD REPORT from: x\n")
 
 
 def test_random_init_builds_without_open_clip_warning(caplog):

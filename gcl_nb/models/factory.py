@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from pathlib import Path
 
 import open_clip
@@ -97,6 +98,31 @@ def _quiet_random_init(random_init: bool):
         root.removeFilter(keep)
 
 
+def unused_pooler_only(report: str) -> bool:
+    """Whether a transformers load report lists nothing but the checkpoint's `pooler.*` weights as unexpected:
+    open_clip's Hugging Face text tower pools by mean and builds the model without the pooler, so for the MiniLM
+    tower that report is expected. Any other key or status (MISSING, MISMATCH) is not."""
+    rows = re.findall(r"^(\S+)\s*\|\s*([A-Z]+)\s*\|", re.sub(r"\x1b\[[0-9;]*m", "", report), flags=re.M)
+    return bool(rows) and all(status == "UNEXPECTED" and key.startswith("pooler.") for key, status in rows)
+
+
+@contextlib.contextmanager
+def _quiet_unused_pooler():
+    """Drop transformers' load report while building the MiniLM tower when `unused_pooler_only` (it would print
+    a table ending "not ok if you expect identical arch" at every load); any other report is kept."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "LOAD REPORT" not in message or not unused_pooler_only(message)
+
+    hf_logger = logging.getLogger("transformers.modeling_utils")  # where from_pretrained logs the report
+    hf_logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        hf_logger.removeFilter(keep)
+
+
 def build_encoder(
     config: EncoderConfig, device: str | torch.device = "cpu", cache_dir: str | None = None, load_weights: bool = True
 ) -> MultiFieldEncoder:
@@ -114,7 +140,7 @@ def build_encoder(
             "force_custom_text": True,
             "text_cfg": minilm_text_cfg(context_length, load_weights=weights is None),
         }
-    with _quiet_random_init(weights is None):
+    with _quiet_random_init(weights is None), _quiet_unused_pooler():
         try:
             clip, transform_train, transform_eval = open_clip.create_model_and_transforms(
                 config.arch,
