@@ -1,5 +1,7 @@
 """GPU (only with CUDA): ViT-B-32 training throughput with GCL (diagonal and multi-positive targets) vs
-ClipLoss, bf16 autocast as gcl_nb.training.loop.
+ClipLoss, bf16 autocast as gcl_nb.training.loop; and gradient caching (`micro_batch`): batch 4096 in chunks of
+512 against batch 512 whole, pairs/s and peak allocated memory (batch 4096 whole beside them, or its out of
+memory).
 
 Workload: the `gpu` training preset's model (ViT-B-32 image and text towers at 224 px, RHS image + title) and
 batch size (512; 32 in --quick), one fixed batch of random images and tokenised random texts already on the
@@ -14,7 +16,7 @@ import torch
 
 from benchmarks.harness import Report, Target, fmt_bytes, fmt_time, interleaved
 from benchmarks.loss import pair_table, table_batch
-from benchmarks.train_step import make_losses, make_step
+from benchmarks.train_step import make_losses, make_step, micro_batch_comparison, micro_batch_rows
 from gcl_nb.data.pair_lookup import PairLookup
 from gcl_nb.models import build_encoder
 from gcl_nb.training import make_optimizer
@@ -88,6 +90,26 @@ def run(report: Report, quick: bool) -> None:
         gcl / multipos,
         Target(">=", 0.95),
     )
+    large, small = (64, 16) if quick else (4096, config.batch_size)
+    table = pair_table(large, 50, 100 * large, seed=1)  # enough queries for a batch of `large` rows
+    lookup = PairLookup(table)
+    batches = {
+        n: _batch(encoder, table_batch(table, lookup, n, seed=1), config.image_size, device) for n in (large, small)
+    }
+    measured = micro_batch_comparison(
+        encoder,
+        optimizer,
+        make_losses(config, table)["gcl"],
+        batches,
+        config.grad_clip,
+        autocast,
+        3.0 if quick else 60.0,
+    )
+    work = (
+        f"{torch.cuda.get_device_name(0)}, {config.arch} {config.image_size} px, bf16 autocast: batch {large} in "
+        f"chunks of {small} vs batch {small}"
+    )
+    micro_batch_rows(report, "gpu", work, *measured)
     report.note(
         "gpu",
         "Throughput ratio = the other step's time / this step's time (GCL vs ClipLoss: the same "

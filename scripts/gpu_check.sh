@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check, one short script for a lent GPU machine: the benchmarks' gpu group (ViT-B-32 training
-# throughput, GCL vs ClipLoss, bf16) into $OUT/bench_gpu.md, CPU vs CUDA evaluation of one model into
+# throughput, GCL vs ClipLoss, bf16; gradient caching, batch 4096 in chunks of 512 vs 512) into $OUT/bench_gpu.md, CPU vs CUDA evaluation of one model into
 # $OUT/eval_devices.{csv,json} (scripts/gpu_eval_devices.py), then the experiment with the `gpu` training preset
 # (ViT-B-32 towers, 224 px, batch 512) on SynthShop data, one method at a time (results copied to $OUT after each,
 # so a run cut short by a time limit keeps what finished), then the report $OUT/synthshop_gpu.{csv,md}.
