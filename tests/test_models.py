@@ -170,7 +170,10 @@ def test_image_less_minilm_text_tower(tmp_path):
 
 def test_the_minilm_tower_loads_without_its_expected_pooler_report():
     """transformers reports the checkpoint's pooler, which open_clip's mean-pooling tower leaves out, at every
-    load; that report alone is dropped, any other is kept."""
+    load; that report alone is dropped, any other is kept. Its weight-loading bar is off during the load only."""
+    from transformers.utils import logging as hf_logging
+
+    assert hf_logging.is_progress_bar_enabled()
     records = []
     handler = logging.Handler()
     handler.emit = records.append
@@ -181,6 +184,7 @@ def test_the_minilm_tower_loads_without_its_expected_pooler_report():
     finally:
         hf_logger.removeHandler(handler)
     assert not [r for r in records if "LOAD REPORT" in r.getMessage()]
+    assert hf_logging.is_progress_bar_enabled()
     rows = "pooler.dense.bias   | \x1b[33mUNEXPECTED\x1b[0m |  | \npooler.dense.weight | UNEXPECTED |  | \n"
     report = f"BertModel LOAD REPORT from: x\nKey | Status |  | \n----+--------+--+-\n{rows}\nNotes: ..."
     assert unused_pooler_only(report)

@@ -107,20 +107,30 @@ def unused_pooler_only(report: str) -> bool:
 
 
 @contextlib.contextmanager
-def _quiet_unused_pooler():
-    """Drop transformers' load report while building the MiniLM tower when `unused_pooler_only` (it would print
-    a table ending "not ok if you expect identical arch" at every load); any other report is kept."""
+def _quiet_transformers_load():
+    """While a Hugging Face text tower (MiniLM) loads: drop transformers' load report when `unused_pooler_only` (it
+    would print a table ending "not ok if you expect identical arch" at every load; any other report is kept), and
+    its "Loading weights" bar (local files, under a second)."""
 
     def keep(record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return "LOAD REPORT" not in message or not unused_pooler_only(message)
 
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # no Hugging Face tower can load
+        yield
+        return
     hf_logger = logging.getLogger("transformers.modeling_utils")  # where from_pretrained logs the report
     hf_logger.addFilter(keep)
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logger.removeFilter(keep)
+        if bar:
+            hf_logging.enable_progress_bar()
 
 
 def build_encoder(
@@ -140,7 +150,7 @@ def build_encoder(
             "force_custom_text": True,
             "text_cfg": minilm_text_cfg(context_length, load_weights=weights is None),
         }
-    with _quiet_random_init(weights is None), _quiet_unused_pooler():
+    with _quiet_random_init(weights is None), _quiet_transformers_load():
         try:
             clip, transform_train, transform_eval = open_clip.create_model_and_transforms(
                 config.arch,
