@@ -101,7 +101,7 @@ def run(report: Report, quick: bool) -> None:
         optimizer,
         make_losses(config, table)["gcl"],
         batches,
-        config.grad_clip,
+        config,
         autocast,
         3.0 if quick else 60.0,
     )

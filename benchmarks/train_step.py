@@ -32,11 +32,12 @@ def make_losses(config: TrainConfig, pairs) -> dict:
     }
 
 
-def make_step(encoder, optimizer, loss_fn, batch: dict, config: TrainConfig, autocast=None):
-    """A zero-argument callable doing gcl_nb.training.loop's step on `batch`; it synchronises CUDA before returning."""
+def make_step(encoder, optimizer, loss_fn, batch: dict, config: TrainConfig, autocast=None, micro_batch=None):
+    """A zero-argument callable doing gcl_nb.training.loop's step on `batch` (in chunks of `micro_batch`); it
+    synchronises CUDA before returning."""
 
     def step():
-        train_step(encoder, loss_fn, optimizer, batch, config.grad_clip, autocast or nullcontext())
+        train_step(encoder, loss_fn, optimizer, batch, config.grad_clip, autocast or nullcontext(), micro_batch)
         if encoder.device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -105,7 +106,7 @@ def text_tower_rows(report: Report, setup: tuple) -> None:
     )
 
 
-def micro_batch_comparison(encoder, optimizer, loss_fn, batches: dict, grad_clip: float, autocast, budget_s: float):
+def micro_batch_comparison(encoder, optimizer, loss_fn, batches: dict, config: TrainConfig, autocast, budget_s: float):
     """Gradient caching measured: the larger of `batches` ({size: collated batch}) in chunks of the smaller, against
     the smaller whole and the larger whole. Returns (time per pair {"cached", "small"}, rounds timed, peak memory
     {"cached", "small", "whole"}: bytes above what was resident before the step, CUDA's allocated memory on a GPU,
@@ -114,12 +115,7 @@ def micro_batch_comparison(encoder, optimizer, loss_fn, batches: dict, grad_clip
     cuda = encoder.device.type == "cuda"
 
     def step(n: int, micro_batch):
-        def call():
-            train_step(encoder, loss_fn, optimizer, batches[n], grad_clip, autocast, micro_batch)
-            if cuda:
-                torch.cuda.synchronize()
-
-        return call
+        return make_step(encoder, optimizer, loss_fn, batches[n], config, autocast, micro_batch)
 
     def peak(call):
         if not cuda:
@@ -179,7 +175,7 @@ def cpu_micro_batch_rows(report: Report, setup: tuple, quick: bool) -> None:
     encoder.train()
     loss_fn = make_losses(config, dataset.pairs)["gcl"]
     measured = micro_batch_comparison(
-        encoder, optimizer, loss_fn, batches, config.grad_clip, nullcontext(), 3.0 if quick else 60.0
+        encoder, optimizer, loss_fn, batches, config, nullcontext(), 3.0 if quick else 60.0
     )
     work = f"{config.arch}, {config.image_size} px: batch {large} in chunks of {small} vs batch {small}"
     micro_batch_rows(report, "train_step", work, *measured)

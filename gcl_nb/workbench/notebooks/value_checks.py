@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from gcl_nb.data.schema import SPLITS, SettingError
+from gcl_nb.data.schema import SPLITS, SettingError, check_choice
 from gcl_nb.evaluation.config import EvalConfig
 from gcl_nb.metrics import METRIC_COLUMNS
 from gcl_nb.training.config import check_option
@@ -22,12 +22,8 @@ def _optional(check: Callable[[Any], object]) -> Callable[[Any], object]:
     return lambda value: value is None or check(value)
 
 
-def _one_of(name: str, allowed) -> Callable[[Any], None]:
+def _each_of(name: str, allowed) -> Callable[[Any], None]:
     def check(values) -> None:
-        if isinstance(values, str):
-            if values not in allowed:
-                raise SettingError(f"{name}={values!r}: choose one of {', '.join(allowed)}")
-            return
         unknown = [v for v in values if v not in allowed]
         if unknown:
             raise SettingError(f"{name}={values!r}: {unknown} unknown; choose from {', '.join(allowed)}")
@@ -46,8 +42,8 @@ VALUE_CHECKS: dict[str, Callable[[Any], object]] = {
     "top_k": lambda v: EvalConfig(top_k=v),  # 02, 03
     "baseline": lambda v: check_methods([v]),  # 03: the methods compared
     "candidate": lambda v: check_methods([v]),
-    "metric": _one_of("metric", METRIC_COLUMNS),  # 03: a per-query metric column
-    "map_splits": _one_of("map_splits", SPLITS),  # 04
+    "metric": lambda v: check_choice("metric", v, METRIC_COLUMNS),  # 03: a per-query metric column
+    "map_splits": _each_of("map_splits", SPLITS),  # 04
 }
 
 
